@@ -1,0 +1,148 @@
+"""Load the JSON Schemas of a repository and build their validators once.
+
+The schemas in ``schemas/`` are the single source of truth for every field:
+types, ranges, enums, formats and which fields are secrets (``writeOnly``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.protocols import Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+SCHEMA_FILES = {
+    "settings": "settings.schema.json",
+    "partner": "partner.schema.json",
+    "biller": "biller.schema.json",
+    "defaults": "defaults.schema.json",
+}
+SETTINGS_ID = "https://int360-as-code.invalid/schemas/settings.schema.json"
+GROUPS = ("advanced", "ftp", "data_pump", "invoicing")
+
+# Formats the schemas use; each needs a checker, or jsonschema silently accepts
+# anything (hostname, uri and email need the ``format-nongpl`` extras).
+REQUIRED_FORMATS = ("hostname", "uri", "email")
+
+
+class SchemaSetupError(RuntimeError):
+    """The schemas cannot be loaded, or a format they use has no checker."""
+
+
+def _format_checker() -> Any:
+    checker = Draft202012Validator.FORMAT_CHECKER
+    missing = [f for f in REQUIRED_FORMATS if f not in checker.checkers]
+    if missing:
+        raise SchemaSetupError(
+            f"jsonschema cannot check the format(s) {', '.join(missing)}: "
+            "install int360-as-code with its dependencies (jsonschema[format-nongpl])"
+        )
+    return checker
+
+
+@dataclass(frozen=True)
+class Schemas:
+    """The repository's schemas, their validators and the secret paths."""
+
+    documents: Mapping[str, dict[str, Any]]
+    registry: Registry[Any]
+
+    @functools.cached_property
+    def _checker(self) -> Any:
+        return _format_checker()
+
+    def validator(self, name: str) -> Validator:
+        """A validator for one schema file (``settings``, ``partner``, ``biller``...)."""
+        return self._validators[name]
+
+    @functools.cached_property
+    def _validators(self) -> dict[str, Validator]:
+        return {
+            name: Draft202012Validator(doc, registry=self.registry, format_checker=self._checker)
+            for name, doc in self.documents.items()
+        }
+
+    @functools.cached_property
+    def group_validators(self) -> dict[str, Validator]:
+        """One validator per settings group, in its complete form (required fields)."""
+        settings = self.documents["settings"]
+        out: dict[str, Validator] = {}
+        for group in GROUPS:
+            sub = {"$ref": f"{settings['$id']}#/properties/{group}"}
+            out[group] = Draft202012Validator(
+                sub, registry=self.registry, format_checker=self._checker
+            )
+        return out
+
+    @functools.cached_property
+    def secret_paths(self) -> frozenset[tuple[str, ...]]:
+        """Paths of every settings field the schema marks ``writeOnly`` (secrets)."""
+        return frozenset(_write_only_paths(self.documents["settings"], self.registry))
+
+    def field_schema(self, path: tuple[str, ...]) -> dict[str, Any] | None:
+        """The (resolved) schema of the settings field at ``path``, or None if unknown."""
+        node: dict[str, Any] | None = self.documents["settings"]["$defs"]["partial_settings"]
+        for part in path:
+            node = _resolve(node, self.registry) if node is not None else None
+            if node is None:
+                return None
+            node = node.get("properties", {}).get(part)
+        return _resolve(node, self.registry) if node is not None else None
+
+
+def _resolve(schema: dict[str, Any], registry: Registry[Any]) -> dict[str, Any]:
+    """Follow ``$ref`` chains (relative to the settings schema), keeping sibling keywords."""
+    seen = 0
+    out = dict(schema)
+    resolver = registry.resolver(base_uri=SETTINGS_ID)
+    while "$ref" in out and seen < 16:
+        ref = out.pop("$ref")
+        target = resolver.lookup(ref).contents
+        merged = dict(target)
+        merged.update(out)
+        out = merged
+        seen += 1
+    return out
+
+
+def _write_only_paths(root: dict[str, Any], registry: Registry[Any]) -> Iterator[tuple[str, ...]]:
+    def walk(schema: dict[str, Any], path: tuple[str, ...], depth: int) -> Iterator[tuple[str, ...]]:
+        schema = _resolve(schema, registry)
+        if schema.get("writeOnly") and path:
+            yield path
+            return
+        if depth > 8:
+            return
+        for name, sub in schema.get("properties", {}).items():
+            yield from walk(sub, (*path, name), depth + 1)
+
+    yield from walk(root["$defs"]["partial_settings"], (), 0)
+
+
+def load_schemas(schema_dir: Path) -> Schemas:
+    """Read every schema of ``schema_dir`` and register them under their ``$id``."""
+    documents: dict[str, dict[str, Any]] = {}
+    for name, filename in SCHEMA_FILES.items():
+        path = schema_dir / filename
+        try:
+            documents[name] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SchemaSetupError(f"{path}: cannot load schema: {exc}") from exc
+    registry: Registry[Any] = Registry().with_resources(
+        (doc["$id"], Resource.from_contents(doc, default_specification=DRAFT202012))
+        for doc in documents.values()
+    )
+    return Schemas(documents=documents, registry=registry)
+
+
+@functools.lru_cache(maxsize=8)
+def schemas_for(schema_dir: Path) -> Schemas:
+    """Cached ``load_schemas`` (one load per process and directory)."""
+    return load_schemas(schema_dir)
