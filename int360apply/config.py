@@ -1,0 +1,263 @@
+"""Load a repository's defaults, partners and billers into one ``Config``.
+
+Loading checks each file on its own (YAML, its schema, its file name, literal
+secrets); checks across files live in ``validate``. Only files that pass their
+own checks become ``Partner`` and ``Biller`` objects.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import merge, yamlio
+from .model import Document, Location, Path_, Problem
+from .repo import BILLER_STEM, DEFAULTS, Repo
+from .schemas import Schemas, schemas_for
+from .secrets import plaintext_secrets
+
+SETTINGS_AT: dict[str, Path_] = {
+    "defaults": ("settings",),
+    "partner": ("settings",),
+    "biller": ("overrides",),
+}
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A software partner: its template and the paths its billers may not override."""
+
+    slug: str
+    name: str
+    integrator_ids: tuple[int, ...]
+    settings: Mapping[str, Any]
+    locked: tuple[str, ...]
+    doc: Document
+
+
+@dataclass(frozen=True)
+class Biller:
+    """A biller: its partner and its overrides."""
+
+    bid: int
+    name: str
+    partner: str
+    integrator_id: int | None
+    overrides: Mapping[str, Any]
+    doc: Document
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a biller's merge: the settings, their file, where they sit in it."""
+
+    doc: Document | None
+    at: Path_
+    settings: Mapping[str, Any]
+
+    def loc(self, path: Path_) -> Location:
+        """Where the settings field ``path`` is written in this layer's file."""
+        if self.doc is None:
+            return Location(DEFAULTS)
+        return self.doc.loc((*self.at, *path))
+
+
+@dataclass
+class Config:
+    """Everything loaded from a repository, and the problems found file by file."""
+
+    repo: Repo
+    schemas: Schemas
+    defaults: Document | None
+    partners: dict[str, Partner]
+    billers: dict[int, Biller]
+    problems: list[Problem] = field(default_factory=list)
+    biller_files: dict[int, list[str]] = field(default_factory=dict)
+    broken_partners: set[str] = field(default_factory=set)
+
+    @property
+    def default_settings(self) -> Mapping[str, Any]:
+        """The settings of ``partners/_defaults.yaml`` (empty when it is missing or broken)."""
+        if self.defaults is None:
+            return {}
+        settings = self.defaults.data.get("settings")
+        return settings if isinstance(settings, Mapping) else {}
+
+    def layers(self, biller: Biller) -> list[Layer]:
+        """The merge layers of ``biller``: defaults, partner, biller."""
+        partner = self.partners[biller.partner]
+        return [
+            Layer(self.defaults, ("settings",), self.default_settings),
+            Layer(partner.doc, ("settings",), partner.settings),
+            Layer(biller.doc, ("overrides",), biller.overrides),
+        ]
+
+    def partner_base(self, slug: str) -> dict[str, Any]:
+        """``_defaults`` merged with one partner's template (cached per partner)."""
+        return self._bases(slug)
+
+    @functools.cached_property
+    def _base_cache(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def _bases(self, slug: str) -> dict[str, Any]:
+        cached = self._base_cache.get(slug)
+        if cached is None:
+            cached = merge.merge([self.default_settings, self.partners[slug].settings])
+            self._base_cache[slug] = cached
+        return cached
+
+    def desired(self, biller: Biller) -> dict[str, Any]:
+        """The merged settings of ``biller``."""
+        return merge.merge_patch(self.partner_base(biller.partner), dict(biller.overrides))  # type: ignore[no-any-return]
+
+    def provenance(self, biller: Biller) -> dict[Path_, Location]:
+        """Where each leaf of ``desired(biller)`` is written."""
+        layers = self.layers(biller)
+        owners = merge.provenance([layer.settings for layer in layers])
+        return {path: layers[index].loc(path) for path, index in owners.items()}
+
+
+def _kind(repo: Repo, path: Path) -> str | None:
+    return repo.kind_of(repo.rel(path))
+
+
+def _load_one(
+    repo: Repo, schemas: Schemas, path: Path, kind: str
+) -> tuple[Document | None, list[Problem]]:
+    rel = repo.rel(path)
+    if kind == "biller" and path.is_symlink():
+        target = path.resolve()
+        if target.parent != (repo.root / "billers").resolve():
+            return None, [
+                Problem(
+                    Location(rel),
+                    "filename",
+                    "this biller file is a symlink to a file outside billers/; "
+                    "keep biller files as real files in billers/",
+                )
+            ]
+    loaded = yamlio.load_document(path, rel)
+    if isinstance(loaded, Problem):
+        return None, [loaded]
+    doc = loaded
+    at = SETTINGS_AT[kind]
+    secret_hits = list(plaintext_secrets(doc.data, schemas.secret_paths, at))
+    problems = [Problem(doc.loc(p), "plaintext-secret", m) for p, m in secret_hits]
+    problems += _schema_problems(schemas, kind, doc, [p for p, _ in secret_hits])
+    problems += _filename_problems(doc, kind, Path(rel).stem)
+    return doc, problems
+
+
+def _schema_problems(
+    schemas: Schemas, kind: str, doc: Document, skip: list[Path_]
+) -> list[Problem]:
+    from .schemacheck import schema_problems  # imported on demand: only bad files need it
+
+    validator = schemas.validator(kind)
+    if validator.is_valid(doc.data):
+        return []
+    return schema_problems(doc, validator, skip)
+
+
+def _filename_problems(doc: Document, kind: str, stem: str) -> list[Problem]:
+    data = doc.data
+    if kind == "partner" and isinstance(data.get("slug"), str) and data["slug"] != stem:
+        return [
+            Problem(
+                doc.loc(("slug",)),
+                "filename",
+                f"slug '{data['slug']}' does not match the file name; rename the file to "
+                f"partners/{data['slug']}.yaml or set slug: {stem}",
+            )
+        ]
+    if kind == "biller":
+        match = BILLER_STEM.match(stem)
+        if match is None:
+            return [
+                Problem(
+                    doc.loc(("bid",)),
+                    "filename",
+                    f"biller file name '{stem}.yaml' must be <bid>.yaml or <bid>-<words>.yaml "
+                    "(lower-case words joined by -)",
+                )
+            ]
+        bid = data.get("bid")
+        if isinstance(bid, int) and not isinstance(bid, bool) and str(bid) != match["bid"]:
+            return [
+                Problem(
+                    doc.loc(("bid",)),
+                    "filename",
+                    f"bid {bid} does not match the file name '{stem}.yaml'; the file must be "
+                    f"billers/{bid}.yaml (or billers/{bid}-<words>.yaml)",
+                )
+            ]
+    return []
+
+
+def _biller(doc: Document) -> Biller:
+    data = doc.data
+    return Biller(
+        bid=data["bid"],
+        name=data["name"],
+        partner=data["partner"],
+        integrator_id=data.get("integrator_id"),
+        overrides=data.get("overrides") or {},
+        doc=doc,
+    )
+
+
+def _partner(doc: Document) -> Partner:
+    data = doc.data
+    return Partner(
+        slug=data["slug"],
+        name=data["name"],
+        integrator_ids=tuple(data["integrator_ids"]),
+        settings=data.get("settings") or {},
+        locked=tuple(data.get("locked") or ()),
+        doc=doc,
+    )
+
+
+def load_config(repo: Repo, biller_paths: Iterable[Path] | None = None) -> Config:
+    """Load the defaults, every partner and the given billers (all when None)."""
+    schemas = schemas_for(repo.schema_dir)
+    problems: list[Problem] = []
+    defaults_path = repo.root / DEFAULTS
+    defaults: Document | None = None
+    if defaults_path.exists():
+        defaults, found = _load_one(repo, schemas, defaults_path, "defaults")
+        problems += found
+        if found:
+            defaults = None if any(p.rule in ("yaml", "schema") for p in found) else defaults
+    else:
+        problems.append(
+            Problem(Location(DEFAULTS), "yaml", "partners/_defaults.yaml is missing")
+        )
+    partners: dict[str, Partner] = {}
+    broken: set[str] = set()
+    for path in repo.partner_files():
+        doc, found = _load_one(repo, schemas, path, "partner")
+        problems += found
+        if doc is not None and not found:
+            partner = _partner(doc)
+            partners.setdefault(partner.slug, partner)
+        else:
+            broken.add(path.stem)
+    billers: dict[int, Biller] = {}
+    files = repo.biller_files() if biller_paths is None else list(biller_paths)
+    for path in files:
+        doc, found = _load_one(repo, schemas, path, "biller")
+        problems += found
+        if doc is not None and not found:
+            biller = _biller(doc)
+            billers.setdefault(biller.bid, biller)
+    config = Config(repo, schemas, defaults, partners, billers, problems, broken_partners=broken)
+    for path in repo.biller_files():
+        match = BILLER_STEM.match(path.stem)
+        if match:
+            config.biller_files.setdefault(int(match["bid"]), []).append(repo.rel(path))
+    return config

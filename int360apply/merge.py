@@ -1,0 +1,103 @@
+"""Layer settings as JSON Merge Patches (RFC 7396) and track where each leaf came from.
+
+Pure functions: no I/O. A *layer* is a mapping of settings; the result of
+``merge`` is a new mapping, the inputs are never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from .model import Path_
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """Apply one merge patch: mappings merge key by key, ``None`` removes, the rest replaces."""
+    if not isinstance(patch, Mapping):
+        return patch
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def merge(layers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Merge layers from lowest to highest into one settings mapping."""
+    result: dict[str, Any] = {}
+    for layer in layers:
+        result = merge_patch(result, layer)
+    return result
+
+
+def leaves(settings: Mapping[str, Any], prefix: Path_ = ()) -> Iterator[tuple[Path_, Any]]:
+    """Every leaf (scalar or list; lists are values, not merged) with its path."""
+    for key, value in settings.items():
+        path = (*prefix, key)
+        if isinstance(value, Mapping):
+            yield from leaves(value, path)
+        else:
+            yield path, value
+
+
+def provenance(layers: Sequence[Mapping[str, Any]]) -> dict[Path_, int]:
+    """For each leaf of ``merge(layers)``, the index of the layer that set it."""
+    owner: dict[Path_, int] = {}
+
+    def drop(prefix: Path_) -> None:
+        size = len(prefix)
+        for path in [p for p in owner if p[:size] == prefix]:
+            del owner[path]
+
+    def walk(patch: Mapping[str, Any], prefix: Path_, index: int) -> None:
+        for key, value in patch.items():
+            path = (*prefix, key)
+            if value is None or not isinstance(value, Mapping):
+                drop(path)
+                if value is not None:
+                    owner[path] = index
+            else:
+                owner.pop(path, None)  # a mapping replaces a scalar set below
+                walk(value, path, index)
+
+    for index, layer in enumerate(layers):
+        walk(layer, (), index)
+    return owner
+
+
+def get_path(settings: Mapping[str, Any], path: Path_) -> Any:
+    """The value at ``path``, or ``None`` when any step is missing."""
+    node: Any = settings
+    for part in path:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def has_path(settings: Mapping[str, Any], path: Path_) -> bool:
+    """Whether ``path`` is set (to anything, ``None`` excluded)."""
+    return get_path(settings, path) is not None
+
+
+def diff_patch(live: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The smallest merge patch that turns ``live`` into ``desired``."""
+    patch: dict[str, Any] = {}
+    for key in live:
+        if key not in desired:
+            patch[key] = None
+    for key, value in desired.items():
+        old = live.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            sub = diff_patch(old, value)
+            if sub:
+                patch[key] = sub
+        elif old != value or type(old) is not type(value):
+            patch[key] = value
+    return patch

@@ -1,0 +1,79 @@
+"""Plain data of the configuration model: locations, problems, loaded documents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Path_ = tuple[str | int, ...]
+"""A path inside a document or the settings: keys and list indexes."""
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a repository file: path relative to the repo root, 1-based line and column."""
+
+    path: str
+    line: int = 1
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One validation finding, reported as ``PATH:LINE:COL: error[RULE]: message``."""
+
+    location: Location
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: error[{self.rule}]: {self.message}"
+
+
+Positions = dict[Path_, tuple[int, int, int, int]]
+"""Document path -> (key line, key column, value line, value column), 1-based."""
+
+
+@dataclass
+class Document:
+    """One loaded YAML file: its data and, on demand, the position of every node."""
+
+    path: str
+    data: dict[str, Any]
+    _positions: Positions | None = None
+    _locate: Callable[[], Positions] | None = field(default=None, repr=False)
+
+    @property
+    def positions(self) -> Positions:
+        """Positions of every key and value (parsed again only when first asked)."""
+        if self._positions is None:
+            self._positions = self._locate() if self._locate is not None else {}
+        return self._positions
+
+    def loc(self, path: Path_, *, key: bool = False) -> Location:
+        """Where ``path`` is written (its value, or its key); the nearest ancestor if absent."""
+        positions = self.positions
+        probe = tuple(path)
+        while probe:
+            found = positions.get(probe)
+            if found is not None:
+                line, col = (found[0], found[1]) if key else (found[2], found[3])
+                return Location(self.path, line, col)
+            probe = probe[:-1]
+            key = True
+        return Location(self.path, 1, 1)
+
+
+def dotted(path: Path_) -> str:
+    """``('ftp', 'auth', 'password')`` -> ``ftp.auth.password``; list indexes as ``[i]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out

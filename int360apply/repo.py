@@ -1,0 +1,93 @@
+"""Find the repository and its files; the git change scope."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+BILLER_STEM = re.compile(r"^(?P<bid>[0-9]+)(?:-[a-z0-9][a-z0-9-]*)?$")
+DEFAULTS = "partners/_defaults.yaml"
+
+
+class RepoError(Exception):
+    """The repository cannot be found or read."""
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A configuration repository: the folder holding ``partners/`` and ``billers/``."""
+
+    root: Path
+
+    @property
+    def schema_dir(self) -> Path:
+        """Where the JSON Schemas live."""
+        return self.root / "schemas"
+
+    def rel(self, path: Path) -> str:
+        """``path`` relative to the root, with forward slashes (as errors print it)."""
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def partner_files(self) -> list[Path]:
+        """``partners/*.yaml`` without ``_defaults.yaml``, sorted."""
+        return sorted(
+            p for p in (self.root / "partners").glob("*.yaml") if p.name != "_defaults.yaml"
+        )
+
+    def biller_files(self) -> list[Path]:
+        """``billers/*.yaml``, sorted."""
+        return sorted((self.root / "billers").glob("*.yaml"))
+
+    def kind_of(self, rel: str) -> str | None:
+        """``defaults``, ``partner``, ``biller`` or None for a repo-relative path."""
+        if rel == DEFAULTS:
+            return "defaults"
+        folder, _, name = rel.partition("/")
+        if "/" in name or not name.endswith(".yaml"):
+            return None
+        if folder == "partners":
+            return "partner"
+        if folder == "billers":
+            return "biller"
+        return None
+
+
+def find_repo(start: Path | None = None) -> Repo:
+    """The nearest folder at or above ``start`` holding ``partners/`` and ``billers/``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "partners").is_dir() and (folder / "billers").is_dir():
+            return Repo(folder)
+    raise RepoError(
+        f"no Int360 repository at or above {here} (a folder holding partners/ and billers/); "
+        "run inside one or pass --repo DIR"
+    )
+
+
+def open_repo(path: str | None) -> Repo:
+    """``--repo DIR`` when given, else the repository found from the current directory."""
+    if path is None:
+        return find_repo()
+    root = Path(path).resolve()
+    if not ((root / "partners").is_dir() and (root / "billers").is_dir()):
+        raise RepoError(f"{path} is not an Int360 repository (no partners/ and billers/ in it)")
+    return Repo(root)
+
+
+def git(repo: Repo, *args: str) -> str:
+    """Run git in the repository; ``RepoError`` with git's message on failure."""
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=repo.root, capture_output=True, text=True, check=False
+        )
+    except OSError as exc:
+        raise RepoError(f"cannot run git: {exc}") from exc
+    if result.returncode != 0:
+        message = result.stderr.strip().splitlines()
+        raise RepoError(f"git {' '.join(args)}: {message[-1] if message else 'failed'}")
+    return result.stdout

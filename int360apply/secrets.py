@@ -1,0 +1,89 @@
+"""Secrets: spotting literals in files, masking for output, resolving at apply time.
+
+Which fields are secrets comes from the schema (``writeOnly``), never from a
+list of names here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .model import Path_, dotted
+
+ENV_PREFIX = "INT360_SECRET_"
+_KEY_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]*(PRIVATE KEY|PGP [A-Z ]*BLOCK)-----")
+_SECRET_WORDS = re.compile(r"(^|_)(password|passwd|passphrase|secret|token|api_key|private_key)$")
+
+
+def is_reference(value: Any) -> bool:
+    """A ``{secret: NAME}`` reference (read form ``{secret, set}`` included)."""
+    return isinstance(value, Mapping) and isinstance(value.get("secret"), str)
+
+
+def plaintext_secrets(
+    data: Any, secret_paths: frozenset[Path_], settings_at: Path_
+) -> Iterator[tuple[Path_, str]]:
+    """Literal secrets in a document: (path, message) for each.
+
+    A literal at a schema secret field, a private key or PGP block anywhere, or a
+    string under a key named like a password or token.
+    """
+
+    def walk(node: Any, path: Path_) -> Iterator[tuple[Path_, str]]:
+        settings_path = path[len(settings_at) :] if path[: len(settings_at)] == settings_at else None
+        if settings_path in secret_paths and node is not None and not is_reference(node):
+            yield path, (
+                f"{dotted(path)} is a secret written as a literal; write {{secret: NAME}} "
+                f"and provide the value in {ENV_PREFIX}NAME at apply time"
+            )
+            return
+        if is_reference(node):
+            return
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                child = (*path, key)
+                if (
+                    isinstance(value, str | int)
+                    and not isinstance(value, bool)
+                    and _SECRET_WORDS.search(str(key).lower())
+                    and tuple(child[len(settings_at) :]) not in secret_paths
+                ):
+                    yield child, (
+                        f"{dotted(child)} looks like a password or token written as a literal; "
+                        f"use {{secret: NAME}} with {ENV_PREFIX}NAME at apply time"
+                    )
+                    continue
+                yield from walk(value, child)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                yield from walk(value, (*path, index))
+        elif isinstance(node, str) and _KEY_BLOCK.search(node):
+            yield path, (
+                f"{dotted(path)} holds a private key or PGP block; keep it out of the "
+                f"repository and reference it as {{secret: NAME}}"
+            )
+
+    yield from walk(data, ())
+
+
+def mask(value: Any) -> Any:
+    """A secret reference as output may show it: its name only."""
+    if is_reference(value):
+        return {"secret": value["secret"]}
+    return "(hidden)"
+
+
+def secret_label(value: Any) -> str:
+    """``(secret NAME)`` for plans and reports; never a value."""
+    if is_reference(value):
+        return f"(secret {value['secret']})"
+    return "(secret)"
+
+
+def resolve(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The value of secret ``name`` from ``INT360_SECRET_<NAME>``, or None when unset."""
+    env = os.environ if environ is None else environ
+    return env.get(ENV_PREFIX + name)

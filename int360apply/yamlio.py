@@ -1,0 +1,254 @@
+"""The only module that reads YAML (writing lives in ``yamlwrite``).
+
+Files are read with YAML 1.2 core-schema semantics on top of libyaml: ``yes``,
+``no``, ``on``, ``off`` and dates stay strings. Duplicate keys, tabs, anchors and
+aliases, non-mappings, non-UTF-8 and files over 256 KiB are refused.
+
+Two ways to build a document from the same node tree keep the fast path fast:
+``load`` builds plain data only; ``locate`` builds the position table of every
+key and value, and runs only when a position is actually needed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml import nodes as ynodes
+
+from .model import Document, Location, Path_, Positions, Problem
+
+MAX_BYTES = 256 * 1024
+MAX_DEPTH = 32
+
+try:  # libyaml is part of PyYAML's wheels; the pure parser is the fallback
+    from yaml._yaml import CParser as _Parser  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml.composer import Composer
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            Composer.__init__(self)
+
+
+class _Resolver12(yaml.resolver.BaseResolver):
+    """Implicit tags of the YAML 1.2 core schema (no yes/no booleans, no timestamps)."""
+
+
+_Resolver12.yaml_implicit_resolvers = {}
+for _tag, _regexp, _first in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+):
+    _Resolver12.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
+
+
+class _Composer(_Parser, _Resolver12):  # type: ignore[misc, valid-type]
+    def __init__(self, text: str) -> None:
+        _Parser.__init__(self, text)
+        _Resolver12.__init__(self)
+
+
+STR = "tag:yaml.org,2002:str"
+_SCALARS = {
+    STR,
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+
+
+class YamlError(Exception):
+    """A file that is not acceptable YAML; carries the 1-based position."""
+
+    def __init__(self, message: str, line: int = 1, col: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.col = col
+
+
+def _scalar(node: ynodes.ScalarNode) -> Any:
+    tag, value = node.tag, node.value
+    if tag == STR:
+        return value
+    if tag == "tag:yaml.org,2002:null":
+        return None
+    if tag == "tag:yaml.org,2002:bool":
+        return value in ("true", "True", "TRUE")
+    if tag == "tag:yaml.org,2002:int":
+        if value.startswith("0o"):
+            return int(value[2:], 8)
+        if value.startswith("0x"):
+            return int(value[2:], 16)
+        return int(value)
+    if tag == "tag:yaml.org,2002:float":
+        lowered = value.lower()
+        if lowered.endswith(("inf", "nan")):
+            raise YamlError(f"'{value}' is not a finite number", *_mark(node))
+        return float(value)
+    raise YamlError(f"the tag '{tag}' is not supported; write plain values", *_mark(node))
+
+
+def _mark(node: ynodes.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _build(
+    node: ynodes.Node, path: Path_, positions: Positions | None, seen: set[int], depth: int
+) -> Any:
+    if id(node) in seen:
+        raise YamlError("aliases (*name) are refused; write the value out", *_mark(node))
+    seen.add(id(node))
+    if depth > MAX_DEPTH:
+        raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", *_mark(node))
+    if isinstance(node, ynodes.ScalarNode):
+        if node.tag not in _SCALARS:
+            raise YamlError(f"the tag '{node.tag}' is not supported; write plain values", *_mark(node))
+        return _scalar(node)
+    if isinstance(node, ynodes.SequenceNode):
+        items = []
+        for index, item in enumerate(node.value):
+            item_path = (*path, index)
+            if positions is not None:
+                line, col = _mark(item)
+                positions[item_path] = (line, col, line, col)
+            items.append(_build(item, item_path, positions, seen, depth + 1))
+        return items
+    if isinstance(node, ynodes.MappingNode):
+        out: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if id(key_node) in seen:
+                raise YamlError("aliases (*name) are refused; write the value out", *_mark(key_node))
+            seen.add(id(key_node))
+            if not isinstance(key_node, ynodes.ScalarNode) or key_node.tag != STR:
+                raise YamlError(
+                    "keys must be plain strings (quote it if it looks like a number, "
+                    "a boolean or null)",
+                    *_mark(key_node),
+                )
+            key = key_node.value
+            if key in out:
+                raise YamlError(
+                    f"duplicate key '{key}' (first set on line {first_line[key]}); "
+                    "keep one of them",
+                    *_mark(key_node),
+                )
+            first_line[key] = key_node.start_mark.line + 1
+            child = (*path, key)
+            if positions is not None:
+                positions[child] = (*_mark(key_node), *_mark(value_node))
+            out[key] = _build(value_node, child, positions, seen, depth + 1)
+        return out
+    raise YamlError("unsupported YAML node", *_mark(node))  # pragma: no cover
+
+
+def _decode(raw: bytes) -> str:
+    if len(raw) > MAX_BYTES:
+        raise YamlError(f"file is {len(raw)} bytes; the limit is {MAX_BYTES} bytes (256 KiB)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise YamlError("not valid UTF-8; save the file as UTF-8", line, col) from None
+    if "\t" in text:
+        index = text.index("\t")
+        line = text.count("\n", 0, index) + 1
+        col = index - (text.rfind("\n", 0, index) + 1) + 1
+        raise YamlError(
+            'tab character; indent with spaces (write "\\t" in a double-quoted string '
+            "for a tab value)",
+            line,
+            col,
+        )
+    return text
+
+
+def _check_anchors(text: str) -> None:
+    """Refuse anchors even when never aliased (libyaml drops them from the node tree)."""
+    if "&" not in text and "*" not in text:
+        return
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader if yaml.__with_libyaml__ else None):
+            if getattr(event, "anchor", None) is not None:
+                line, col = event.start_mark.line + 1, event.start_mark.column + 1
+                kind = "aliases (*name)" if isinstance(event, yaml.AliasEvent) else "anchors (&name)"
+                raise YamlError(f"{kind} are refused; write the value out", line, col)
+    except yaml.MarkedYAMLError:
+        return  # the composer reports syntax errors with their own message
+
+
+def _root(text: str) -> ynodes.Node:
+    _check_anchors(text)
+    composer = _Composer(text)
+    try:
+        node = composer.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise YamlError(f"not valid YAML: {what}", line, col) from None
+    except RecursionError:
+        raise YamlError(f"nesting deeper than {MAX_DEPTH} levels") from None
+    finally:
+        composer.dispose()
+    if node is None:
+        raise YamlError("the file is empty; expected a mapping of keys")
+    if not isinstance(node, ynodes.MappingNode):
+        raise YamlError("expected a mapping of keys at the top level", *_mark(node))
+    return node
+
+
+def parse(raw: bytes) -> dict[str, Any]:
+    """Parse one file's bytes into plain data, or raise ``YamlError``."""
+    data: dict[str, Any] = _build(_root(_decode(raw)), (), None, set(), 0)
+    return data
+
+
+def locate(raw: bytes) -> Positions:
+    """The position of every key and value of a file that ``parse`` accepts."""
+    positions: Positions = {}
+    _build(_root(_decode(raw)), (), positions, set(), 0)
+    return positions
+
+
+def load_document(path: Path, rel: str) -> Document | Problem:
+    """Read and parse one file; a ``Problem`` of rule ``yaml`` when it is refused."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return Problem(Location(rel), "yaml", f"cannot read file: {exc.strerror or exc}")
+    try:
+        data = parse(raw)
+    except YamlError as exc:
+        return Problem(Location(rel, exc.line, exc.col), "yaml", exc.message)
+    return Document(path=rel, data=data, _locate=lambda: locate(raw))
+
+
+def load_text(text: str, rel: str) -> Document | Problem:
+    """``load_document`` for text already in memory (file contents at a git revision)."""
+    raw = text.encode("utf-8")
+    try:
+        data = parse(raw)
+    except YamlError as exc:
+        return Problem(Location(rel, exc.line, exc.col), "yaml", exc.message)
+    return Document(path=rel, data=data, _locate=lambda: locate(raw))
