@@ -1,0 +1,236 @@
+"""The plan: desired settings against live settings, per biller, per leaf. Pure.
+
+A ``Plan`` is a value. Renderers read it, ``apply`` executes it, and its JSON
+form (``schemas/plan.schema.json``) is what ``apply --plan`` loads back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import Path_, dotted
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Change:
+    """One leaf that differs: ``before`` live, ``after`` desired (None = absent)."""
+
+    path: str
+    before: Any
+    after: Any
+    source: str | None = None
+    secret: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form; secrets by name only."""
+        out = {"path": self.path, "before": self.before, "after": self.after, "source": self.source}
+        if self.secret:
+            out["secret"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class BillerError:
+    """Why a biller cannot be planned or applied."""
+
+    code: str
+    message: str
+
+
+@dataclass
+class BillerPlan:
+    """The plan of one biller."""
+
+    bid: int
+    name: str
+    partner: str
+    status: str  # change | unchanged | error | removed
+    etag: str | None = None
+    changes: list[Change] = field(default_factory=list)
+    errors: list[BillerError] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form of ``schemas/plan.schema.json``."""
+        return {
+            "bid": self.bid,
+            "name": self.name,
+            "partner": self.partner,
+            "status": self.status,
+            "etag": self.etag,
+            "changes": [c.as_dict() for c in self.changes],
+            "errors": [{"code": e.code, "message": e.message} for e in self.errors],
+        }
+
+
+STATUSES = ("change", "unchanged", "error", "removed")
+
+
+@dataclass
+class Plan:
+    """Every biller of a scope; the summary counts derive from them."""
+
+    crm: str
+    commit: str | None
+    billers: list[BillerPlan]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """Billers per status."""
+        counts = dict.fromkeys(STATUSES, 0)
+        for biller in self.billers:
+            counts[biller.status] += 1
+        if not counts["removed"]:
+            del counts["removed"]
+        return counts
+
+    @property
+    def changed(self) -> list[BillerPlan]:
+        """The billers that would be written."""
+        return [b for b in self.billers if b.status == "change"]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document ``apply --plan`` executes."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "crm": self.crm,
+            "commit": self.commit,
+            "summary": self.summary,
+            "billers": [b.as_dict() for b in self.billers],
+        }
+
+
+class PlanFormatError(ValueError):
+    """A plan file that is not a plan this version can execute."""
+
+
+def plan_from_dict(data: Mapping[str, Any]) -> Plan:
+    """Load a plan written by ``as_dict`` (``apply --plan``)."""
+    if not isinstance(data, Mapping) or data.get("format_version") != FORMAT_VERSION:
+        raise PlanFormatError(
+            f"not a plan of format_version {FORMAT_VERSION}; make it with int360 plan --out"
+        )
+    try:
+        billers = [
+            BillerPlan(
+                bid=int(b["bid"]),
+                name=str(b["name"]),
+                partner=str(b["partner"]),
+                status=str(b["status"]),
+                etag=b.get("etag"),
+                changes=[
+                    Change(c["path"], c["before"], c["after"], c.get("source"), bool(c.get("secret")))
+                    for c in b.get("changes", [])
+                ],
+                errors=[BillerError(e["code"], e["message"]) for e in b.get("errors", [])],
+            )
+            for b in data["billers"]
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanFormatError(f"malformed plan: {exc}") from exc
+    return Plan(crm=str(data.get("crm", "")), commit=data.get("commit"), billers=billers)
+
+
+# --- diffing ---------------------------------------------------------------
+
+
+def _leaves(
+    settings: Mapping[str, Any], secret_paths: frozenset[Path_], prefix: Path_ = ()
+) -> Iterator[tuple[Path_, Any]]:
+    """Leaves of settings; a secret field is one leaf (its reference), lists are values."""
+    for key, value in settings.items():
+        path = (*prefix, key)
+        if path in secret_paths or not isinstance(value, Mapping):
+            yield path, value
+        else:
+            yield from _leaves(value, secret_paths, path)
+
+
+def _same(a: Any, b: Any) -> bool:
+    # ``True == 1`` and ``1 == 1.0`` in Python; the CRM stores JSON types, so compare those too.
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _secret_name(value: Any) -> str | None:
+    if isinstance(value, Mapping) and isinstance(value.get("secret"), str):
+        return value["secret"]
+    return None
+
+
+def _secret_same(desired: Any, live: Any) -> bool:
+    return (
+        _secret_name(desired) is not None
+        and _secret_name(desired) == _secret_name(live)
+        and isinstance(live, Mapping)
+        and live.get("set") is True
+    )
+
+
+def diff_settings(
+    desired: Mapping[str, Any],
+    live: Mapping[str, Any],
+    secret_paths: frozenset[Path_],
+    sources: Mapping[Path_, str] | None = None,
+    rotate_secrets: bool = False,
+) -> list[Change]:
+    """Changed leaves from ``live`` to ``desired``, in desired order, removals last."""
+    want = dict(_leaves(desired, secret_paths))
+    have = dict(_leaves(live, secret_paths))
+    changes = []
+    for path, after in want.items():
+        before = have.get(path)
+        secret = path in secret_paths
+        if secret:
+            if _secret_same(after, before) and not rotate_secrets:
+                continue
+            after = {"secret": _secret_name(after)}
+            before = {"secret": _secret_name(before)} if _secret_name(before) else None
+        elif path in have and _same(after, before):
+            continue
+        source = _source(sources, path)
+        changes.append(Change(dotted(path), before, after, source, secret))
+    for path, before in have.items():
+        if path not in want and not _covered(path, want):
+            secret = path in secret_paths
+            shown = {"secret": _secret_name(before)} if secret and _secret_name(before) else before
+            changes.append(Change(dotted(path), shown, None, None, secret))
+    return changes
+
+
+def _covered(path: Path_, want: Mapping[Path_, Any]) -> bool:
+    """A live leaf under a desired leaf (e.g. a mapping that became a scalar) is replaced."""
+    return any(path[: i] in want for i in range(1, len(path)))
+
+
+def _source(sources: Mapping[Path_, str] | None, path: Path_) -> str | None:
+    if not sources:
+        return None
+    probe = path
+    while probe:
+        if probe in sources:
+            return sources[probe]
+        # a secret leaf's provenance is recorded on its ``secret`` key
+        found = sources.get((*probe, "secret"))
+        if found:
+            return found
+        probe = probe[:-1]
+    return None
+
+
+def patch_from_changes(changes: Iterable[Change]) -> dict[str, Any]:
+    """The JSON merge patch that makes the changes (secret values not yet filled in)."""
+    patch: dict[str, Any] = {}
+    for change in changes:
+        parts = change.path.split(".")
+        node = patch
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = change.after
+    return patch
