@@ -234,9 +234,7 @@ def load_config(repo: Repo, biller_paths: Iterable[Path] | None = None) -> Confi
         if found:
             defaults = None if any(p.rule in ("yaml", "schema") for p in found) else defaults
     else:
-        problems.append(
-            Problem(Location(DEFAULTS), "yaml", "partners/_defaults.yaml is missing")
-        )
+        problems.append(Problem(Location(DEFAULTS), "yaml", "partners/_defaults.yaml is missing"))
     partners: dict[str, Partner] = {}
     broken: set[str] = set()
     for path in repo.partner_files():

@@ -76,6 +76,7 @@ class Plan:
     crm: str
     commit: str | None
     billers: list[BillerPlan]
+    fanout: dict[str, int] = field(default_factory=dict)  # changed partner -> billers in scope
 
     @property
     def summary(self) -> dict[str, int]:
@@ -122,7 +123,9 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
                 status=str(b["status"]),
                 etag=b.get("etag"),
                 changes=[
-                    Change(c["path"], c["before"], c["after"], c.get("source"), bool(c.get("secret")))
+                    Change(
+                        c["path"], c["before"], c["after"], c.get("source"), bool(c.get("secret"))
+                    )
                     for c in b.get("changes", [])
                 ],
                 errors=[BillerError(e["code"], e["message"]) for e in b.get("errors", [])],
@@ -159,8 +162,9 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _secret_name(value: Any) -> str | None:
-    if isinstance(value, Mapping) and isinstance(value.get("secret"), str):
-        return value["secret"]
+    if isinstance(value, Mapping):
+        name = value.get("secret")
+        return name if isinstance(name, str) else None
     return None
 
 
@@ -206,7 +210,7 @@ def diff_settings(
 
 def _covered(path: Path_, want: Mapping[Path_, Any]) -> bool:
     """A live leaf under a desired leaf (e.g. a mapping that became a scalar) is replaced."""
-    return any(path[: i] in want for i in range(1, len(path)))
+    return any(path[:i] in want for i in range(1, len(path)))
 
 
 def _source(sources: Mapping[Path_, str] | None, path: Path_) -> str | None:

@@ -81,7 +81,9 @@ def ftp_connection(settings: Settings) -> Iterator[Finding]:
     for field in ("host", "username", "auth"):
         if _get(settings, f"ftp.{field}") is None:
             yield Finding(
-                "cross-field", _p(f"ftp.{field}"), f"ftp.enabled is true, so ftp.{field} is required"
+                "cross-field",
+                _p(f"ftp.{field}"),
+                f"ftp.enabled is true, so ftp.{field} is required",
             )
     if (
         _get(settings, "ftp.protocol") == "sftp"
@@ -158,8 +160,7 @@ def ftp_delivery(settings: Settings) -> Iterator[Finding]:
         yield Finding(
             "cross-field",
             _p("data_pump.delivery"),
-            "data_pump.delivery is ftp, which needs ftp.enabled: true "
-            "(or deliver by email or api)",
+            "data_pump.delivery is ftp, which needs ftp.enabled: true (or deliver by email or api)",
         )
 
 
@@ -272,9 +273,7 @@ def file_name_template(settings: Settings) -> Iterator[Finding]:
         )
     rest = _PLACEHOLDER.sub("", template)
     if "{" in rest or "}" in rest:
-        yield Finding(
-            "value", path, "data_pump.file_name_template has an unbalanced { or }"
-        )
+        yield Finding("value", path, "data_pump.file_name_template has an unbalanced { or }")
 
 
 CHECKS: tuple[Check, ...] = (

@@ -83,7 +83,11 @@ def describe(error: ValidationError) -> Iterator[tuple[Path_, bool, str]]:
         return
     if kind == "pattern":
         hint = error.schema.get("description", "")
-        yield path, False, f"{field}: {instance!r} does not match {value} ({hint})".replace(" ()", "")
+        yield (
+            path,
+            False,
+            f"{field}: {instance!r} does not match {value} ({hint})".replace(" ()", ""),
+        )
         return
     yield path, False, f"{field}: {error.message}"
 

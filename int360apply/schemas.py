@@ -113,7 +113,9 @@ def _resolve(schema: dict[str, Any], registry: Registry[Any]) -> dict[str, Any]:
 
 
 def _write_only_paths(root: dict[str, Any], registry: Registry[Any]) -> Iterator[tuple[str, ...]]:
-    def walk(schema: dict[str, Any], path: tuple[str, ...], depth: int) -> Iterator[tuple[str, ...]]:
+    def walk(
+        schema: dict[str, Any], path: tuple[str, ...], depth: int
+    ) -> Iterator[tuple[str, ...]]:
         schema = _resolve(schema, registry)
         if schema.get("writeOnly") and path:
             yield path
@@ -146,3 +148,18 @@ def load_schemas(schema_dir: Path) -> Schemas:
 def schemas_for(schema_dir: Path) -> Schemas:
     """Cached ``load_schemas`` (one load per process and directory)."""
     return load_schemas(schema_dir)
+
+
+def ordered(settings: Any, schemas: Schemas, path: tuple[str, ...] = ()) -> Any:
+    """``settings`` with keys in the schema's property order (unknown keys last)."""
+    if not isinstance(settings, Mapping):
+        return settings
+    node = (
+        schemas.field_schema(path)
+        if path
+        else _resolve(schemas.documents["settings"]["$defs"]["partial_settings"], schemas.registry)
+    )
+    names = list((node or {}).get("properties", {}))
+    rank = {name: index for index, name in enumerate(names)}
+    keys = sorted(settings, key=lambda k: (rank.get(k, len(rank)), k))
+    return {k: ordered(settings[k], schemas, (*path, k)) for k in keys}

@@ -33,11 +33,16 @@ def plaintext_secrets(
     """
 
     def walk(node: Any, path: Path_) -> Iterator[tuple[Path_, str]]:
-        settings_path = path[len(settings_at) :] if path[: len(settings_at)] == settings_at else None
+        settings_path = (
+            path[len(settings_at) :] if path[: len(settings_at)] == settings_at else None
+        )
         if settings_path in secret_paths and node is not None and not is_reference(node):
-            yield path, (
-                f"{dotted(path)} is a secret written as a literal; write {{secret: NAME}} "
-                f"and provide the value in {ENV_PREFIX}NAME at apply time"
+            yield (
+                path,
+                (
+                    f"{dotted(path)} is a secret written as a literal; write {{secret: NAME}} "
+                    f"and provide the value in {ENV_PREFIX}NAME at apply time"
+                ),
             )
             return
         if is_reference(node):
@@ -51,9 +56,12 @@ def plaintext_secrets(
                     and _SECRET_WORDS.search(str(key).lower())
                     and tuple(child[len(settings_at) :]) not in secret_paths
                 ):
-                    yield child, (
-                        f"{dotted(child)} looks like a password or token written as a literal; "
-                        f"use {{secret: NAME}} with {ENV_PREFIX}NAME at apply time"
+                    yield (
+                        child,
+                        (
+                            f"{dotted(child)} looks like a password or token written as a literal; "
+                            f"use {{secret: NAME}} with {ENV_PREFIX}NAME at apply time"
+                        ),
                     )
                     continue
                 yield from walk(value, child)
@@ -61,9 +69,12 @@ def plaintext_secrets(
             for index, value in enumerate(node):
                 yield from walk(value, (*path, index))
         elif isinstance(node, str) and _KEY_BLOCK.search(node):
-            yield path, (
-                f"{dotted(path)} holds a private key or PGP block; keep it out of the "
-                f"repository and reference it as {{secret: NAME}}"
+            yield (
+                path,
+                (
+                    f"{dotted(path)} holds a private key or PGP block; keep it out of the "
+                    f"repository and reference it as {{secret: NAME}}"
+                ),
             )
 
     yield from walk(data, ())

@@ -156,8 +156,10 @@ def _locked(biller: Biller, partner: Partner) -> Iterator[Problem]:
     for path in _override_paths(biller.overrides):
         value = _at(biller.overrides, path)
         for lock, index in locked:
-            hits = path == lock or (path[: len(lock)] == lock) or (
-                lock[: len(path)] == path and value is None
+            hits = (
+                path == lock
+                or (path[: len(lock)] == lock)
+                or (lock[: len(path)] == path and value is None)
             )
             if hits:
                 where = partner.doc.loc(("locked", index))
@@ -231,7 +233,10 @@ def _group_errors(config: Config, group: str, value: Any) -> list[tuple[Path_, s
 
 
 def _locate(
-    config: Config, biller: Biller, desired: Mapping[str, Any], findings: list[tuple[Path_, str, str]]
+    config: Config,
+    biller: Biller,
+    desired: Mapping[str, Any],
+    findings: list[tuple[Path_, str, str]],
 ) -> list[Problem]:
     """Place each finding: a bad value where it is written; a missing one in the biller file."""
     layers = config.layers(biller)

@@ -120,7 +120,9 @@ def _build(
         raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", *_mark(node))
     if isinstance(node, ynodes.ScalarNode):
         if node.tag not in _SCALARS:
-            raise YamlError(f"the tag '{node.tag}' is not supported; write plain values", *_mark(node))
+            raise YamlError(
+                f"the tag '{node.tag}' is not supported; write plain values", *_mark(node)
+            )
         return _scalar(node)
     if isinstance(node, ynodes.SequenceNode):
         items = []
@@ -136,7 +138,9 @@ def _build(
         first_line: dict[str, int] = {}
         for key_node, value_node in node.value:
             if id(key_node) in seen:
-                raise YamlError("aliases (*name) are refused; write the value out", *_mark(key_node))
+                raise YamlError(
+                    "aliases (*name) are refused; write the value out", *_mark(key_node)
+                )
             seen.add(id(key_node))
             if not isinstance(key_node, ynodes.ScalarNode) or key_node.tag != STR:
                 raise YamlError(
@@ -188,10 +192,14 @@ def _check_anchors(text: str) -> None:
     if "&" not in text and "*" not in text:
         return
     try:
-        for event in yaml.parse(text, Loader=yaml.CSafeLoader if yaml.__with_libyaml__ else None):
+        loader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+        for event in yaml.parse(text, Loader=loader):
             if getattr(event, "anchor", None) is not None:
-                line, col = event.start_mark.line + 1, event.start_mark.column + 1
-                kind = "aliases (*name)" if isinstance(event, yaml.AliasEvent) else "anchors (&name)"
+                mark = event.start_mark
+                line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                kind = (
+                    "aliases (*name)" if isinstance(event, yaml.AliasEvent) else "anchors (&name)"
+                )
                 raise YamlError(f"{kind} are refused; write the value out", line, col)
     except yaml.MarkedYAMLError:
         return  # the composer reports syntax errors with their own message

@@ -1,0 +1,280 @@
+"""Execute a plan: one atomic, conditional PATCH per biller, concurrently.
+
+Every biller is independent: a failure never stops or rolls back the others.
+A saved plan never overwrites a biller that moved since the plan was made
+(``stale``); a fresh plan re-reads and re-diffs once when a write races.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Config
+from .crm.errors import CrmError, PreconditionFailed
+from .plan import BillerPlan, Change, Plan, diff_settings, patch_from_changes
+from .secrets import resolve
+
+REPORT_STATUSES = ("applied", "unchanged", "stale", "failed")
+SANDBOX_PLACEHOLDER = "sandbox-placeholder-not-a-secret"
+
+
+@dataclass
+class Outcome:
+    """What happened to one biller."""
+
+    bid: int
+    name: str
+    partner: str
+    status: str
+    changes: list[Change] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form in the report."""
+        return {
+            "bid": self.bid,
+            "name": self.name,
+            "partner": self.partner,
+            "status": self.status,
+            "changes": [c.as_dict() for c in self.changes],
+            "errors": self.errors,
+        }
+
+
+@dataclass
+class Report:
+    """The outcome of an apply, in the frame of a plan."""
+
+    crm: str
+    commit: str | None
+    outcomes: list[Outcome]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """Billers per outcome status."""
+        counts = dict.fromkeys(REPORT_STATUSES, 0)
+        for outcome in self.outcomes:
+            counts[outcome.status] += 1
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed and nothing was stale."""
+        s = self.summary
+        return s["failed"] == 0 and s["stale"] == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON report (``--report FILE``)."""
+        return {
+            "format_version": 1,
+            "crm": self.crm,
+            "commit": self.commit,
+            "summary": self.summary,
+            "billers": [o.as_dict() for o in self.outcomes],
+        }
+
+
+class ApplyRefused(Exception):
+    """Nothing was written: the plan is over the guard, or cannot be executed."""
+
+
+@dataclass
+class ApplyOptions:
+    """How to apply."""
+
+    concurrency: int = 8
+    max_billers: int = 50
+    from_file: bool = False
+    rotate_secrets: bool = False
+    embedded: bool = False
+    actor: str = "unknown"
+    environ: Mapping[str, str] | None = None
+    progress: Callable[[int, int], None] | None = None
+
+
+class _Secrets:
+    """Resolve secret values at write time; the embedded sandbox gets a placeholder."""
+
+    def __init__(self, options: ApplyOptions) -> None:
+        self.options = options
+        self.placeheld: set[str] = set()
+        self.lock = threading.Lock()
+
+    def value(self, name: str) -> str:
+        found = resolve(name, self.options.environ)
+        if found is not None:
+            return found
+        if self.options.embedded:
+            with self.lock:
+                self.placeheld.add(name)
+            return SANDBOX_PLACEHOLDER
+        raise _BillerFailed(
+            "secret-missing",
+            f"the secret {name} has no value: set INT360_SECRET_{name} in the environment",
+        )
+
+
+class _BillerFailed(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def fill_secrets(patch: dict[str, Any], changes: list[Change], secrets: _Secrets) -> dict[str, Any]:
+    """The patch with each secret reference in write form ``{secret, value}``."""
+    for change in changes:
+        if not change.secret or not isinstance(change.after, Mapping):
+            continue
+        node = patch
+        parts = change.path.split(".")
+        for part in parts[:-1]:
+            node = node[part]
+        name = change.after["secret"]
+        node[parts[-1]] = {"secret": name, "value": secrets.value(name)}
+    return patch
+
+
+def guard(plan: Plan, max_billers: int) -> None:
+    """Refuse, before any write, a plan that changes more billers than allowed."""
+    count = len(plan.changed)
+    if count > max_billers:
+        raise ApplyRefused(
+            f"{count} billers would change, more than --max-billers {max_billers}; nothing "
+            f"was written. If this is intended, run again with --max-billers {count} "
+            "(in CI: the apply workflow's manual run with max_billers)"
+        )
+
+
+def apply_plan(
+    plan: Plan,
+    client: Any,
+    options: ApplyOptions,
+    config: Config | None = None,
+) -> Report:
+    """Apply every ``change`` entry of ``plan``; ``config`` enables re-diffing on a race."""
+    guard(plan, options.max_billers)
+    secrets = _Secrets(options)
+    todo = plan.changed
+    done = 0
+    lock = threading.Lock()
+
+    def one(entry: BillerPlan) -> Outcome:
+        nonlocal done
+        try:
+            return _apply_one(entry, client, options, secrets, plan.commit, config)
+        finally:
+            with lock:
+                done += 1
+                if options.progress:
+                    options.progress(done, len(todo))
+
+    with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
+        applied = dict(zip((e.bid for e in todo), pool.map(one, todo), strict=True))
+    outcomes = []
+    for entry in plan.billers:
+        if entry.bid in applied and entry.status == "change":
+            outcomes.append(applied[entry.bid])
+        elif entry.status == "error":
+            outcomes.append(
+                Outcome(
+                    entry.bid,
+                    entry.name,
+                    entry.partner,
+                    "failed",
+                    errors=[{"code": e.code, "message": e.message} for e in entry.errors],
+                )
+            )
+        elif entry.status == "unchanged":
+            outcomes.append(Outcome(entry.bid, entry.name, entry.partner, "unchanged"))
+    report = Report(plan.crm, plan.commit, outcomes)
+    if secrets.placeheld:
+        report.warnings.append(
+            "the embedded sandbox got placeholder values for secrets without a value: "
+            + ", ".join(sorted(secrets.placeheld))
+        )
+    return report
+
+
+def _apply_one(
+    entry: BillerPlan,
+    client: Any,
+    options: ApplyOptions,
+    secrets: _Secrets,
+    commit: str | None,
+    config: Config | None,
+) -> Outcome:
+    outcome = Outcome(entry.bid, entry.name, entry.partner, "failed", list(entry.changes))
+    changes, etag = entry.changes, entry.etag
+    try:
+        for attempt in range(2):
+            patch = fill_secrets(patch_from_changes(changes), changes, secrets)
+            try:
+                client.patch_settings(entry.bid, patch, etag)
+            except PreconditionFailed:
+                if options.from_file or config is None or attempt == 1:
+                    outcome.status = "stale"
+                    outcome.errors.append(
+                        {
+                            "code": "stale",
+                            "message": "the biller changed in the CRM after the plan was made; "
+                            "nothing was written. Plan again and review",
+                        }
+                    )
+                    return outcome
+                # A fresh plan raced another writer: re-read, re-diff once.
+                changes, etag = _replan(entry, client, config, options)
+                outcome.changes = list(changes)
+                if not changes:
+                    outcome.status = "unchanged"
+                    return outcome
+                continue
+            outcome.status = "applied"
+            break
+        _note(client, entry.bid, outcome.changes, options, commit)
+    except _BillerFailed as exc:
+        outcome.errors.append({"code": exc.code, "message": exc.message})
+    except CrmError as exc:
+        outcome.errors.append({"code": exc.code, "message": str(exc)})
+    return outcome
+
+
+def _replan(
+    entry: BillerPlan, client: Any, config: Config, options: ApplyOptions
+) -> tuple[list[Change], str]:
+    settings, etag = client.get_settings(entry.bid)
+    biller = config.billers[entry.bid]
+    sources = {path: str(loc) for path, loc in config.provenance(biller).items()}
+    changes = diff_settings(
+        config.desired(biller),
+        settings,
+        config.schemas.secret_paths,
+        sources,
+        options.rotate_secrets,
+    )
+    return changes, etag
+
+
+def note_text(changes: list[Change], commit: str | None, actor: str) -> str:
+    """The audit note: commit, actor and the changed paths (never values)."""
+    paths = ", ".join(c.path for c in changes)
+    return f"int360 apply by {actor} from commit {commit or 'unknown'}: changed {paths}"
+
+
+def _note(
+    client: Any, bid: int, changes: list[Change], options: ApplyOptions, commit: str | None
+) -> None:
+    text = note_text(changes, commit, options.actor)
+    try:
+        client.add_note(
+            bid, text, author=options.actor, commit=commit, paths=[c.path for c in changes]
+        )
+    except CrmError as exc:
+        # The settings are written; a missing note must not turn that into a failure.
+        sys.stderr.write(f"warning: biller {bid}: audit note not written: {exc}\n")

@@ -1,0 +1,133 @@
+"""Build a ``Plan``: read the live state of the billers in scope and diff it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from .config import Biller, Config
+from .crm import Profile
+from .model import dotted
+from .plan import BillerError, BillerPlan, Plan, diff_settings
+from .scope import Scope
+
+# Below this many billers, reading profiles one by one is cheaper than listing them all.
+PROFILE_LIST_THRESHOLD = 100
+
+
+class LiveReader(Protocol):
+    """What planning needs from the CRM client."""
+
+    def bulk_settings(self, bids: list[int]) -> Any: ...  # pragma: no cover
+    def get_biller(self, bid: int) -> Profile: ...  # pragma: no cover
+    def list_billers(self, integrator_id: int | None = None) -> Any: ...  # pragma: no cover
+
+
+def read_profiles(client: LiveReader, bids: set[int]) -> dict[int, Profile]:
+    """CRM profiles of ``bids`` (absent ones left out)."""
+    from .crm.errors import NotFound
+
+    if len(bids) > PROFILE_LIST_THRESHOLD:
+        return {p.bid: p for p in client.list_billers() if p.bid in bids}
+    found = {}
+    for bid in sorted(bids):
+        try:
+            found[bid] = client.get_biller(bid)
+        except NotFound:
+            continue
+    return found
+
+
+def profile_errors(config: Config, biller: Biller, profile: Profile | None) -> list[BillerError]:
+    """The biller unknown to the CRM, or its profile on another partner's integrator ID."""
+    where = f"{biller.doc.path}:{biller.doc.loc(('partner',)).line}"
+    if profile is None:
+        return [
+            BillerError(
+                "unknown-biller",
+                f"the CRM has no biller {biller.bid}; create its profile in the CRM, "
+                f"or correct bid: in {biller.doc.path}",
+            )
+        ]
+    partner = config.partners[biller.partner]
+    wanted = (biller.integrator_id,) if biller.integrator_id else partner.integrator_ids
+    if profile.integrator_id not in wanted:
+        ids = ", ".join(map(str, wanted))
+        return [
+            BillerError(
+                "integrator-id",
+                f"the CRM profile has integrator ID {profile.integrator_id}, but this file "
+                f"expects {ids} (partner {partner.slug}); fix it in the CRM (Biller Info → "
+                f"CRM Profile → Integration Partner ID) or the partner: line ({where})",
+            )
+        ]
+    return []
+
+
+def plan_biller(
+    config: Config,
+    biller: Biller,
+    live: tuple[Mapping[str, Any], str] | None,
+    profile: Profile | None,
+    *,
+    rotate_secrets: bool = False,
+) -> BillerPlan:
+    """The plan of one biller from its desired and live state."""
+    entry = BillerPlan(biller.bid, biller.name, biller.partner, "unchanged")
+    errors = profile_errors(config, biller, profile)
+    if not errors and live is None:
+        errors = [BillerError("unknown-biller", f"the CRM returned no settings for {biller.bid}")]
+    if errors:
+        entry.status, entry.errors = "error", errors
+        return entry
+    assert live is not None
+    settings, entry.etag = live
+    desired = config.desired(biller)
+    secrets = config.schemas.secret_paths
+    changes = diff_settings(desired, settings, secrets, rotate_secrets=rotate_secrets)
+    if changes:
+        # Provenance costs a second parse of the biller's file: only for billers that change.
+        sources = {path: str(loc) for path, loc in config.provenance(biller).items()}
+        entry.changes = diff_settings(desired, settings, secrets, sources, rotate_secrets)
+        entry.status = "change"
+    return entry
+
+
+def build_plan(
+    config: Config,
+    scope: Scope,
+    client: LiveReader,
+    *,
+    crm: str,
+    commit: str | None,
+    rotate_secrets: bool = False,
+) -> Plan:
+    """Plan every biller of ``scope`` against the live CRM (bulk reads)."""
+    bids = sorted(scope.bids)
+    profiles = read_profiles(client, set(bids)) if bids else {}
+    live, _missing = client.bulk_settings(bids) if bids else ({}, [])
+    billers = [
+        plan_biller(
+            config,
+            config.billers[bid],
+            live.get(bid),
+            profiles.get(bid),
+            rotate_secrets=rotate_secrets,
+        )
+        for bid in bids
+    ]
+    for bid, path in sorted(scope.removed.items()):
+        billers.append(BillerPlan(bid, path, "", "removed"))
+    fanout = {
+        slug: sum(1 for b in bids if config.billers[b].partner == slug)
+        for slug in scope.partners_changed
+    }
+    return Plan(crm=crm, commit=commit, billers=billers, fanout=fanout)
+
+
+def changed_paths(entry: BillerPlan) -> list[str]:
+    """The dotted paths a plan entry changes (for audit notes: names, never values)."""
+    return [c.path for c in entry.changes]
+
+
+__all__ = ["build_plan", "changed_paths", "dotted", "plan_biller", "profile_errors"]

@@ -1,0 +1,141 @@
+"""Which billers a command acts on: from the command line, or from git changes."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Config
+from .repo import BILLER_STEM, DEFAULTS, Repo, RepoError, git
+
+
+@dataclass
+class Scope:
+    """Billers in scope, and billers whose file was deleted (no longer managed)."""
+
+    bids: set[int]
+    removed: dict[int, str] = field(default_factory=dict)  # bid -> deleted file path
+    description: str = "all billers"
+    partners_changed: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class GitChanges:
+    """Files changed since a revision (committed, staged, unstaged and untracked)."""
+
+    changed: frozenset[str]
+    deleted: frozenset[str]
+
+
+def changed_files(repo: Repo, ref: str) -> GitChanges:
+    """``git diff --name-status REF`` against the working tree, plus untracked files."""
+    git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    out = git(repo, "diff", "--name-status", "-M", "--no-color", ref, "--")
+    changed: set[str] = set()
+    deleted: set[str] = set()
+    for line in out.splitlines():
+        parts = line.split("\t")
+        status = parts[0]
+        if status.startswith("R") and len(parts) == 3:
+            deleted.add(parts[1])
+            changed.add(parts[2])
+        elif status.startswith("D"):
+            deleted.add(parts[1])
+        elif len(parts) >= 2:
+            changed.add(parts[-1])
+    untracked = git(repo, "ls-files", "--others", "--exclude-standard", "--", "partners", "billers")
+    changed.update(line for line in untracked.splitlines() if line)
+    return GitChanges(frozenset(changed), frozenset(deleted - changed))
+
+
+def default_base(repo: Repo) -> str:
+    """The merge base with ``origin/main`` when there is one, else ``HEAD``."""
+    try:
+        return git(repo, "merge-base", "HEAD", "origin/main").strip()
+    except RepoError:
+        return "HEAD"
+
+
+def _bid_of(path: str) -> int | None:
+    if not path.startswith("billers/") or not path.endswith(".yaml"):
+        return None
+    match = BILLER_STEM.match(Path(path).stem)
+    return int(match["bid"]) if match else None
+
+
+def scope_from_changes(config: Config, changes: GitChanges, ref: str) -> Scope:
+    """Billers whose file changed; every biller of a changed partner; all if the base moved."""
+    everything = any(
+        f == DEFAULTS or f.startswith("schemas/") for f in changes.changed | changes.deleted
+    )
+    if everything:
+        return Scope(
+            set(config.billers),
+            description=f"all billers (_defaults or schemas changed since {ref})",
+        )
+    partners = {
+        Path(f).stem
+        for f in changes.changed | changes.deleted
+        if f.startswith("partners/") and f.endswith(".yaml")
+    }
+    bids = {b for f in changes.changed if (b := _bid_of(f)) is not None}
+    bids |= {b.bid for b in config.billers.values() if b.partner in partners}
+    removed = {
+        bid: f
+        for f in changes.deleted
+        if (bid := _bid_of(f)) is not None and bid not in config.billers
+    }
+    bids &= set(config.billers) | set(removed)
+    bids -= set(removed)
+    return Scope(
+        bids, removed, description=f"billers changed since {ref}", partners_changed=partners
+    )
+
+
+def select(
+    config: Config,
+    *,
+    bids: Iterable[int] = (),
+    partners: Iterable[str] = (),
+    changed_since: str | None = None,
+) -> Scope:
+    """The scope of the command line: ``--bid``, ``--partner``, ``--changed-since`` or all."""
+    bid_list, partner_list = list(bids), list(partners)
+    if changed_since is not None:
+        return scope_from_changes(config, changed_files(config.repo, changed_since), changed_since)
+    if not bid_list and not partner_list:
+        return Scope(set(config.billers))
+    chosen = set(bid_list)
+    chosen |= {b.bid for b in config.billers.values() if b.partner in set(partner_list)}
+    what = ", ".join([*(str(b) for b in bid_list), *(f"partner {p}" for p in partner_list)])
+    return Scope(chosen, description=what)
+
+
+def checkout_tree(repo: Repo, ref: str, into: Path) -> None:
+    """Write ``partners/``, ``billers/`` and ``schemas/`` as they are at ``ref`` into ``into``."""
+    import subprocess
+
+    result = subprocess.run(
+        ["git", "archive", "--format=tar", ref, "--", "partners", "billers", "schemas"],
+        cwd=repo.root,
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RepoError(f"git archive {ref}: {message[-1] if message else 'failed'}")
+    with tarfile.open(fileobj=io.BytesIO(result.stdout)) as archive:
+        archive.extractall(into, filter="data")
+    for folder in ("partners", "billers", "schemas"):
+        (into / folder).mkdir(exist_ok=True)
+
+
+def temp_tree(repo: Repo, ref: str) -> tempfile.TemporaryDirectory[str]:
+    """A temporary folder holding the repository's config at ``ref``."""
+    holder = tempfile.TemporaryDirectory(prefix="int360-base-")
+    checkout_tree(repo, ref, Path(holder.name))
+    return holder
