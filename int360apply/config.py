@@ -16,7 +16,7 @@ from typing import Any
 from . import merge, yamlio
 from .model import Document, Location, Path_, Problem
 from .repo import BILLER_STEM, DEFAULTS, Repo
-from .schemas import Schemas, schemas_for
+from .schemas import Schemas, fast_check_for, schemas_for
 from .secrets import plaintext_secrets
 
 SETTINGS_AT: dict[str, Path_] = {
@@ -145,10 +145,12 @@ def _load_one(
         return None, [loaded]
     doc = loaded
     at = SETTINGS_AT[kind]
+    problems = _filename_problems(doc, kind, Path(rel).stem)
+    if fast_check_for(repo.schema_dir).document(kind, doc.data, at[0]) and not doc.suspicious:
+        return doc, problems  # schema-valid: no literal can sit where a secret goes
     secret_hits = list(plaintext_secrets(doc.data, schemas.secret_paths, at))
-    problems = [Problem(doc.loc(p), "plaintext-secret", m) for p, m in secret_hits]
+    problems += [Problem(doc.loc(p), "plaintext-secret", m) for p, m in secret_hits]
     problems += _schema_problems(schemas, kind, doc, [p for p, _ in secret_hits])
-    problems += _filename_problems(doc, kind, Path(rel).stem)
     return doc, problems
 
 
@@ -157,10 +159,7 @@ def _schema_problems(
 ) -> list[Problem]:
     from .schemacheck import schema_problems  # imported on demand: only bad files need it
 
-    validator = schemas.validator(kind)
-    if validator.is_valid(doc.data):
-        return []
-    return schema_problems(doc, validator, skip)
+    return schema_problems(doc, schemas.validator(kind), skip)
 
 
 def _filename_problems(doc: Document, kind: str, stem: str) -> list[Problem]:

@@ -28,6 +28,11 @@ class Repo:
 
     def rel(self, path: Path) -> str:
         """``path`` relative to the root, with forward slashes (as errors print it)."""
+        # Files listed from the root are relative already; resolve only what came from outside.
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            pass
         try:
             return path.resolve().relative_to(self.root).as_posix()
         except ValueError:

@@ -163,3 +163,95 @@ def ordered(settings: Any, schemas: Schemas, path: tuple[str, ...] = ()) -> Any:
     rank = {name: index for index, name in enumerate(names)}
     keys = sorted(settings, key=lambda k: (rank.get(k, len(rank)), k))
     return {k: ordered(settings[k], schemas, (*path, k)) for k in keys}
+
+
+def _format_locations(
+    root: dict[str, Any], registry: Registry[Any]
+) -> list[tuple[tuple[str, ...], str]]:
+    """(path, format) of every ``format`` in the partial settings; ``*`` stands for list items."""
+    found: list[tuple[tuple[str, ...], str]] = []
+
+    def walk(schema: dict[str, Any], path: tuple[str, ...], depth: int) -> None:
+        schema = _resolve(schema, registry)
+        if "format" in schema:
+            found.append((path, schema["format"]))
+        if depth > 8:
+            return
+        for name, sub in schema.get("properties", {}).items():
+            walk(sub, (*path, name), depth + 1)
+        if isinstance(schema.get("items"), dict):
+            walk(schema["items"], (*path, "*"), depth + 1)
+
+    walk(root["$defs"]["partial_settings"], (), 0)
+    return found
+
+
+def _values_at(node: Any, path: tuple[str, ...]) -> Iterator[Any]:
+    if not path:
+        yield node
+        return
+    head, rest = path[0], path[1:]
+    if head == "*":
+        if isinstance(node, list):
+            for item in node:
+                yield from _values_at(item, rest)
+    elif isinstance(node, Mapping) and head in node:
+        yield from _values_at(node[head], rest)
+
+
+class FastCheck:
+    """A quick yes/no on schema validity, agreeing with the full validator.
+
+    The structural check runs in jsonschema-rs (microseconds per document);
+    formats are checked with jsonschema's own format checker, so verdicts on
+    formats are exactly those of the full validator. Any "no" is explained by
+    the full (slower) validator.
+    """
+
+    def __init__(self, schemas: Schemas) -> None:
+        import jsonschema_rs
+
+        by_id = {doc["$id"]: doc for doc in schemas.documents.values()}
+
+        def build(schema: dict[str, Any]) -> Any:
+            return jsonschema_rs.validator_for(
+                schema, retriever=lambda uri: by_id[uri], validate_formats=False
+            )
+
+        self._docs = {name: build(doc) for name, doc in schemas.documents.items()}
+        settings_id = schemas.documents["settings"]["$id"]
+        self._groups = {g: build({"$ref": f"{settings_id}#/properties/{g}"}) for g in GROUPS}
+        self._formats = _format_locations(schemas.documents["settings"], schemas.registry)
+        self._checker = schemas._checker
+
+    def _formats_ok(self, settings: Any) -> bool:
+        for path, fmt in self._formats:
+            for value in _values_at(settings, path):
+                if value is not None and not self._checker.conforms(value, fmt):
+                    return False
+        return True
+
+    def document(self, name: str, instance: Any, settings_key: str | None) -> bool:
+        """Whether a whole file (``biller``, ``partner``, ``defaults``) is schema-valid."""
+        if not self._docs[name].is_valid(instance):
+            return False
+        if settings_key is None or not isinstance(instance, Mapping):
+            return True
+        return self._formats_ok(instance.get(settings_key) or {})
+
+    def group(self, group: str, value: Any) -> bool:
+        """Whether one merged settings group is valid in its complete form."""
+        if not self._groups[group].is_valid(value):
+            return False
+        formats = [(p[1:], f) for p, f in self._formats if p[0] == group]
+        for path, fmt in formats:
+            for item in _values_at(value, path):
+                if item is not None and not self._checker.conforms(item, fmt):
+                    return False
+        return True
+
+
+@functools.lru_cache(maxsize=8)
+def fast_check_for(schema_dir: Path) -> FastCheck:
+    """The ``FastCheck`` of a schema directory (built once per process)."""
+    return FastCheck(schemas_for(schema_dir))

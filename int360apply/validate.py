@@ -11,7 +11,7 @@ from . import rules
 from .config import Biller, Config, Partner
 from .model import Location, Path_, Problem, dotted
 from .repo import DEFAULTS
-from .schemas import GROUPS
+from .schemas import GROUPS, fast_check_for
 
 RUNBOOK_HINT = (
     "fix the CRM profile (Biller Info → CRM Profile → Integration Partner ID) "
@@ -205,11 +205,11 @@ def _complete(
 
 
 def _group_errors(config: Config, group: str, value: Any) -> list[tuple[Path_, str, str]]:
-    validator = config.schemas.group_validators[group]
-    if validator.is_valid(value):
+    if fast_check_for(config.repo.schema_dir).group(group, value):
         return []
     from .schemacheck import describe
 
+    validator = config.schemas.group_validators[group]
     found: list[tuple[Path_, str, str]] = []
     for error in validator.iter_errors(value):
         if error.validator == "required":

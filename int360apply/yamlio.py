@@ -249,7 +249,9 @@ def load_document(path: Path, rel: str) -> Document | Problem:
         data = parse(raw)
     except YamlError as exc:
         return Problem(Location(rel, exc.line, exc.col), "yaml", exc.message)
-    return Document(path=rel, data=data, _locate=lambda: locate(raw))
+    return Document(
+        path=rel, data=data, suspicious=b"-----BEGIN" in raw, _locate=lambda: locate(raw)
+    )
 
 
 def load_text(text: str, rel: str) -> Document | Problem:
@@ -259,4 +261,6 @@ def load_text(text: str, rel: str) -> Document | Problem:
         data = parse(raw)
     except YamlError as exc:
         return Problem(Location(rel, exc.line, exc.col), "yaml", exc.message)
-    return Document(path=rel, data=data, _locate=lambda: locate(raw))
+    return Document(
+        path=rel, data=data, suspicious="-----BEGIN" in text, _locate=lambda: locate(raw)
+    )
