@@ -241,7 +241,7 @@ def _apply_one(
     except _BillerFailed as exc:
         outcome.errors.append({"code": exc.code, "message": exc.message})
     except CrmError as exc:
-        outcome.errors.append({"code": exc.code, "message": str(exc)})
+        outcome.errors.append({"code": exc.code or "crm-error", "message": str(exc)})
     return outcome
 
 

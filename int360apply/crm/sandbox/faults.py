@@ -1,0 +1,162 @@
+"""Fault injection for the sandbox CRM: latency, 503/429, dropped connections.
+
+A WSGI middleware in front of the app. Which request gets which fault follows
+from ``seed`` (one ``random.Random`` consulted once per request, in arrival
+order), so a sequential run is reproducible. The ``/_sandbox/...`` staging
+calls are never delayed or faulted: tests must be able to set the stage.
+
+Fault kinds:
+
+* ``unavailable`` — 503 with ``Retry-After``; nothing happens.
+* ``rate_limited`` — 429 with ``Retry-After``; nothing happens.
+* ``drop`` — the connection is closed without a response; nothing happens.
+* ``lost_response`` — writes only: the write commits, then the connection is
+  closed without a response, so the client cannot know it succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+FAULT_KINDS = ("unavailable", "rate_limited", "drop", "lost_response")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Read by the request log, so the log line says which fault a request got.
+FAULT_ENVIRON_KEY = "int360.fault"
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """What to inject. ``max_faults`` stops injecting after that many faults (tests)."""
+
+    latency_ms: int = 0
+    fail_rate: float = 0.0
+    seed: int = 0
+    retry_after: int = 1
+    kinds: tuple[str, ...] = FAULT_KINDS
+    max_faults: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fail_rate <= 1.0:
+            raise ValueError(f"fail rate must be between 0 and 1, not {self.fail_rate}")
+        if self.latency_ms < 0 or self.retry_after < 0:
+            raise ValueError("latency and Retry-After must not be negative")
+        unknown = set(self.kinds) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kind(s): {', '.join(sorted(unknown))}")
+
+
+class DroppedConnection(ConnectionAbortedError):
+    """Raised through the WSGI server, which then closes without a response."""
+
+
+class FaultInjector:
+    """WSGI middleware injecting the faults of a (replaceable) ``FaultConfig``."""
+
+    def __init__(self, app: WSGIApplication, config: FaultConfig | None = None) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self.configure(config or FaultConfig())
+
+    def configure(self, config: FaultConfig) -> None:
+        """Replace the configuration and restart the random sequence from its seed."""
+        with self._lock:
+            self._config = config
+            self._rng = random.Random(config.seed)
+            self._injected = 0
+
+    @property
+    def injected(self) -> int:
+        """How many faults were injected since the last ``configure``."""
+        with self._lock:
+            return self._injected
+
+    def _decide(self, method: str) -> tuple[FaultConfig, str | None]:
+        with self._lock:
+            config = self._config
+            if config.fail_rate <= 0.0:
+                return config, None
+            if config.max_faults is not None and self._injected >= config.max_faults:
+                return config, None
+            # Always draw, so whether a request is faulted depends only on its rank.
+            roll = self._rng.random()
+            kinds = [k for k in config.kinds if k != "lost_response" or method in WRITE_METHODS]
+            if roll >= config.fail_rate or not kinds:
+                return config, None
+            self._injected += 1
+            return config, self._rng.choice(kinds)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if str(environ.get("PATH_INFO", "")).startswith("/_sandbox/"):
+            return self._app(environ, start_response)
+        config, kind = self._decide(str(environ.get("REQUEST_METHOD", "GET")))
+        if config.latency_ms:
+            time.sleep(config.latency_ms / 1000)
+        if kind is None:
+            return self._app(environ, start_response)
+        environ[FAULT_ENVIRON_KEY] = kind
+        if kind == "unavailable":
+            return _error(start_response, "503 SERVICE UNAVAILABLE", "unavailable", config)
+        if kind == "rate_limited":
+            return _error(start_response, "429 TOO MANY REQUESTS", "rate_limited", config)
+        if kind == "lost_response":
+            _run_and_discard(self._app, environ)
+        _drop(environ)
+
+
+def _error(
+    start_response: StartResponse, status: str, code: str, config: FaultConfig
+) -> list[bytes]:
+    body = json.dumps(
+        {
+            "error": {
+                "code": code,
+                "message": f"injected fault: {code}; retry after {config.retry_after} s",
+                "details": [],
+            }
+        }
+    ).encode()
+    start_response(
+        status,
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Retry-After", str(config.retry_after)),
+        ],
+    )
+    return [body]
+
+
+def _run_and_discard(app: WSGIApplication, environ: WSGIEnvironment) -> None:
+    """Run the request to completion (its write commits) and throw the response away."""
+
+    def ignore(status: str, headers: Any, exc_info: Any = None) -> Any:
+        return lambda data: None
+
+    result = app(environ, ignore)
+    try:
+        for _ in result:
+            pass
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+
+
+def _drop(environ: WSGIEnvironment) -> NoReturn:
+    """Close the client connection without a response (werkzeug's server only)."""
+    sock = environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):  # already gone: the client sees the same
+            sock.shutdown(socket.SHUT_RDWR)
+    raise DroppedConnection("injected fault: connection dropped")

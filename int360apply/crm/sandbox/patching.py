@@ -1,0 +1,175 @@
+"""Apply a settings merge patch the way the CRM does, and validate the result.
+
+Pure functions over JSON values: RFC 7396 merge, except that a secret field
+(``writeOnly`` in the settings schema) is replaced whole. A secret is written
+as ``{"secret": NAME, "value": VALUE}``; the result keeps its read form
+``{"secret": NAME, "set": true}`` and the value goes aside. The result must
+validate against ``settings.schema.json#/$defs/partial_settings``; error
+messages never contain a secret's value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from int360apply.crm.sandbox.store import SettingsUpdate
+from int360apply.schemas import Schemas
+
+MAX_SECRET_LENGTH = 65536
+_MAX_MESSAGE = 300
+_WRITE_FORM = 'write a secret as {"secret": NAME, "value": VALUE}, or null to remove it'
+
+
+class FieldError(NamedTuple):
+    """One problem with one field; ``path`` is dotted (``ftp.port``), empty for the body."""
+
+    path: str
+    message: str
+
+
+class InvalidPatch(Exception):
+    """The patch, or the settings it would produce, is invalid."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(f"{len(errors)} invalid field(s)")
+        self.errors = errors
+
+
+def dotted(path: tuple[str | int, ...]) -> str:
+    """``("ftp", "port")`` → ``"ftp.port"``."""
+    return ".".join(str(p) for p in path)
+
+
+class SettingsPatcher:
+    """Merges patches into settings for one set of schemas (built once, reused)."""
+
+    def __init__(self, schemas: Schemas) -> None:
+        settings_id = schemas.documents["settings"]["$id"]
+        self._validator = Draft202012Validator(
+            {"$ref": f"{settings_id}#/$defs/partial_settings"},
+            registry=schemas.registry,
+            format_checker=Draft202012Validator.FORMAT_CHECKER,
+        )
+        self.secret_paths = schemas.secret_paths
+
+    def apply(self, current: Mapping[str, Any], patch: object) -> SettingsUpdate:
+        """The settings after ``patch``; raises ``InvalidPatch`` listing every problem."""
+        if not isinstance(patch, dict):
+            raise InvalidPatch([FieldError("", "a settings patch is a JSON object (RFC 7396)")])
+        errors: list[FieldError] = []
+        written: dict[str, tuple[str, str]] = {}
+        result = self._merge(current, patch, (), errors, written)
+        errors.extend(self._schema_errors(result))
+        if errors:
+            raise InvalidPatch(sorted(set(errors)))
+        present = frozenset(
+            dotted(p) for p in self.secret_paths if isinstance(_get(result, p), dict)
+        )
+        return SettingsUpdate(settings=result, written=written, present=present)
+
+    def _merge(
+        self,
+        target: Any,
+        patch: dict[str, Any],
+        path: tuple[str, ...],
+        errors: list[FieldError],
+        written: dict[str, tuple[str, str]],
+    ) -> dict[str, Any]:
+        result = dict(target) if isinstance(target, dict) else {}
+        for key, value in patch.items():
+            sub = (*path, key)
+            if value is None:
+                result.pop(key, None)
+            elif sub in self.secret_paths:
+                secret = _secret(value, dotted(sub), errors, written)
+                if secret is None:
+                    result.pop(key, None)
+                else:
+                    result[key] = secret
+            elif isinstance(value, dict):
+                result[key] = self._merge(result.get(key), value, sub, errors, written)
+            else:
+                result[key] = value
+        return result
+
+    def _schema_errors(self, settings: dict[str, Any]) -> list[FieldError]:
+        # Validate a view where secrets are {secret: NAME}, the shape the schema
+        # knows; values are never in it, so no message can show one.
+        view = _without_set(settings, self.secret_paths)
+        out: list[FieldError] = []
+        for error in self._validator.iter_errors(view):
+            out.extend(_field_errors(error))
+        return out
+
+
+def _secret(
+    value: Any, path: str, errors: list[FieldError], written: dict[str, tuple[str, str]]
+) -> dict[str, Any] | None:
+    """The read form of a secret write, or None (error recorded) when malformed."""
+    if not isinstance(value, dict):
+        errors.append(FieldError(path, f"is a secret: {_WRITE_FORM}"))
+        return None
+    name = value.get("secret")
+    problems = []
+    if "set" in value:
+        problems.append("the read form {secret, set} cannot be written")
+    extra = sorted(set(value) - {"secret", "value", "set"})
+    if extra:
+        problems.append(f"unknown field(s) {', '.join(map(repr, extra))}")
+    secret_value: Any = value.get("value")
+    if not isinstance(secret_value, str) or not secret_value:
+        problems.append("needs its value, a non-empty string")
+    elif len(secret_value) > MAX_SECRET_LENGTH:
+        problems.append(f"value is longer than {MAX_SECRET_LENGTH} characters")
+    if problems:
+        errors.append(FieldError(path, f"{'; '.join(problems)}: {_WRITE_FORM}"))
+        # Keep the name (if any) so the schema still checks it; drop the rest.
+        return {"secret": name} if "secret" in value else None
+    if not isinstance(name, str):
+        return {"secret": name}  # the schema reports the name's type
+    written[path] = (name, secret_value)
+    return {"secret": name, "set": True}
+
+
+def _get(doc: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(part)
+    return doc
+
+
+def _without_set(settings: dict[str, Any], secret_paths: frozenset[tuple[str, ...]]) -> Any:
+    view = dict(settings)
+    for path in secret_paths:
+        parent = view
+        for part in path[:-1]:
+            child = parent.get(part)
+            if not isinstance(child, dict):
+                break
+            # Copy on the way down: the view must not change the stored settings.
+            parent[part] = dict(child)
+            parent = parent[part]
+        else:
+            node = parent.get(path[-1])
+            if isinstance(node, dict):
+                parent[path[-1]] = {k: v for k, v in node.items() if k != "set"}
+    return view
+
+
+def _field_errors(error: ValidationError) -> list[FieldError]:
+    path = tuple(str(p) for p in error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
+        return [
+            FieldError(dotted((*path, key)), "unknown field")
+            for key in sorted(set(error.instance) - known)
+        ]
+    message = error.message
+    if len(message) > _MAX_MESSAGE:
+        message = message[: _MAX_MESSAGE - 1] + "…"
+    return [FieldError(dotted(path), message)]

@@ -1,0 +1,269 @@
+"""Run the sandbox CRM: in the foreground (``int360 sandbox serve``) or in a
+background thread (the embedded default of ``plan``/``apply``, and tests).
+
+Both use werkzeug's threaded server on 127.0.0.1 (one thread per connection),
+so the embedded default is real HTTP, exactly like a remote CRM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from int360apply.crm import Profile
+from int360apply.crm.sandbox.app import SCOPES, Token, create_app
+from int360apply.crm.sandbox.faults import FaultConfig, FaultInjector
+from int360apply.crm.sandbox.store import Store
+from int360apply.schemas import Schemas, SchemaSetupError, schemas_for
+
+DEFAULT_DB = Path(".int360") / "sandbox.sqlite"
+DEFAULT_PORT = 8360
+HOST = "127.0.0.1"
+log = logging.getLogger("int360apply.crm.sandbox")
+
+ProfileLike = Profile | tuple[int, str, int]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """werkzeug's handler without its access log: the app logs each request itself,
+    without the query string."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class SandboxServer:
+    """A running sandbox CRM: ``url``, ``store`` and ``faults``; ``stop()`` ends it."""
+
+    def __init__(self, server: BaseWSGIServer, store: Store, faults: FaultInjector) -> None:
+        self._server = server
+        self.store = store
+        self.faults = faults
+        self.url = f"http://{HOST}:{server.server_port}"
+        self._thread: threading.Thread | None = None
+
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"int360-sandbox-{self._server.server_port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until ``stop()`` (from another thread) or Ctrl-C."""
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        """Stop serving, close the socket and the database. Idempotent."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._server.server_close()
+        self.store.close()
+
+    def __enter__(self) -> SandboxServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def find_schema_dir(start: Path | None = None) -> Path:
+    """The nearest ``schemas/`` with a settings schema, from ``start`` (cwd) upward."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "schemas" / "settings.schema.json").is_file():
+            return folder / "schemas"
+    raise FileNotFoundError(f"no schemas/settings.schema.json in {here} or above it")
+
+
+def build_server(
+    db_path: Path,
+    profiles: Iterable[ProfileLike] = (),
+    *,
+    schemas: Schemas | None = None,
+    schema_dir: Path | None = None,
+    seed: bool = True,
+    tokens: Iterable[Token] = (),
+    faults: FaultConfig | None = None,
+    port: int = 0,
+) -> SandboxServer:
+    """Open (and seed) the database and bind the server on 127.0.0.1:``port``; not serving yet.
+
+    ``profiles`` are added when never seeded before (unless ``seed`` is
+    False); see ``Store.seed``. ``port=0`` picks a free port.
+    """
+    if schemas is None:
+        schemas = schemas_for(schema_dir if schema_dir is not None else find_schema_dir())
+    store = Store(db_path)
+    try:
+        if seed:
+            added = store.seed(Profile(*p) for p in profiles)
+            if added:
+                log.info("seeded %d new biller profile(s) into %s", added, db_path)
+        app = create_app(store, schemas, tokens=tokens, faults=faults)
+        server = make_server(HOST, port, app, threaded=True, request_handler=_QuietHandler)
+    except BaseException:
+        store.close()
+        raise
+    return SandboxServer(server, store, app.extensions["int360_faults"])
+
+
+def start_background(
+    db_path: Path,
+    profiles: Iterable[ProfileLike] = (),
+    *,
+    schemas: Schemas | None = None,
+    schema_dir: Path | None = None,
+    seed: bool = True,
+    tokens: Iterable[Token] = (),
+    faults: FaultConfig | None = None,
+    port: int = 0,
+) -> SandboxServer:
+    """Start the sandbox CRM in a daemon thread on an ephemeral loopback port.
+
+    Returns the running server (``.url``, ``.stop()``; also a context manager).
+    With no ``tokens`` it accepts any request (see ``app``).
+    """
+    server = build_server(
+        db_path,
+        profiles,
+        schemas=schemas,
+        schema_dir=schema_dir,
+        seed=seed,
+        tokens=tokens,
+        faults=faults,
+        port=port,
+    )
+    server._start_thread()
+    return server
+
+
+# -- int360 sandbox serve --------------------------------------------------------
+
+
+def parse_token(spec: str) -> Token:
+    """``NAME:SCOPE:VALUE`` (the value may contain colons) → ``Token``."""
+    name, scope, value = [*spec.split(":", 2), "", ""][:3]
+    if not name or scope not in SCOPES or not value:
+        raise argparse.ArgumentTypeError(
+            "expected NAME:SCOPE:VALUE with SCOPE read or write, e.g. ci:read:s3cret"
+        )
+    return Token(name, scope, value)
+
+
+def _fail_rate(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("a fraction from 0 to 1, e.g. 0.3")
+    return value
+
+
+def _non_negative(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError("a whole number, 0 or more")
+    return value
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``int360 sandbox serve``."""
+    parser.add_argument(
+        "--db", type=Path, default=DEFAULT_DB, help=f"SQLite database (default {DEFAULT_DB})"
+    )
+    parser.add_argument(
+        "--port",
+        type=_non_negative,
+        default=DEFAULT_PORT,
+        help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks one)",
+    )
+    parser.add_argument(
+        "--token",
+        type=parse_token,
+        action="append",
+        default=[],
+        metavar="NAME:SCOPE:VALUE",
+        help="accept this bearer token (scope read or write); repeatable. "
+        "Without any --token every request is accepted as a write.",
+    )
+    parser.add_argument(
+        "--latency-ms", type=_non_negative, default=0, help="delay every request by N ms"
+    )
+    parser.add_argument(
+        "--fail-rate",
+        type=_fail_rate,
+        default=0.0,
+        help="fraction of requests that get a fault: 503 or 429 with Retry-After, a dropped "
+        "connection, or (writes) a committed write whose response is lost",
+    )
+    parser.add_argument(
+        "--seed", type=_non_negative, default=0, help="random seed of the fault injection"
+    )
+    parser.add_argument(
+        "--no-seed",
+        action="store_true",
+        help="do not add profiles for biller files (neither on a new database nor later)",
+    )
+
+
+def run_serve(
+    args: argparse.Namespace,
+    profiles: Iterable[ProfileLike],
+    *,
+    schema_dir: Path | None = None,
+) -> int:
+    """``int360 sandbox serve``: serve in the foreground until Ctrl-C; the exit code.
+
+    ``profiles`` (one per biller file) are only read when seeding.
+    """
+    if not logging.getLogger().handlers and not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    faults = FaultConfig(latency_ms=args.latency_ms, fail_rate=args.fail_rate, seed=args.seed)
+    tokens: Sequence[Token] = args.token
+    try:
+        schemas = schemas_for(schema_dir if schema_dir is not None else find_schema_dir())
+    except (OSError, SchemaSetupError) as exc:
+        print(f"int360 sandbox: {exc}", file=sys.stderr)
+        return 1
+    try:
+        server = build_server(
+            args.db,
+            profiles,
+            schemas=schemas,
+            seed=not args.no_seed,
+            tokens=tokens,
+            faults=faults,
+            port=args.port,
+        )
+    except OSError as exc:
+        print(f"int360 sandbox: cannot serve on {HOST}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    auth = (
+        f"{len(tokens)} token(s)" if tokens else "no tokens: every request is accepted as a write"
+    )
+    print(f"int360 sandbox CRM on {server.url} (db {args.db}; {auth}); Ctrl-C stops it", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0

@@ -1,0 +1,391 @@
+"""The sandbox CRM's storage: SQLite through the standard library.
+
+WAL mode lets readers run while one writer writes; every write is one
+``BEGIN IMMEDIATE`` transaction, so two concurrent writers are serialised by
+SQLite and neither loses the other's change. Connections are pooled: a request
+thread checks one out, uses it alone and returns it.
+
+Settings are stored with secrets in their *read* form ``{secret, set: true}``;
+secret values live in their own table and no query here returns them except
+``secret_values``, which exists for tests and is never reachable over HTTP.
+
+Revisions come from one counter for the whole database, so an ETag is never
+reused, not even by a biller deleted and created again (a stale plan cannot
+match a new biller's first revision).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from int360apply.crm import Note, Profile
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0);
+CREATE TABLE IF NOT EXISTS profiles (
+    bid INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    integrator_id INTEGER NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS profiles_by_integrator ON profiles (integrator_id, bid);
+CREATE TABLE IF NOT EXISTS settings (
+    bid INTEGER PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS secrets (
+    bid INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (bid, path)
+);
+CREATE TABLE IF NOT EXISTS notes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    bid INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    author TEXT NOT NULL,
+    text TEXT NOT NULL,
+    commit_sha TEXT,
+    paths TEXT,
+    idempotency_key TEXT,
+    fingerprint TEXT,
+    UNIQUE (bid, idempotency_key)
+);
+CREATE INDEX IF NOT EXISTS notes_by_bid ON notes (bid, id);
+-- Every BID ever seeded, so a profile deleted on purpose is not seeded again.
+CREATE TABLE IF NOT EXISTS seeded (bid INTEGER PRIMARY KEY);
+"""
+
+
+class UnknownBiller(LookupError):
+    """No profile with this BID."""
+
+
+class StaleRevision(Exception):
+    """The If-Match revision is not the current one."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"current revision is {current}")
+        self.current = current
+
+
+class IdempotencyConflict(Exception):
+    """An idempotency key was reused for a different note."""
+
+
+class SettingsUpdate(NamedTuple):
+    """What a settings write computed from the current settings.
+
+    ``settings`` is the new document (secrets in read form), ``written`` the
+    secret values written now (dotted path → (name, value)) and ``present``
+    every secret path the new document still has; stored values of other
+    paths are dropped.
+    """
+
+    settings: dict[str, Any]
+    written: Mapping[str, tuple[str, str]]
+    present: frozenset[str]
+
+
+class NewNote(NamedTuple):
+    """A note to add, as the request gave it (author already resolved)."""
+
+    author: str
+    text: str
+    commit: str | None = None
+    paths: tuple[str, ...] | None = None
+
+
+class _Pool:
+    """Connections for any thread; each is used by one thread at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def _open(self) -> sqlite3.Connection:
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), so
+        # sqlite3 never opens one behind our back. timeout: wait for the writer lock.
+        conn = sqlite3.connect(
+            self._path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self._open()
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                closed = self._closed
+            if closed:
+                conn.close()
+            else:
+                self._idle.put(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+def etag_of(revision: int) -> str:
+    """The ETag of a settings revision: the revision, quoted (a strong ETag)."""
+    return f'"{revision}"'
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _profile(row: tuple[Any, ...]) -> Profile:
+    return Profile(bid=row[0], name=row[1], integrator_id=row[2], status=row[3])
+
+
+def _note(row: tuple[Any, ...]) -> Note:
+    paths = tuple(json.loads(row[5])) if row[5] is not None else None
+    return Note(
+        id=row[0], created_at=row[1], author=row[2], text=row[3], commit=row[4], paths=paths
+    )
+
+
+class Store:
+    """The sandbox CRM's database (see the module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._pool = _Pool(path)
+        with self._pool.connection() as conn:
+            # WAL is a property of the database file: set once, kept by every connection.
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the idle connections; connections in use close when returned."""
+        self._pool.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taking the write lock up front (no upgrade deadlocks)."""
+        with self._pool.connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @staticmethod
+    def _next_revisions(conn: sqlite3.Connection, count: int) -> int:
+        """Reserve ``count`` revisions; returns the first. Only inside a write."""
+        row = conn.execute(
+            "UPDATE meta SET value = value + ? WHERE key = 'revision' RETURNING value", (count,)
+        ).fetchone()
+        return int(row[0]) - count + 1
+
+    # -- profiles -----------------------------------------------------------
+
+    def seed(self, profiles: Iterable[Profile]) -> int:
+        """Add the profiles never seeded before, with empty settings; returns how many.
+
+        Profiles seeded before are left alone, even if changed or deleted since.
+        """
+        wanted = {p.bid: p for p in profiles}
+        with self._write() as conn:
+            known = {row[0] for row in conn.execute("SELECT bid FROM seeded")}
+            new = [p for bid, p in sorted(wanted.items()) if bid not in known]
+            if not new:
+                return 0
+            first = self._next_revisions(conn, len(new))
+            conn.executemany(
+                "INSERT OR IGNORE INTO profiles (bid, name, integrator_id, status) "
+                "VALUES (?, ?, ?, ?)",
+                [(p.bid, p.name, p.integrator_id, p.status) for p in new],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO settings (bid, revision, json) VALUES (?, ?, '{}')",
+                [(p.bid, first + i) for i, p in enumerate(new)],
+            )
+            conn.executemany("INSERT INTO seeded (bid) VALUES (?)", [(p.bid,) for p in new])
+            return len(new)
+
+    def list_profiles(self, *, integrator_id: int | None, after: int, limit: int) -> list[Profile]:
+        """Profiles with a BID above ``after``, in BID order, at most ``limit``."""
+        sql = "SELECT bid, name, integrator_id, status FROM profiles WHERE bid > ?"
+        args: list[Any] = [after]
+        if integrator_id is not None:
+            sql += " AND integrator_id = ?"
+            args.append(integrator_id)
+        sql += " ORDER BY bid LIMIT ?"
+        args.append(limit)
+        with self._pool.connection() as conn:
+            return [_profile(row) for row in conn.execute(sql, args)]
+
+    def get_profile(self, bid: int) -> Profile | None:
+        """The profile of ``bid``, or None."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT bid, name, integrator_id, status FROM profiles WHERE bid = ?", (bid,)
+            ).fetchone()
+        return _profile(row) if row else None
+
+    def put_profile(self, profile: Profile) -> bool:
+        """Create or change a profile; returns True when it was created (empty settings)."""
+        with self._write() as conn:
+            updated = conn.execute(
+                "UPDATE profiles SET name = ?, integrator_id = ?, status = ? WHERE bid = ?",
+                (profile.name, profile.integrator_id, profile.status, profile.bid),
+            ).rowcount
+            if updated:
+                return False
+            conn.execute(
+                "INSERT INTO profiles (bid, name, integrator_id, status) VALUES (?, ?, ?, ?)",
+                (profile.bid, profile.name, profile.integrator_id, profile.status),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO settings (bid, revision, json) VALUES (?, ?, '{}')",
+                (profile.bid, self._next_revisions(conn, 1)),
+            )
+            return True
+
+    def delete_profile(self, bid: int) -> bool:
+        """Delete a biller and everything it has; returns False if unknown."""
+        with self._write() as conn:
+            deleted = conn.execute("DELETE FROM profiles WHERE bid = ?", (bid,)).rowcount
+            for table in ("settings", "secrets", "notes"):
+                conn.execute(f"DELETE FROM {table} WHERE bid = ?", (bid,))
+            return bool(deleted)
+
+    # -- settings -----------------------------------------------------------
+
+    def get_settings(self, bid: int) -> tuple[dict[str, Any], int] | None:
+        """The settings of ``bid`` (read form) and their revision, or None."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT json, revision FROM settings WHERE bid = ?", (bid,)
+            ).fetchone()
+        return (json.loads(row[0]), int(row[1])) if row else None
+
+    def bulk_settings(self, bids: Iterable[int]) -> dict[int, tuple[dict[str, Any], int]]:
+        """The settings and revision of every known BID of ``bids`` (one query)."""
+        wanted = list(dict.fromkeys(bids))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        sql = f"SELECT bid, json, revision FROM settings WHERE bid IN ({marks})"
+        with self._pool.connection() as conn:
+            rows = conn.execute(sql, wanted).fetchall()
+        return {int(r[0]): (json.loads(r[1]), int(r[2])) for r in rows}
+
+    def update_settings(
+        self,
+        bid: int,
+        matches: Callable[[int], bool],
+        compute: Callable[[dict[str, Any], int], SettingsUpdate],
+    ) -> tuple[dict[str, Any], int]:
+        """Atomically: check the revision, compute the new settings, store them.
+
+        ``compute`` gets the current settings and their revision.
+
+        Raises ``UnknownBiller``, ``StaleRevision`` (``matches`` refused the
+        current revision) or whatever ``compute`` raises; nothing is written then.
+        """
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT json, revision FROM settings WHERE bid = ?", (bid,)
+            ).fetchone()
+            if row is None:
+                raise UnknownBiller(bid)
+            if not matches(int(row[1])):
+                raise StaleRevision(int(row[1]))
+            update = compute(json.loads(row[0]), int(row[1]))
+            revision = self._next_revisions(conn, 1)
+            conn.execute(
+                "UPDATE settings SET json = ?, revision = ? WHERE bid = ?",
+                (json.dumps(update.settings, separators=(",", ":")), revision, bid),
+            )
+            stored = {r[0] for r in conn.execute("SELECT path FROM secrets WHERE bid = ?", (bid,))}
+            conn.executemany(
+                "DELETE FROM secrets WHERE bid = ? AND path = ?",
+                [(bid, path) for path in stored - update.present],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO secrets (bid, path, name, value) VALUES (?, ?, ?, ?)",
+                [(bid, path, name, value) for path, (name, value) in update.written.items()],
+            )
+            return update.settings, revision
+
+    def secret_values(self, bid: int) -> dict[str, tuple[str, str]]:
+        """Stored secret values (dotted path → (name, value)). Tests only; not served."""
+        with self._pool.connection() as conn:
+            rows = conn.execute("SELECT path, name, value FROM secrets WHERE bid = ?", (bid,))
+            return {r[0]: (r[1], r[2]) for r in rows}
+
+    # -- notes --------------------------------------------------------------
+
+    def add_note(
+        self, bid: int, note: NewNote, *, key: str | None, fingerprint: str
+    ) -> tuple[Note, bool]:
+        """Add a note; returns it and whether it is new.
+
+        With ``key``, a second call with the same key returns the first note
+        (the retry of a request whose response was lost); with another
+        ``fingerprint`` (a different note) it raises ``IdempotencyConflict``.
+        """
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM profiles WHERE bid = ?", (bid,)).fetchone() is None:
+                raise UnknownBiller(bid)
+            if key is not None:
+                row = conn.execute(
+                    "SELECT id, created_at, author, text, commit_sha, paths, fingerprint "
+                    "FROM notes WHERE bid = ? AND idempotency_key = ?",
+                    (bid, key),
+                ).fetchone()
+                if row is not None:
+                    if row[6] != fingerprint:
+                        raise IdempotencyConflict(key)
+                    return _note(row), False
+            paths = json.dumps(list(note.paths)) if note.paths is not None else None
+            created = _now()
+            cursor = conn.execute(
+                "INSERT INTO notes (bid, created_at, author, text, commit_sha, paths, "
+                "idempotency_key, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (bid, created, note.author, note.text, note.commit, paths, key, fingerprint),
+            )
+            note_id = int(cursor.lastrowid or 0)
+            return Note(note_id, created, note.author, note.text, note.commit, note.paths), True
+
+    def list_notes(self, bid: int, *, after: int, limit: int) -> list[Note]:
+        """Notes of ``bid`` with an id above ``after``, oldest first, at most ``limit``."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, created_at, author, text, commit_sha, paths FROM notes "
+                "WHERE bid = ? AND id > ? ORDER BY id LIMIT ?",
+                (bid, after, limit),
+            ).fetchall()
+        return [_note(row) for row in rows]
