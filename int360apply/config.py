@@ -146,7 +146,7 @@ def _load_one(
     doc = loaded
     at = SETTINGS_AT[kind]
     problems = _filename_problems(doc, kind, Path(rel).stem)
-    if fast_check_for(repo.schema_dir).document(kind, doc.data, at[0]) and not doc.suspicious:
+    if fast_check_for(repo.schema_dir).document(kind, doc.data, str(at[0])) and not doc.suspicious:
         return doc, problems  # schema-valid: no literal can sit where a secret goes
     secret_hits = list(plaintext_secrets(doc.data, schemas.secret_paths, at))
     problems += [Problem(doc.loc(p), "plaintext-secret", m) for p, m in secret_hits]

@@ -22,19 +22,33 @@ RUNBOOK_HINT = (
 def validate(config: Config) -> list[Problem]:
     """Every problem of the loaded repository, sorted and without repeats."""
     problems = list(config.problems)
-    problems += _duplicate_bids(config)
-    problems += _duplicate_integrator_ids(config)
-    problems += _partner_problems(config)
-    cache: dict[tuple[str, str], list[tuple[Path_, str, str]]] = {}
-    for biller in config.billers.values():
-        problems += biller_problems(config, biller, cache)
+    problems += cross_file_problems(config, {b.bid: b.doc.path for b in config.billers.values()})
+    problems += billers_problems(config)
     return sorted(set(problems))
 
 
-def _duplicate_bids(config: Config) -> Iterator[Problem]:
+def billers_problems(config: Config) -> list[Problem]:
+    """The problems of every loaded biller (one group-validation cache for them all)."""
+    cache: dict[tuple[str, str], list[tuple[Path_, str, str]]] = {}
+    problems: list[Problem] = []
+    for biller in config.billers.values():
+        problems += biller_problems(config, biller, cache)
+    return problems
+
+
+def cross_file_problems(config: Config, biller_paths: Mapping[int, str]) -> list[Problem]:
+    """Duplicate BIDs and integrator IDs, and the partner templates' own problems."""
+    return [
+        *_duplicate_bids(config, biller_paths),
+        *_duplicate_integrator_ids(config),
+        *_partner_problems(config),
+    ]
+
+
+def _duplicate_bids(config: Config, biller_paths: Mapping[int, str]) -> Iterator[Problem]:
     for bid, files in sorted(config.biller_files.items()):
-        if len(files) > 1 and bid in config.billers:
-            mine = config.billers[bid].doc.path
+        if len(files) > 1 and bid in biller_paths:
+            mine = biller_paths[bid]
             others = [f for f in files if f != mine]
             if others:
                 yield Problem(

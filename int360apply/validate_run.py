@@ -1,20 +1,30 @@
-"""``validate`` as a command runs it: which files to load for the paths given."""
+"""``validate`` as a command runs it: which files to load, in how many processes, and
+a cache of the last whole-repository verdict (like ruff's) for the warm case.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from .config import load_config
 from .model import Location, Problem
 from .repo import Repo
-from .validate import validate
+from .validate import billers_problems, cross_file_problems, validate
+
+# Below this many billers a second process costs more than it saves.
+PARALLEL_THRESHOLD = 2000
+CACHE_FILE = ".int360/validate-cache.json"
 
 
 def run_validate(repo: Repo, paths: Sequence[Path] | None) -> list[Problem]:
     """Validate the whole repo, or the given files with what they need."""
     if paths is None:
-        return validate(load_config(repo))
+        return _whole_repo(repo)
     billers: list[Path] = []
     outside: list[Problem] = []
     whole = False
@@ -25,10 +35,8 @@ def run_validate(repo: Repo, paths: Sequence[Path] | None) -> list[Problem]:
             outside.append(Problem(Location(rel), "yaml", "no such file"))
         elif kind == "biller":
             billers.append(path)
-        elif kind in ("partner", "defaults"):
-            whole = True  # a template change concerns every biller that uses it
-        elif rel.startswith("schemas/"):
-            whole = True
+        elif kind in ("partner", "defaults") or rel.startswith("schemas/"):
+            whole = True  # a template or schema change concerns every biller
         else:
             outside.append(
                 Problem(
@@ -37,5 +45,103 @@ def run_validate(repo: Repo, paths: Sequence[Path] | None) -> list[Problem]:
                     "not a partner or biller file (expected partners/*.yaml or billers/*.yaml)",
                 )
             )
-    config = load_config(repo, None if whole else billers)
+    if whole:
+        return sorted(set(_whole_repo(repo)) | set(outside))
+    config = load_config(repo, billers)
     return sorted(set(validate(config)) | set(outside))
+
+
+def _whole_repo(repo: Repo) -> list[Problem]:
+    files = repo.biller_files()
+    key = _fingerprint(repo, files)
+    cached = _read_cache(repo, key)
+    if cached is not None:
+        return cached
+    workers = min(os.cpu_count() or 1, 8)
+    if len(files) >= PARALLEL_THRESHOLD and workers > 1:
+        problems = _parallel(repo, files, workers)
+    else:
+        problems = validate(load_config(repo))
+    _write_cache(repo, key, problems)
+    return problems
+
+
+def _chunk(args: tuple[str, list[str]]) -> tuple[list[Problem], dict[int, str]]:
+    root, names = args
+    repo = Repo(Path(root))
+    config = load_config(repo, [repo.root / "billers" / n for n in names])
+    problems = [p for p in config.problems if p.location.path.startswith("billers/")]
+    problems += billers_problems(config)
+    return problems, {b.bid: b.doc.path for b in config.billers.values()}
+
+
+def _parallel(repo: Repo, files: list[Path], workers: int) -> list[Problem]:
+    """Billers in worker processes; partners and checks across files here."""
+    import multiprocessing
+
+    names = [f.name for f in files]
+    size = -(-len(names) // workers)
+    jobs = [(str(repo.root), names[i : i + size]) for i in range(0, len(names), size)]
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with context.Pool(len(jobs)) as pool:
+        results = pool.map(_chunk, jobs)
+    config = load_config(repo, [])
+    problems = list(config.problems)
+    paths: dict[int, str] = {}
+    for found, bids in results:
+        problems += found
+        for bid, path in bids.items():
+            paths.setdefault(bid, path)
+    problems += cross_file_problems(config, paths)
+    return sorted(set(problems))
+
+
+def _fingerprint(repo: Repo, biller_files: list[Path]) -> str:
+    """Changes with any schema, partner or code file's bytes and any biller file's stat."""
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    for folder in ("schemas", "partners"):
+        for path in sorted((repo.root / folder).glob("*")):
+            if path.is_file():
+                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in biller_files:
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}\n".encode())
+    return digest.hexdigest()
+
+
+def _read_cache(repo: Repo, key: str) -> list[Problem] | None:
+    try:
+        data = json.loads((repo.root / CACHE_FILE).read_text(encoding="utf-8"))
+        if data.get("key") != key:
+            return None
+        return [
+            Problem(Location(p["path"], p["line"], p["col"]), p["rule"], p["message"])
+            for p in data["problems"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_cache(repo: Repo, key: str, problems: list[Problem]) -> None:
+    from .yamlwrite import write_atomic
+
+    payload = {
+        "key": key,
+        "problems": [
+            {
+                "path": p.location.path,
+                "line": p.location.line,
+                "col": p.location.col,
+                "rule": p.rule,
+                "message": p.message,
+            }
+            for p in problems
+        ],
+    }
+    # A read-only checkout still validates, only without the cache.
+    with contextlib.suppress(OSError):
+        write_atomic(repo.root / CACHE_FILE, json.dumps(payload))
