@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .repo import Repo, RepoError, open_repo
+from .schemas import SchemaSetupError
 
 EXIT_OK, EXIT_FAIL, EXIT_CHANGES, EXIT_USAGE = 0, 1, 2, 64
 
@@ -70,10 +71,10 @@ def cmd_render(args: argparse.Namespace, repo: Repo) -> int:
         else:
             _err(f"no biller {args.bid}: no file billers/{args.bid}.yaml")
         return EXIT_FAIL
-    problems = biller_problems(config, biller)
-    blocking = [p for p in problems if p.rule in ("unknown-partner",)]
-    if blocking or biller.partner not in config.partners:
-        _err(text(blocking) or f"partner '{biller.partner}' has errors; run int360 validate")
+    own = [p for p in config.problems if p.location.path == biller.doc.path]
+    problems = sorted(set(own + biller_problems(config, biller)))
+    if own or biller.partner not in config.partners:
+        _err(text(problems) or f"partner '{biller.partner}' has errors; run int360 validate")
         return EXIT_FAIL
     desired = config.desired(biller)
     if args.explain:
@@ -167,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _err(f"int360: error: {exc}")
         return EXIT_USAGE
-    except RepoError as exc:
+    except (RepoError, SchemaSetupError) as exc:
         _err(f"int360: {exc}")
         return EXIT_FAIL
     except KeyboardInterrupt:

@@ -75,8 +75,9 @@ class Config:
     partners: dict[str, Partner]
     billers: dict[int, Biller]
     problems: list[Problem] = field(default_factory=list)
-    biller_files: dict[int, list[str]] = field(default_factory=dict)
+    biller_paths: dict[int, list[str]] = field(default_factory=dict)  # bid -> files saying so
     broken_partners: set[str] = field(default_factory=set)
+    flawed: set[int] = field(default_factory=set)  # billers whose file has its own problems
 
     @property
     def default_settings(self) -> Mapping[str, Any]:
@@ -197,8 +198,19 @@ def _filename_problems(doc: Document, kind: str, stem: str) -> list[Problem]:
     return []
 
 
-def _biller(doc: Document) -> Biller:
+def _biller(doc: Document) -> Biller | None:
+    """The biller of a file, when its identifying fields at least have the right types."""
     data = doc.data
+    bid, iid, overrides = data.get("bid"), data.get("integrator_id"), data.get("overrides")
+    if (
+        not isinstance(bid, int)
+        or isinstance(bid, bool)
+        or not isinstance(data.get("name"), str)
+        or not isinstance(data.get("partner"), str)
+        or not (iid is None or (isinstance(iid, int) and not isinstance(iid, bool)))
+        or not (overrides is None or isinstance(overrides, dict))
+    ):
+        return None
     return Biller(
         bid=data["bid"],
         name=data["name"],
@@ -245,16 +257,19 @@ def load_config(repo: Repo, biller_paths: Iterable[Path] | None = None) -> Confi
         else:
             broken.add(path.stem)
     billers: dict[int, Biller] = {}
+    paths: dict[int, list[str]] = {}
+    flawed: set[int] = set()
     files = repo.biller_files() if biller_paths is None else list(biller_paths)
     for path in files:
         doc, found = _load_one(repo, schemas, path, "biller")
         problems += found
-        if doc is not None and not found:
-            biller = _biller(doc)
+        biller = _biller(doc) if doc is not None else None
+        if biller is not None:
             billers.setdefault(biller.bid, biller)
+            paths.setdefault(biller.bid, []).append(doc.path)  # type: ignore[union-attr]
+            if found:
+                flawed.add(biller.bid)
     config = Config(repo, schemas, defaults, partners, billers, problems, broken_partners=broken)
-    for path in repo.biller_files():
-        match = BILLER_STEM.match(path.stem)
-        if match:
-            config.biller_files.setdefault(int(match["bid"]), []).append(repo.rel(path))
+    config.biller_paths = paths
+    config.flawed = flawed
     return config

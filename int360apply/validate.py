@@ -7,9 +7,9 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from . import rules
+from . import rules, yamlio
 from .config import Biller, Config, Partner
-from .model import Location, Path_, Problem, dotted
+from .model import Document, Location, Path_, Problem, dotted
 from .repo import DEFAULTS
 from .schemas import GROUPS, fast_check_for
 
@@ -22,7 +22,7 @@ RUNBOOK_HINT = (
 def validate(config: Config) -> list[Problem]:
     """Every problem of the loaded repository, sorted and without repeats."""
     problems = list(config.problems)
-    problems += cross_file_problems(config, {b.bid: b.doc.path for b in config.billers.values()})
+    problems += cross_file_problems(config, config.biller_paths)
     problems += billers_problems(config)
     return sorted(set(problems))
 
@@ -36,7 +36,7 @@ def billers_problems(config: Config) -> list[Problem]:
     return problems
 
 
-def cross_file_problems(config: Config, biller_paths: Mapping[int, str]) -> list[Problem]:
+def cross_file_problems(config: Config, biller_paths: Mapping[int, list[str]]) -> list[Problem]:
     """Duplicate BIDs and integrator IDs, and the partner templates' own problems."""
     return [
         *_duplicate_bids(config, biller_paths),
@@ -45,17 +45,20 @@ def cross_file_problems(config: Config, biller_paths: Mapping[int, str]) -> list
     ]
 
 
-def _duplicate_bids(config: Config, biller_paths: Mapping[int, str]) -> Iterator[Problem]:
-    for bid, files in sorted(config.biller_files.items()):
-        if len(files) > 1 and bid in biller_paths:
-            mine = biller_paths[bid]
-            others = [f for f in files if f != mine]
-            if others:
-                yield Problem(
-                    Location(mine),
-                    "duplicate-bid",
-                    f"bid {bid} is also used by {', '.join(others)}; each biller has one file",
-                )
+def _duplicate_bids(config: Config, biller_paths: Mapping[int, list[str]]) -> Iterator[Problem]:
+    for bid, files in sorted(biller_paths.items()):
+        if len(files) < 2:
+            continue
+        for path in files:
+            others = ", ".join(f for f in files if f != path)
+            # Rare: read the file again for the position of its bid.
+            doc = yamlio.load_document(config.repo.root / path, path)
+            where = doc.loc(("bid",)) if isinstance(doc, Document) else Location(path)
+            yield Problem(
+                where,
+                "duplicate-bid",
+                f"bid {bid} is also used by {others}; each biller has exactly one file",
+            )
 
 
 def _duplicate_integrator_ids(config: Config) -> Iterator[Problem]:
@@ -129,8 +132,13 @@ def biller_problems(
     if config.defaults is None:
         return problems
     desired = config.desired(biller)
-    findings = _complete(config, desired, cache if cache is not None else {})
-    findings += [(f.path, f.rule, f.message) for f in rules.check(desired)]
+    if biller.bid in config.flawed:
+        # Only checks of single values: the others would echo the file's own errors
+        # (a wrong type for ftp.enabled is not also a missing ftp.enabled).
+        findings = [(f.path, f.rule, f.message) for f in rules.check(desired, rules.VALUE_CHECKS)]
+    else:
+        findings = _complete(config, desired, cache if cache is not None else {})
+        findings += [(f.path, f.rule, f.message) for f in rules.check(desired)]
     if findings:
         problems += _locate(config, biller, desired, findings)
     return problems

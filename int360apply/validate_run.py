@@ -66,13 +66,13 @@ def _whole_repo(repo: Repo) -> list[Problem]:
     return problems
 
 
-def _chunk(args: tuple[str, list[str]]) -> tuple[list[Problem], dict[int, str]]:
+def _chunk(args: tuple[str, list[str]]) -> tuple[list[Problem], dict[int, list[str]]]:
     root, names = args
     repo = Repo(Path(root))
     config = load_config(repo, [repo.root / "billers" / n for n in names])
     problems = [p for p in config.problems if p.location.path.startswith("billers/")]
     problems += billers_problems(config)
-    return problems, {b.bid: b.doc.path for b in config.billers.values()}
+    return problems, config.biller_paths
 
 
 def _parallel(repo: Repo, files: list[Path], workers: int) -> list[Problem]:
@@ -87,11 +87,11 @@ def _parallel(repo: Repo, files: list[Path], workers: int) -> list[Problem]:
         results = pool.map(_chunk, jobs)
     config = load_config(repo, [])
     problems = list(config.problems)
-    paths: dict[int, str] = {}
+    paths: dict[int, list[str]] = {}
     for found, bids in results:
         problems += found
-        for bid, path in bids.items():
-            paths.setdefault(bid, path)
+        for bid, names in bids.items():
+            paths.setdefault(bid, []).extend(names)
     problems += cross_file_problems(config, paths)
     return sorted(set(problems))
 
@@ -108,7 +108,7 @@ def _fingerprint(repo: Repo, biller_files: list[Path]) -> str:
             if path.is_file():
                 digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for path in biller_files:
-        stat = path.stat()
+        stat = path.stat() if path.exists() else path.lstat()  # a dangling symlink too
         digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}\n".encode())
     return digest.hexdigest()
 

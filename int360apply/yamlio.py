@@ -65,6 +65,8 @@ class _Composer(_Parser, _Resolver12):  # type: ignore[misc, valid-type]
 
 
 STR = "tag:yaml.org,2002:str"
+MAP = "tag:yaml.org,2002:map"
+SEQ = "tag:yaml.org,2002:seq"
 _SCALARS = {
     STR,
     "tag:yaml.org,2002:int",
@@ -124,6 +126,8 @@ def _build(
                 f"the tag '{node.tag}' is not supported; write plain values", *_mark(node)
             )
         return _scalar(node)
+    if node.tag not in (MAP, SEQ):
+        raise YamlError(f"the tag '{node.tag}' is not supported; write plain values", *_mark(node))
     if isinstance(node, ynodes.SequenceNode):
         items = []
         for index, item in enumerate(node.value):
@@ -187,6 +191,11 @@ def _decode(raw: bytes) -> str:
     return text
 
 
+def _position(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
 def _check_anchors(text: str) -> None:
     """Refuse anchors even when never aliased (libyaml drops them from the node tree)."""
     if "&" not in text and "*" not in text:
@@ -201,7 +210,7 @@ def _check_anchors(text: str) -> None:
                     "aliases (*name)" if isinstance(event, yaml.AliasEvent) else "anchors (&name)"
                 )
                 raise YamlError(f"{kind} are refused; write the value out", line, col)
-    except yaml.MarkedYAMLError:
+    except yaml.YAMLError:
         return  # the composer reports syntax errors with their own message
 
 
@@ -215,6 +224,13 @@ def _root(text: str) -> ynodes.Node:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = " ".join(p for p in (exc.context, exc.problem) if p)
         raise YamlError(f"not valid YAML: {what}", line, col) from None
+    except yaml.reader.ReaderError as exc:
+        line, col = _position(text, exc.position)
+        raise YamlError(
+            f"character {exc.character!r} is not allowed in YAML (control character)", line, col
+        ) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(f"not valid YAML: {exc}") from None
     except RecursionError:
         raise YamlError(f"nesting deeper than {MAX_DEPTH} levels") from None
     finally:

@@ -259,16 +259,17 @@ class _Api:
         if current is None:
             raise _not_found(bid)
         wanted = _if_match()
-        if current[1] not in wanted:
-            # Revisions only grow: stale now means stale inside the transaction too.
-            raise _stale(current[1])
         if request.mimetype not in PATCH_TYPES:
             raise ApiError(
                 415, "unsupported_media_type", "send the patch as application/merge-patch+json"
             )
         patch = _json_body()
-        # Validate outside the write lock; redo it inside only if a write slipped in.
+        # Validate outside the write lock (and before the staleness check: an invalid
+        # patch is invalid whatever the state); redo it inside only if a write slipped in.
         first = _checked(self.patcher, current[0], patch)
+        if current[1] not in wanted:
+            # Revisions only grow: stale now means stale inside the transaction too.
+            raise _stale(current[1])
 
         def compute(doc: dict[str, Any], revision: int) -> SettingsUpdate:
             return first if revision == current[1] else _checked(self.patcher, doc, patch)
@@ -463,9 +464,10 @@ def _new_note(body: Any, *, default_author: str) -> NewNote:
         errors.append(FieldError("text", "required: a string of 1-10000 characters"))
     if not isinstance(author, str) or not 1 <= len(author) <= 200:
         errors.append(FieldError("author", "a string of 1-200 characters"))
-    if commit is not None and not (isinstance(commit, str) and _COMMIT.fullmatch(commit)):
+    # Optional fields are left out when unknown; an explicit null is an error.
+    if "commit" in fields and not (isinstance(commit, str) and _COMMIT.fullmatch(commit)):
         errors.append(FieldError("commit", "a git commit SHA: 7-64 lowercase hex digits"))
-    if paths is not None and not (
+    if "paths" in fields and not (
         isinstance(paths, list)
         and len(paths) <= 1000
         and all(isinstance(p, str) and 1 <= len(p) <= 300 for p in paths)

@@ -22,6 +22,7 @@ import random
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -33,6 +34,8 @@ FAULT_KINDS = ("unavailable", "rate_limited", "drop", "lost_response")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Read by the request log, so the log line says which fault a request got.
 FAULT_ENVIRON_KEY = "int360.fault"
+# Read by the server's request handler: stop reading from a dropped connection.
+DROPPED_ENVIRON_KEY = "int360.dropped"
 
 
 @dataclass(frozen=True)
@@ -73,28 +76,34 @@ class FaultInjector:
         with self._lock:
             self._config = config
             self._rng = random.Random(config.seed)
-            self._injected = 0
+            self._counts: Counter[str] = Counter()
 
     @property
     def injected(self) -> int:
         """How many faults were injected since the last ``configure``."""
         with self._lock:
-            return self._injected
+            return self._counts.total()
+
+    def counts(self) -> dict[str, int]:
+        """Faults injected since the last ``configure``, per kind."""
+        with self._lock:
+            return dict(self._counts)
 
     def _decide(self, method: str) -> tuple[FaultConfig, str | None]:
         with self._lock:
             config = self._config
             if config.fail_rate <= 0.0:
                 return config, None
-            if config.max_faults is not None and self._injected >= config.max_faults:
+            if config.max_faults is not None and self._counts.total() >= config.max_faults:
                 return config, None
             # Always draw, so whether a request is faulted depends only on its rank.
             roll = self._rng.random()
             kinds = [k for k in config.kinds if k != "lost_response" or method in WRITE_METHODS]
             if roll >= config.fail_rate or not kinds:
                 return config, None
-            self._injected += 1
-            return config, self._rng.choice(kinds)
+            kind = self._rng.choice(kinds)
+            self._counts[kind] += 1
+            return config, kind
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if str(environ.get("PATH_INFO", "")).startswith("/_sandbox/"):
@@ -155,6 +164,7 @@ def _run_and_discard(app: WSGIApplication, environ: WSGIEnvironment) -> None:
 
 def _drop(environ: WSGIEnvironment) -> NoReturn:
     """Close the client connection without a response (werkzeug's server only)."""
+    environ[DROPPED_ENVIRON_KEY] = True
     sock = environ.get("werkzeug.socket")
     if isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):  # already gone: the client sees the same

@@ -13,12 +13,13 @@ import sys
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from int360apply.crm import Profile
 from int360apply.crm.sandbox.app import SCOPES, Token, create_app
-from int360apply.crm.sandbox.faults import FaultConfig, FaultInjector
+from int360apply.crm.sandbox.faults import DROPPED_ENVIRON_KEY, FaultConfig, FaultInjector
 from int360apply.crm.sandbox.store import Store
 from int360apply.schemas import Schemas, SchemaSetupError, schemas_for
 
@@ -31,11 +32,21 @@ ProfileLike = Profile | tuple[int, str, int]
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """werkzeug's handler without its access log: the app logs each request itself,
-    without the query string."""
+    """werkzeug's request handler, minus what could leak request data into logs."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
+        pass  # the app logs each request itself, without the query string
+
+    def log_error(self, format: str, *args: Any) -> None:
+        # http.server puts the raw request line (which may be body bytes) in these.
+        log.warning("rejected a malformed HTTP request from %s", self.address_string())
+
+    def run_wsgi(self) -> None:
+        super().run_wsgi()
+        if getattr(self, "environ", {}).get(DROPPED_ENVIRON_KEY):
+            # A dropped connection has no response; do not read an unread body
+            # left in the buffer as the next request.
+            self.close_connection = True
 
 
 class SandboxServer:
