@@ -160,7 +160,9 @@ def _schema_problems(
 ) -> list[Problem]:
     from .schemacheck import schema_problems  # imported on demand: only bad files need it
 
-    return schema_problems(doc, schemas.validator(kind), skip)
+    found = schema_problems(doc, schemas.validator(kind), skip)
+    doc.invalid = [path for path, _ in found] + skip
+    return [problem for _, problem in found]
 
 
 def _filename_problems(doc: Document, kind: str, stem: str) -> list[Problem]:
@@ -198,6 +200,22 @@ def _filename_problems(doc: Document, kind: str, stem: str) -> list[Problem]:
     return []
 
 
+def _without(settings: Any, at: Path_, paths: list[Path_]) -> Any:
+    """``settings`` (found at ``at`` in its file) less the subtrees at the given paths."""
+    import copy
+
+    cleaned = copy.deepcopy(settings)
+    for path in paths:
+        if path[: len(at)] != at or len(path) == len(at):
+            continue
+        node = cleaned
+        for part in path[len(at) : -1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return cleaned
+
+
 def _biller(doc: Document) -> Biller | None:
     """The biller of a file, when its identifying fields at least have the right types."""
     data = doc.data
@@ -216,7 +234,9 @@ def _biller(doc: Document) -> Biller | None:
         name=data["name"],
         partner=data["partner"],
         integrator_id=data.get("integrator_id"),
-        overrides=data.get("overrides") or {},
+        # Values the schema refused are left out: the rules then judge what is left
+        # instead of echoing the schema errors.
+        overrides=_without(data.get("overrides") or {}, ("overrides",), doc.invalid),
         doc=doc,
     )
 

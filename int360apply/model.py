@@ -45,6 +45,7 @@ class Document:
     path: str
     data: dict[str, Any]
     suspicious: bool = False  # holds text that may be a key block: always scan for secrets
+    invalid: list[Path_] = field(default_factory=list)  # paths the schema refused
     _positions: Positions | None = None
     _locate: Callable[[], Positions] | None = field(default=None, repr=False)
 

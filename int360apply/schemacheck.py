@@ -94,13 +94,13 @@ def describe(error: ValidationError) -> Iterator[tuple[Path_, bool, str]]:
 
 def schema_problems(
     doc: Document, validator: Validator, skip: Iterable[Path_] = ()
-) -> list[Problem]:
-    """Every schema error of ``doc``, located; errors under a ``skip`` path are dropped."""
+) -> list[tuple[Path_, Problem]]:
+    """Every schema error of ``doc`` with the path it is about; ``skip`` paths dropped."""
     skipped = tuple(skip)
     problems = []
     for error in validator.iter_errors(doc.data):
         for path, at_key, message in describe(error):
             if any(path[: len(s)] == s for s in skipped):
                 continue
-            problems.append(Problem(doc.loc(path, key=at_key), "schema", message))
+            problems.append((path, Problem(doc.loc(path, key=at_key), "schema", message)))
     return problems

@@ -132,16 +132,23 @@ def biller_problems(
     if config.defaults is None:
         return problems
     desired = config.desired(biller)
-    if biller.bid in config.flawed:
-        # Only checks of single values: the others would echo the file's own errors
-        # (a wrong type for ftp.enabled is not also a missing ftp.enabled).
-        findings = [(f.path, f.rule, f.message) for f in rules.check(desired, rules.VALUE_CHECKS)]
-    else:
+    findings = []
+    if biller.bid not in config.flawed:
+        # A file's refused values are left out of its merge: "incomplete" would echo them.
         findings = _complete(config, desired, cache if cache is not None else {})
-        findings += [(f.path, f.rule, f.message) for f in rules.check(desired)]
+    findings += [(f.path, f.rule, f.message) for f in rules.check(desired)]
+    if biller.doc.invalid:
+        # A finding about a value the schema refused would only repeat that error.
+        refused = [p[1:] for p in biller.doc.invalid if p[:1] == ("overrides",)]
+        findings = [f for f in findings if not any(_related(f[0], r) for r in refused)]
     if findings:
         problems += _locate(config, biller, desired, findings)
     return problems
+
+
+def _related(a: Path_, b: Path_) -> bool:
+    size = min(len(a), len(b))
+    return a[:size] == b[:size]
 
 
 def _integrator_id(biller: Biller, partner: Partner) -> Iterator[Problem]:

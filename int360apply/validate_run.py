@@ -47,8 +47,33 @@ def run_validate(repo: Repo, paths: Sequence[Path] | None) -> list[Problem]:
             )
     if whole:
         return sorted(set(_whole_repo(repo)) | set(outside))
-    config = load_config(repo, billers)
-    return sorted(set(validate(config)) | set(outside))
+    config = load_config(repo, billers + _namesakes(repo, billers))
+    named = {repo.rel(p) for p in billers}
+    problems = [
+        p
+        for p in validate(config)
+        if p.location.path in named or not p.location.path.startswith("billers/")
+    ]
+    return sorted(set(problems) | set(outside))
+
+
+def _namesakes(repo: Repo, billers: list[Path]) -> list[Path]:
+    """Other biller files whose name carries the same BID (a duplicate to report)."""
+    from .repo import BILLER_STEM
+
+    found: set[Path] = set()
+    given = {p.resolve() for p in billers}
+    for path in billers:
+        match = BILLER_STEM.match(path.stem)
+        if match:
+            folder = repo.root / "billers"
+            for other in [
+                *folder.glob(f"{match['bid']}.yaml"),
+                *folder.glob(f"{match['bid']}-*.yaml"),
+            ]:
+                if other.resolve() not in given:
+                    found.add(other)
+    return sorted(found)
 
 
 def _whole_repo(repo: Repo) -> list[Problem]:

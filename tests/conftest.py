@@ -89,7 +89,7 @@ class TmpRepo:
 
 
 def text_pos(text: str, line_has: str, token: str | None = None) -> tuple[int, int]:
-    """1-based (line, column) of ``token`` on the single line of ``text`` containing ``line_has``."""
+    """1-based (line, column) of ``token`` on the one line of ``text`` containing ``line_has``."""
     token = line_has if token is None else token
     hits = [i for i, line in enumerate(text.splitlines()) if line_has in line]
     assert len(hits) == 1, f"{line_has!r} must be on exactly one line, found {len(hits)}"

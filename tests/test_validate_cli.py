@@ -5,17 +5,22 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from int360apply import yamlio
 
 if TYPE_CHECKING:
     from conftest import RunModule, TmpRepo
 
 HEADER = "# yaml-language-server: $schema=../schemas/biller.schema.json\n"
-LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): error\[(?P<rule>[a-z-]+)\]: (?P<msg>.+)$")
+LINE = re.compile(
+    r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): error\[(?P<rule>[a-z-]+)\]: (?P<msg>.+)$"
+)
 GITHUB = re.compile(
-    r"^::error file=(?P<path>[^,]+),line=(?P<line>\d+),col=(?P<col>\d+),title=(?P<rule>[a-z-]+)::(?P<msg>.+)$"
+    r"^::error file=(?P<path>[^,]+),line=(?P<line>\d+),col=(?P<col>\d+),"
+    r"title=(?P<rule>[a-z-]+)::(?P<msg>.+)$"
 )
 
 
@@ -84,7 +89,9 @@ def test_usage_errors_exit_64(tmp_repo: TmpRepo, args: tuple[str, ...]) -> None:
     assert "Traceback" not in result.err
 
 
-def test_usage_error_exit_64_in_a_real_process(tmp_repo: TmpRepo, int360_subprocess: RunModule) -> None:
+def test_usage_error_exit_64_in_a_real_process(
+    tmp_repo: TmpRepo, int360_subprocess: RunModule
+) -> None:
     done = int360_subprocess("validate", "--format", "xml", cwd=tmp_repo.root)
     assert done.returncode == 64
     assert "invalid choice: 'xml'" in done.stderr
@@ -104,7 +111,9 @@ def test_several_problems_in_one_file_are_all_reported_in_order(tmp_repo: TmpRep
     )
     result = tmp_repo.run("validate")
     assert result.code == 1
-    found = [(m["path"], int(m["line"]), int(m["col"]), m["rule"]) for m in problem_lines(result.out)]
+    found = [
+        (m["path"], int(m["line"]), int(m["col"]), m["rule"]) for m in problem_lines(result.out)
+    ]
     expected = [
         (rel, *tmp_repo.pos(rel, "port: 70000", "70000"), "schema"),
         (rel, *tmp_repo.pos(rel, "enabled: yes", "yes"), "schema"),
@@ -135,19 +144,57 @@ def test_problems_of_different_rules_in_one_file_are_all_reported(tmp_repo: TmpR
     assert (*tmp_repo.pos(rel, "integrator_id: 94", "94"), "integrator-id") in found, result.out
 
 
+def test_cross_field_problem_is_reported_next_to_a_schema_error_in_another_group(
+    tmp_repo: TmpRepo,
+) -> None:
+    # ftp.enabled: yes says nothing about the payment amounts: both problems belong in one run.
+    rel = tmp_repo.write(
+        "billers/900001.yaml",
+        bsa_biller(900001, "    enabled: yes\n  advanced:\n    min_payment_amount: 99999999\n"),
+    )
+    result = tmp_repo.run("validate")
+    found = {(int(m["line"]), int(m["col"]), m["rule"]) for m in problem_lines(result.out)}
+    assert (*tmp_repo.pos(rel, "enabled: yes", "yes"), "schema") in found, result.out
+    at = tmp_repo.pos(rel, "min_payment_amount:", "min_payment_amount")
+    assert (*at, "cross-field") in found, result.out
+
+
 def test_several_bad_files_are_all_reported_in_one_run(tmp_repo: TmpRepo) -> None:
     a = tmp_repo.write("billers/900001.yaml", bsa_biller(900001, "    port: 0\n"))
-    b = tmp_repo.write("billers/900002.yaml", bsa_biller(900002).replace("bid: 900002", "bid: &b 900002"))
+    b = tmp_repo.write(
+        "billers/900002.yaml", bsa_biller(900002).replace("bid: 900002", "bid: &b 900002")
+    )
     c = tmp_repo.write(
         "partners/bsa-too.yaml",
         "slug: bsa-two\nname: BS&A too\nintegrator_ids: [9001]\nsettings: {}\n",
     )
-    d = tmp_repo.write("billers/900004.yaml", bsa_biller(900004, '  data_pump:\n    schedule: "0 0 30 2 *"\n'))
+    d = tmp_repo.write(
+        "billers/900004.yaml", bsa_biller(900004, '  data_pump:\n    schedule: "0 0 30 2 *"\n')
+    )
     result = tmp_repo.run("validate")
     assert result.code == 1
     by_file = {(m["path"], m["rule"]) for m in problem_lines(result.out)}
     assert by_file == {(a, "schema"), (b, "yaml"), (c, "filename"), (d, "value")}, result.out
     assert result.lines[-1] == "4 problem(s) in 4 file(s)"
+
+
+def test_a_valid_repository_builds_no_position_tables(
+    tmp_repo: TmpRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path: line numbers are only worked out when there is a problem to place."""
+    calls: list[int] = []
+    real_locate = yamlio.locate
+
+    def counting_locate(raw: bytes) -> Any:
+        calls.append(len(raw))
+        return real_locate(raw)
+
+    monkeypatch.setattr(yamlio, "locate", counting_locate)
+    assert tmp_repo.run("validate").code == 0
+    assert calls == []
+    tmp_repo.write("billers/900001.yaml", bsa_biller(900001, "    port: 0\n"))
+    assert tmp_repo.run("validate").code == 1
+    assert calls  # the control: a problem does need its position
 
 
 def test_problem_paths_are_relative_to_the_repo_root(tmp_repo: TmpRepo) -> None:
@@ -161,7 +208,9 @@ def test_problem_paths_are_relative_to_the_repo_root(tmp_repo: TmpRepo) -> None:
 
 
 def test_format_github_emits_error_workflow_commands(tmp_repo: TmpRepo) -> None:
-    rel = tmp_repo.write("billers/900001.yaml", bsa_biller(900001, "    port: 0\n    protocol: scp\n"))
+    rel = tmp_repo.write(
+        "billers/900001.yaml", bsa_biller(900001, "    port: 0\n    protocol: scp\n")
+    )
     text = tmp_repo.run("validate")
     github = tmp_repo.run("validate", "--format", "github")
     assert github.code == 1
@@ -233,6 +282,30 @@ def test_path_argument_is_validated_with_its_partner_and_defaults(tmp_repo: TmpR
     assert any("ftp.host" in m["msg"] for m in found)
 
 
+def test_path_argument_still_finds_a_duplicate_bid(tmp_repo: TmpRepo) -> None:
+    """The pre-commit case: a new file reusing an existing BID must not pass on its own."""
+    rel = tmp_repo.write(
+        "billers/104233-copy.yaml",
+        tmp_repo.read("billers/104233.yaml").replace("Springfield", "Springfeld"),
+    )
+    result = tmp_repo.run("validate", str(tmp_repo.path(rel)))
+    assert result.code == 1, result.out
+    line, col = tmp_repo.pos(rel, "bid: 104233", "104233")
+    assert any(
+        x.startswith(f"{rel}:{line}:{col}: error[duplicate-bid]: ") and "billers/104233.yaml" in x
+        for x in result.lines
+    ), result.out
+
+
+def test_partner_path_argument_still_finds_a_duplicate_integrator_id(tmp_repo: TmpRepo) -> None:
+    rel = tmp_repo.write(
+        "partners/zz-clone.yaml", "slug: zz-clone\nname: Z\nintegrator_ids: [93]\nsettings: {}\n"
+    )
+    result = tmp_repo.run("validate", str(tmp_repo.path(rel)))
+    line, col = tmp_repo.pos(rel, "integrator_ids:", "93")
+    assert result.lines[0].startswith(f"{rel}:{line}:{col}: error[duplicate-integrator-id]: ")
+
+
 def test_path_argument_of_a_valid_file_exits_0_despite_other_bad_files(tmp_repo: TmpRepo) -> None:
     tmp_repo.write("billers/900002.yaml", bsa_biller(900002, "    port: 0\n"))
     result = tmp_repo.run("validate", str(tmp_repo.path("billers/104233.yaml")))
@@ -262,7 +335,9 @@ def test_repo_is_found_from_the_current_directory_upward(
 def test_partner_path_argument_checks_the_partners_billers(tmp_repo: TmpRepo) -> None:
     partner = "partners/bsa.yaml"
     text = tmp_repo.read(partner)
-    tmp_repo.write(partner, text.replace("locked:\n", "locked:\n  - advanced.account_number_label\n"))
+    tmp_repo.write(
+        partner, text.replace("locked:\n", "locked:\n  - advanced.account_number_label\n")
+    )
     result = tmp_repo.run("validate", str(tmp_repo.path(partner)))
     biller = "billers/200145.yaml"
     line, col = tmp_repo.pos(biller, "account_number_label:", "account_number_label")
@@ -272,7 +347,7 @@ def test_partner_path_argument_checks_the_partners_billers(tmp_repo: TmpRepo) ->
 
 def test_defaults_path_argument_reports_the_defaults(tmp_repo: TmpRepo) -> None:
     rel = "partners/_defaults.yaml"
-    tmp_repo.write(rel, tmp_repo.read(rel).replace("cutoff_time: \"17:00\"", "cutoff_time: \"5pm\""))
+    tmp_repo.write(rel, tmp_repo.read(rel).replace('cutoff_time: "17:00"', 'cutoff_time: "5pm"'))
     result = tmp_repo.run("validate", str(tmp_repo.path(rel)))
     line, col = tmp_repo.pos(rel, "cutoff_time:", '"5pm"')
     assert result.lines[0].startswith(f"{rel}:{line}:{col}: error[schema]: ")
@@ -293,6 +368,7 @@ def test_path_argument_that_is_not_a_config_file(tmp_repo: TmpRepo) -> None:
 
 # --- no traceback on bad input ---------------------------------------------------
 
+_B = b"bid: 900001\nname: T\npartner: bsa\n"
 NASTY_BILLERS = {
     "binary": bytes(range(256)) * 4,
     "deep-flow": ("bid: " + "[" * 5000 + "]" * 5000 + "\n").encode(),
@@ -303,7 +379,7 @@ NASTY_BILLERS = {
     "int-key": b"1: one\n",
     "null-key": b"~: x\n",
     "multi-doc": b"bid: 900001\n---\nbid: 900002\n",
-    "infinity": HEADER.encode() + b"bid: 900001\nname: T\npartner: bsa\noverrides: {advanced: {max_payment_amount: .inf}}\n",
+    "infinity": HEADER.encode() + _B + b"overrides: {advanced: {max_payment_amount: .inf}}\n",
     "nan": b"bid: .nan\n",
     "bid-list": b"bid: [900001]\nname: T\npartner: bsa\n",
     "bid-bool": b"bid: true\nname: T\npartner: bsa\n",
@@ -311,16 +387,16 @@ NASTY_BILLERS = {
     "bid-huge": b"bid: 1" + b"0" * 400 + b"\nname: T\npartner: bsa\n",
     "partner-int": b"bid: 900001\nname: T\npartner: 7\n",
     "partner-map": b"bid: 900001\nname: T\npartner: {slug: bsa}\n",
-    "overrides-list": b"bid: 900001\nname: T\npartner: bsa\noverrides: [1, 2]\n",
-    "group-scalar": b"bid: 900001\nname: T\npartner: bsa\noverrides: {ftp: 5, invoicing: []}\n",
-    "fee-scalar": b"bid: 900001\nname: T\npartner: bsa\noverrides: {advanced: {convenience_fee: {card: 3}}}\n",
-    "auth-list": b"bid: 900001\nname: T\npartner: bsa\noverrides: {ftp: {auth: [password]}}\n",
-    "secret-int": b"bid: 900001\nname: T\npartner: bsa\noverrides: {ftp: {auth: {method: password, password: 1234}}}\n",
-    "types-string": b"bid: 900001\nname: T\npartner: bsa\noverrides: {advanced: {invoice_types: UB}}\n",
-    "cron-garbage": b"bid: 900001\nname: T\npartner: bsa\noverrides: {data_pump: {schedule: '@@ @@ @@ @@ @@'}}\n",
-    "tz-path": b"bid: 900001\nname: T\npartner: bsa\noverrides: {data_pump: {timezone: ../../etc/passwd}}\n",
-    "template-braces": b"bid: 900001\nname: T\npartner: bsa\noverrides: {data_pump: {file_name_template: '{{}}{'}}\n",
-    "regex-huge": b"bid: 900001\nname: T\npartner: bsa\noverrides: {advanced: {account_number_pattern: '(((((((((('}}\n",
+    "overrides-list": _B + b"overrides: [1, 2]\n",
+    "group-scalar": _B + b"overrides: {ftp: 5, invoicing: []}\n",
+    "fee-scalar": _B + b"overrides: {advanced: {convenience_fee: {card: 3}}}\n",
+    "auth-list": _B + b"overrides: {ftp: {auth: [password]}}\n",
+    "secret-int": _B + b"overrides: {ftp: {auth: {method: password, password: 1234}}}\n",
+    "types-string": _B + b"overrides: {advanced: {invoice_types: UB}}\n",
+    "cron-garbage": _B + b"overrides: {data_pump: {schedule: '@@ @@ @@ @@ @@'}}\n",
+    "tz-path": _B + b"overrides: {data_pump: {timezone: ../../etc/passwd}}\n",
+    "template-braces": _B + b"overrides: {data_pump: {file_name_template: '{{}}{'}}\n",
+    "regex-parens": _B + b"overrides: {advanced: {account_number_pattern: '(((((((((('}}\n",
     "only-null": b"~\n",
     "only-bom": b"\xef\xbb\xbf",
     "utf16": "bid: 900001\n".encode("utf-16"),
@@ -348,8 +424,13 @@ def test_bad_files_in_a_real_process_print_no_traceback(
 ) -> None:
     for index, name in enumerate(sorted(NASTY_BILLERS)):
         tmp_repo.write(f"billers/{910000 + index}.yaml", NASTY_BILLERS[name])
-    tmp_repo.write("partners/broken.yaml", b"slug: broken\nname: B\nintegrator_ids: x\nsettings: 5\n")
-    tmp_repo.write("partners/locks.yaml", b"slug: locks\nname: L\nintegrator_ids: [9901]\nsettings: {}\nlocked: [advanced.nope]\n")
+    tmp_repo.write(
+        "partners/broken.yaml", b"slug: broken\nname: B\nintegrator_ids: x\nsettings: 5\n"
+    )
+    tmp_repo.write(
+        "partners/locks.yaml",
+        b"slug: locks\nname: L\nintegrator_ids: [9901]\nsettings: {}\nlocked: [advanced.nope]\n",
+    )
     tmp_repo.path("billers/920000.yaml").mkdir()
     for fmt in ("text", "github", "json"):
         done = int360_subprocess("validate", "--format", fmt, cwd=tmp_repo.root)

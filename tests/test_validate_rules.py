@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 
 if TYPE_CHECKING:
     from conftest import CliResult, TmpRepo
@@ -106,7 +107,9 @@ def problems_of(result: CliResult, rel: str) -> list[str]:
 
 def test_baseline_test_partners_and_plain_biller_are_valid(repo: TmpRepo) -> None:
     repo.write(BILLER, biller())
-    repo.write("billers/900002.yaml", biller(bid=900002, partner="acme-multi") + "integrator_id: 9102\n")
+    repo.write(
+        "billers/900002.yaml", biller(bid=900002, partner="acme-multi") + "integrator_id: 9102\n"
+    )
     repo.write(
         "billers/900003.yaml",
         biller(
@@ -255,11 +258,11 @@ def test_yaml_bom_and_crlf_keep_positions_exact(repo: TmpRepo) -> None:
 def test_yaml_bom_on_a_first_line_error_does_not_shift_the_column(repo: TmpRepo) -> None:
     text = "bid: [900001\nname: x\n"
     repo.write(BILLER, b"\xef\xbb\xbf" + text.encode())
-    no_bom = repo.run("validate")
+    with_bom = repo.run("validate")
     repo.write(BILLER, text)
     plain = repo.run("validate")
-    assert no_bom.code == plain.code == 1
-    assert problems_of(no_bom, BILLER) == problems_of(plain, BILLER)
+    assert with_bom.code == plain.code == 1
+    assert problems_of(with_bom, BILLER) == problems_of(plain, BILLER)
 
 
 # --- schema ------------------------------------------------------------------
@@ -323,7 +326,7 @@ def test_schema_missing_required_top_level_field(repo: TmpRepo) -> None:
 
 def test_schema_errors_in_partner_files_are_reported_there(repo: TmpRepo) -> None:
     rel = "partners/acme-batch.yaml"
-    repo.write(rel, ACME_BATCH.replace("    delimiter: \",\"\n", "    delimiter: tab\n"))
+    repo.write(rel, ACME_BATCH.replace('    delimiter: ","\n', "    delimiter: tab\n"))
     result = repo.run("validate")
     message = expect(result, rel, repo.pos(rel, "delimiter: tab", "tab"), "schema")
     assert "settings.data_pump.delimiter" in message
@@ -334,9 +337,10 @@ def test_schema_errors_in_partner_files_are_reported_there(repo: TmpRepo) -> Non
 
 def test_filename_partner_slug_must_equal_the_stem(repo: TmpRepo) -> None:
     rel = "partners/acme-other.yaml"
-    repo.write(rel, ACME_MULTI.replace("slug: acme-multi", "slug: acme-othr").replace(
-        "[9101, 9102]", "[9301]"
-    ))
+    repo.write(
+        rel,
+        ACME_MULTI.replace("slug: acme-multi", "slug: acme-othr").replace("[9101, 9102]", "[9301]"),
+    )
     result = repo.run("validate")
     message = expect(result, rel, repo.pos(rel, "slug: acme-othr", "acme-othr"), "filename")
     assert "acme-other" in message
@@ -354,9 +358,9 @@ def test_filename_biller_stem_must_start_with_a_bid(repo: TmpRepo) -> None:
     rel = "billers/test-town.yaml"
     repo.write(rel, biller())
     result = repo.run("validate")
-    assert any(
-        line.startswith(f"{rel}:") and "error[filename]" in line for line in result.lines
-    ), result.out
+    assert any(line.startswith(f"{rel}:") and "error[filename]" in line for line in result.lines), (
+        result.out
+    )
 
 
 # --- duplicate-bid / duplicate-integrator-id ----------------------------------
@@ -377,23 +381,29 @@ def test_duplicate_bid_of_a_shipped_biller(repo: TmpRepo) -> None:
     rel = "billers/104233-x.yaml"
     repo.write(rel, repo.read("billers/104233.yaml").replace("Springfield", "Springfeld"))
     result = repo.run("validate")
-    assert any(
-        "error[duplicate-bid]" in line and "104233" in line for line in result.lines
-    ), result.out
+    assert any("error[duplicate-bid]" in line and "104233" in line for line in result.lines), (
+        result.out
+    )
     expect(result, rel, repo.pos(rel, "bid: 104233", "104233"), "duplicate-bid")
 
 
 def test_duplicate_integrator_id_is_reported_at_the_id(repo: TmpRepo) -> None:
     rel = "partners/acme-two.yaml"
-    repo.write(rel, ACME_MULTI.replace("acme-multi", "acme-two").replace("[9101, 9102]", "[9302, 9001]"))
+    repo.write(
+        rel, ACME_MULTI.replace("acme-multi", "acme-two").replace("[9101, 9102]", "[9302, 9001]")
+    )
     result = repo.run("validate")
-    message = expect(result, rel, repo.pos(rel, "integrator_ids:", "9001"), "duplicate-integrator-id")
+    message = expect(
+        result, rel, repo.pos(rel, "integrator_ids:", "9001"), "duplicate-integrator-id"
+    )
     assert "acme-batch" in message
 
 
 def test_duplicate_integrator_id_of_a_shipped_partner(repo: TmpRepo) -> None:
     rel = "partners/zz-bsa-clone.yaml"
-    repo.write(rel, ACME_MULTI.replace("acme-multi", "zz-bsa-clone").replace("[9101, 9102]", "[93]"))
+    repo.write(
+        rel, ACME_MULTI.replace("acme-multi", "zz-bsa-clone").replace("[9101, 9102]", "[93]")
+    )
     result = repo.run("validate")
     message = expect(result, rel, repo.pos(rel, "integrator_ids:", "93"), "duplicate-integrator-id")
     assert "'bsa'" in message
@@ -405,7 +415,9 @@ def test_duplicate_integrator_id_of_a_shipped_partner(repo: TmpRepo) -> None:
 def test_unknown_partner_suggests_the_closest_slug(repo: TmpRepo) -> None:
     repo.write(BILLER, biller(partner="acme-bach"))
     result = repo.run("validate")
-    message = expect(result, BILLER, repo.pos(BILLER, "partner: acme-bach", "acme-bach"), "unknown-partner")
+    message = expect(
+        result, BILLER, repo.pos(BILLER, "partner: acme-bach", "acme-bach"), "unknown-partner"
+    )
     assert "did you mean 'acme-batch'?" in message
 
 
@@ -421,21 +433,27 @@ def test_unknown_partner_suggests_a_shipped_slug(repo: TmpRepo) -> None:
 def test_integrator_id_not_among_the_partners(repo: TmpRepo) -> None:
     repo.write(BILLER, biller(partner="acme-multi") + "integrator_id: 9103\n")
     result = repo.run("validate")
-    message = expect(result, BILLER, repo.pos(BILLER, "integrator_id: 9103", "9103"), "integrator-id")
+    message = expect(
+        result, BILLER, repo.pos(BILLER, "integrator_id: 9103", "9103"), "integrator-id"
+    )
     assert "9101" in message and "9102" in message
 
 
 def test_integrator_id_wrong_on_a_single_id_partner(repo: TmpRepo) -> None:
     repo.write(BILLER, biller() + "integrator_id: 9002\n")
     result = repo.run("validate")
-    message = expect(result, BILLER, repo.pos(BILLER, "integrator_id: 9002", "9002"), "integrator-id")
+    message = expect(
+        result, BILLER, repo.pos(BILLER, "integrator_id: 9002", "9002"), "integrator-id"
+    )
     assert "9001" in message
 
 
 def test_integrator_id_missing_where_the_partner_has_several(repo: TmpRepo) -> None:
     repo.write(BILLER, biller(partner="acme-multi"))
     result = repo.run("validate")
-    message = expect(result, BILLER, repo.pos(BILLER, "partner: acme-multi", "partner"), "integrator-id")
+    message = expect(
+        result, BILLER, repo.pos(BILLER, "partner: acme-multi", "partner"), "integrator-id"
+    )
     assert "integrator_id" in message
     assert "9101" in message and "9102" in message
 
@@ -462,7 +480,9 @@ def test_locked_override_names_the_partner_file_and_line(repo: TmpRepo) -> None:
 def test_locked_path_cannot_be_removed_with_null(repo: TmpRepo) -> None:
     repo.write(BILLER, biller("overrides:\n  advanced:\n    integration_type: null\n"))
     result = repo.run("validate")
-    message = expect(result, BILLER, repo.pos(BILLER, "integration_type: null", "integration_type"), "locked")
+    message = expect(
+        result, BILLER, repo.pos(BILLER, "integration_type: null", "integration_type"), "locked"
+    )
     line, col = repo.pos("partners/acme-batch.yaml", "- advanced.integration_type", "advanced")
     assert f"partners/acme-batch.yaml:{line}:{col}" in message
 
@@ -478,7 +498,9 @@ def test_locked_on_a_shipped_realtime_partner(repo: TmpRepo) -> None:
     text = repo.read(rel).replace("  advanced:\n", "  advanced:\n    integration_type: batch\n")
     repo.write(rel, text)
     result = repo.run("validate")
-    message = expect(result, rel, repo.pos(rel, "integration_type: batch", "integration_type"), "locked")
+    message = expect(
+        result, rel, repo.pos(rel, "integration_type: batch", "integration_type"), "locked"
+    )
     partner = "partners/caselle-realtime-utility.yaml"
     line, col = repo.pos(partner, "- advanced.integration_type", "advanced")
     assert f"{partner}:{line}:{col}" in message
@@ -500,7 +522,9 @@ def test_incomplete_required_field_removed_with_null(repo: TmpRepo) -> None:
 
 
 def test_incomplete_required_field_missing_after_the_merge(repo: TmpRepo) -> None:
-    repo.write(BILLER, biller("overrides:\n  ftp:\n    auth:\n      password: {secret: FTP_TEST}\n"))
+    repo.write(
+        BILLER, biller("overrides:\n  ftp:\n    auth:\n      password: {secret: FTP_TEST}\n")
+    )
     result = repo.run("validate")
     message = expect(result, BILLER, repo.pos(BILLER, "auth:", "auth"), "incomplete")
     assert "ftp.auth.method" in message
@@ -513,7 +537,9 @@ def test_incomplete_when_no_layer_sets_a_required_field(repo: TmpRepo) -> None:
     repo.write(defaults, text.replace("    purge_after_days: 730\n", ""))
     repo.write(BILLER, biller())
     result = repo.run("validate")
-    message = expect(result, BILLER, repo.pos(BILLER, "partner: acme-batch", "partner"), "incomplete")
+    message = expect(
+        result, BILLER, repo.pos(BILLER, "partner: acme-batch", "partner"), "incomplete"
+    )
     assert "invoicing.purge_after_days" in message
 
 
@@ -530,7 +556,9 @@ def test_incomplete_whole_group_removed(repo: TmpRepo) -> None:
 def test_cross_field_real_time_needs_an_endpoint(repo: TmpRepo) -> None:
     repo.write(
         BILLER,
-        biller("overrides:\n  advanced:\n    account_number_label: Acct\n", partner="acme-realtime"),
+        biller(
+            "overrides:\n  advanced:\n    account_number_label: Acct\n", partner="acme-realtime"
+        ),
     )
     result = repo.run("validate")
     message = expect(result, BILLER, repo.pos(BILLER, "  advanced:", "advanced"), "cross-field")
@@ -544,7 +572,9 @@ def test_cross_field_real_time_endpoint_removed_with_null(repo: TmpRepo) -> None
     end = text.index("\n", start)
     repo.write(rel, text[:start] + "    real_time_endpoint: null" + text[end:])
     result = repo.run("validate")
-    expect(result, rel, repo.pos(rel, "real_time_endpoint: null", "real_time_endpoint"), "cross-field")
+    expect(
+        result, rel, repo.pos(rel, "real_time_endpoint: null", "real_time_endpoint"), "cross-field"
+    )
 
 
 def test_cross_field_batch_forbids_an_endpoint(repo: TmpRepo) -> None:
@@ -560,18 +590,22 @@ def test_cross_field_batch_forbids_an_endpoint(repo: TmpRepo) -> None:
 
 
 def test_cross_field_min_greater_than_max(repo: TmpRepo) -> None:
-    repo.write(BILLER, biller("overrides:\n  advanced:\n    min_payment_amount: 3000000\n"))
+    defaults = yaml.safe_load(repo.read("partners/_defaults.yaml"))["settings"]["advanced"]
+    high = defaults["max_payment_amount"]  # acme-batch inherits it
+    repo.write(BILLER, biller(f"overrides:\n  advanced:\n    min_payment_amount: {high + 1}\n"))
     result = repo.run("validate")
     message = expect(
         result, BILLER, repo.pos(BILLER, "min_payment_amount:", "min_payment_amount"), "cross-field"
     )
-    assert "3000000" in message and "2500000" in message
+    assert str(high + 1) in message and str(high) in message
 
 
 def test_cross_field_min_equal_to_max_is_fine(repo: TmpRepo) -> None:
     repo.write(
         BILLER,
-        biller("overrides:\n  advanced:\n    min_payment_amount: 5000\n    max_payment_amount: 5000\n"),
+        biller(
+            "overrides:\n  advanced:\n    min_payment_amount: 5000\n    max_payment_amount: 5000\n"
+        ),
     )
     assert repo.run("validate").code == 0
 
@@ -614,6 +648,21 @@ def test_cross_field_enabled_sftp_with_all_fields_but_the_host_key(repo: TmpRepo
     assert len(problems_of(result, BILLER)) == 1, result.out
 
 
+def test_cross_field_auth_method_decides_which_secret(repo: TmpRepo) -> None:
+    repo.write(
+        BILLER,
+        biller(
+            "overrides:\n  ftp:\n    auth:\n      method: ssh_key\n"
+            "      password: {secret: FTP_TEST_PW}\n"
+        ),
+    )
+    result = repo.run("validate")
+    message = expect(result, BILLER, repo.pos(BILLER, "password:", "password"), "cross-field")
+    assert "not allowed" in message
+    message = expect(result, BILLER, repo.pos(BILLER, "  auth:", "auth"), "cross-field")
+    assert "ftp.auth.private_key" in message
+
+
 def test_cross_field_pgp_encrypt_needs_a_key(repo: TmpRepo) -> None:
     repo.write(BILLER, biller("overrides:\n  ftp:\n    pgp_encrypt: true\n"))
     result = repo.run("validate")
@@ -624,7 +673,9 @@ def test_cross_field_pgp_encrypt_needs_a_key(repo: TmpRepo) -> None:
 def test_cross_field_csv_needs_a_delimiter(repo: TmpRepo) -> None:
     repo.write(BILLER, biller("overrides:\n  data_pump:\n    delimiter: null\n"))
     result = repo.run("validate")
-    message = expect(result, BILLER, repo.pos(BILLER, "delimiter: null", "delimiter"), "cross-field")
+    message = expect(
+        result, BILLER, repo.pos(BILLER, "delimiter: null", "delimiter"), "cross-field"
+    )
     assert "csv" in message
 
 
@@ -673,9 +724,13 @@ def test_cross_field_pdf_only_invoicing_needs_no_ftp(repo: TmpRepo) -> None:
 
 
 def test_cross_field_invoice_type_must_be_among_invoice_types(repo: TmpRepo) -> None:
+    defaults = yaml.safe_load(repo.read("partners/_defaults.yaml"))["settings"]["advanced"]
+    assert defaults["invoice_types"] == ["UB"]  # what acme-batch billers inherit
     repo.write(BILLER, biller("overrides:\n  invoicing:\n    invoice_type: RE\n"))
     result = repo.run("validate")
-    message = expect(result, BILLER, repo.pos(BILLER, "invoice_type: RE", "invoice_type"), "cross-field")
+    message = expect(
+        result, BILLER, repo.pos(BILLER, "invoice_type: RE", "invoice_type"), "cross-field"
+    )
     assert "RE" in message and "UB" in message
 
 
@@ -713,7 +768,9 @@ def test_cross_field_percent_fee_at_most_10(repo: TmpRepo) -> None:
 def test_value_regex_that_does_not_compile(repo: TmpRepo) -> None:
     repo.write(BILLER, biller('overrides:\n  advanced:\n    account_number_pattern: "^[0-9"\n'))
     result = repo.run("validate")
-    message = expect(result, BILLER, repo.pos(BILLER, "account_number_pattern:", '"^[0-9"'), "value")
+    message = expect(
+        result, BILLER, repo.pos(BILLER, "account_number_pattern:", '"^[0-9"'), "value"
+    )
     assert "regular expression" in message
 
 
@@ -746,7 +803,9 @@ def test_value_unknown_time_zone(repo: TmpRepo) -> None:
 def test_value_file_name_template_with_unknown_placeholder(repo: TmpRepo) -> None:
     repo.write(
         BILLER,
-        biller('overrides:\n  data_pump:\n    file_name_template: "pay_{bidd}_{date:%Y%m%d}.csv"\n'),
+        biller(
+            'overrides:\n  data_pump:\n    file_name_template: "pay_{bidd}_{date:%Y%m%d}.csv"\n'
+        ),
     )
     result = repo.run("validate")
     message = expect(result, BILLER, repo.pos(BILLER, "file_name_template:", '"pay_'), "value")
@@ -756,7 +815,12 @@ def test_value_file_name_template_with_unknown_placeholder(repo: TmpRepo) -> Non
 
 def test_value_in_a_partner_template_is_reported_in_the_partner_file(repo: TmpRepo) -> None:
     rel = "partners/acme-batch.yaml"
-    repo.write(rel, ACME_BATCH.replace('    delimiter: ","\n', '    delimiter: ","\n    timezone: Mars/Olympus\n'))
+    repo.write(
+        rel,
+        ACME_BATCH.replace(
+            '    delimiter: ","\n', '    delimiter: ","\n    timezone: Mars/Olympus\n'
+        ),
+    )
     result = repo.run("validate")
     expect(result, rel, repo.pos(rel, "timezone: Mars", "Mars/Olympus"), "value")
 
@@ -766,10 +830,13 @@ def test_value_in_a_partner_template_is_reported_in_the_partner_file(repo: TmpRe
 
 def test_plaintext_password(repo: TmpRepo) -> None:
     repo.write(
-        BILLER, biller("overrides:\n  ftp:\n    auth:\n      method: password\n      password: hunter2\n")
+        BILLER,
+        biller("overrides:\n  ftp:\n    auth:\n      method: password\n      password: hunter2\n"),
     )
     result = repo.run("validate")
-    message = expect(result, BILLER, repo.pos(BILLER, "password: hunter2", "hunter2"), "plaintext-secret")
+    message = expect(
+        result, BILLER, repo.pos(BILLER, "password: hunter2", "hunter2"), "plaintext-secret"
+    )
     assert "{secret: NAME}" in message
     assert "hunter2" not in message
     # One problem for one mistake: not also a schema error about the same value.
@@ -810,5 +877,10 @@ def test_private_key_block_in_a_partner_file(repo: TmpRepo) -> None:
 
 
 def test_secret_reference_is_fine(repo: TmpRepo) -> None:
-    repo.write(BILLER, biller("overrides:\n  ftp:\n    pgp_encrypt: true\n    pgp_public_key: {secret: PGP_TEST}\n"))
+    repo.write(
+        BILLER,
+        biller(
+            "overrides:\n  ftp:\n    pgp_encrypt: true\n    pgp_public_key: {secret: PGP_TEST}\n"
+        ),
+    )
     assert repo.run("validate").code == 0

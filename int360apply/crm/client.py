@@ -286,6 +286,10 @@ class CrmClient:
           happened (or someone made the same change); returns the live
           settings with ``already_applied=True``.
         * otherwise someone else changed the biller: ``PreconditionFailed``.
+
+        When the retry budget runs out first, ``CrmUnavailable`` is raised and
+        the last try may or may not have been applied: plan again (a re-run
+        converges and writes nothing that already holds).
         """
         path = f"/billers/{int(bid)}/settings"
         body = json.dumps(patch, allow_nan=False, separators=(",", ":")).encode()

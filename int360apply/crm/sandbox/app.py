@@ -541,9 +541,15 @@ class _RequestLog:
             fault = environ.get(FAULT_ENVIRON_KEY)
             log.info(
                 "%s %s %s %.1fms%s",
-                environ.get("REQUEST_METHOD"),
-                environ.get("PATH_INFO"),
+                _printable(str(environ.get("REQUEST_METHOD", "")), 16),
+                _printable(str(environ.get("PATH_INFO", "")), 200),
                 status[0],
                 (time.perf_counter() - started) * 1000,
                 f" fault={fault}" if fault else "",
             )
+
+
+def _printable(text: str, limit: int) -> str:
+    """``text`` safe for a one-line log: control characters escaped, length capped."""
+    safe = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[:limit])
+    return safe + ("…" if len(text) > limit else "")

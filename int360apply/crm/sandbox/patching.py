@@ -1,11 +1,18 @@
-"""Apply a settings merge patch the way the CRM does, and validate the result.
+"""Apply a settings merge patch the way the CRM does, and validate it.
 
 Pure functions over JSON values: RFC 7396 merge, except that a secret field
 (``writeOnly`` in the settings schema) is replaced whole. A secret is written
 as ``{"secret": NAME, "value": VALUE}``; the result keeps its read form
-``{"secret": NAME, "set": true}`` and the value goes aside. The result must
-validate against ``settings.schema.json#/$defs/partial_settings``; error
-messages never contain a secret's value.
+``{"secret": NAME, "set": true}`` and the value goes aside.
+
+The *patch* is validated against ``settings.schema.json#/$defs/partial_settings``
+(every field there accepts null, which a merge patch uses to remove). That is
+enough: the partial shape has no rule spanning fields (no ``required``, no
+conditionals; only inside a secret, which is replaced whole), so a valid patch
+over valid settings gives valid settings — and it is much cheaper than
+validating the whole result, and never fails a patch over a field it does not
+touch. ``tests/crm/test_patching.py`` guards that property of the schema.
+Error messages never contain a secret's value.
 """
 
 from __future__ import annotations
@@ -63,7 +70,7 @@ class SettingsPatcher:
         errors: list[FieldError] = []
         written: dict[str, tuple[str, str]] = {}
         result = self._merge(current, patch, (), errors, written)
-        errors.extend(self._schema_errors(result))
+        errors.extend(self._schema_errors(_view(patch, (), self.secret_paths)))
         if errors:
             raise InvalidPatch(sorted(set(errors)))
         present = frozenset(
@@ -96,10 +103,7 @@ class SettingsPatcher:
                 result[key] = value
         return result
 
-    def _schema_errors(self, settings: dict[str, Any]) -> list[FieldError]:
-        # Validate a view where secrets are {secret: NAME}, the shape the schema
-        # knows; values are never in it, so no message can show one.
-        view = _without_set(settings, self.secret_paths)
+    def _schema_errors(self, view: Any) -> list[FieldError]:
         out: list[FieldError] = []
         for error in self._validator.iter_errors(view):
             out.extend(_field_errors(error))
@@ -109,12 +113,15 @@ class SettingsPatcher:
 def _secret(
     value: Any, path: str, errors: list[FieldError], written: dict[str, tuple[str, str]]
 ) -> dict[str, Any] | None:
-    """The read form of a secret write, or None (error recorded) when malformed."""
+    """The read form of a secret write, or None when malformed (the patch is then
+    refused: the error is recorded here, or by the schema for the name)."""
     if not isinstance(value, dict):
         errors.append(FieldError(path, f"is a secret: {_WRITE_FORM}"))
         return None
     name = value.get("secret")
     problems = []
+    if "secret" not in value:
+        problems.append("needs its name")
     if "set" in value:
         problems.append("the read form {secret, set} cannot be written")
     extra = sorted(set(value) - {"secret", "value", "set"})
@@ -127,10 +134,9 @@ def _secret(
         problems.append(f"value is longer than {MAX_SECRET_LENGTH} characters")
     if problems:
         errors.append(FieldError(path, f"{'; '.join(problems)}: {_WRITE_FORM}"))
-        # Keep the name (if any) so the schema still checks it; drop the rest.
-        return {"secret": name} if "secret" in value else None
+        return None
     if not isinstance(name, str):
-        return {"secret": name}  # the schema reports the name's type
+        return None  # the schema reports the name's type (see _view)
     written[path] = (name, secret_value)
     return {"secret": name, "set": True}
 
@@ -143,21 +149,20 @@ def _get(doc: Any, path: tuple[str, ...]) -> Any:
     return doc
 
 
-def _without_set(settings: dict[str, Any], secret_paths: frozenset[tuple[str, ...]]) -> Any:
-    view = dict(settings)
-    for path in secret_paths:
-        parent = view
-        for part in path[:-1]:
-            child = parent.get(part)
-            if not isinstance(child, dict):
-                break
-            # Copy on the way down: the view must not change the stored settings.
-            parent[part] = dict(child)
-            parent = parent[part]
-        else:
-            node = parent.get(path[-1])
-            if isinstance(node, dict):
-                parent[path[-1]] = {k: v for k, v in node.items() if k != "set"}
+def _view(patch: Any, path: tuple[str, ...], secret_paths: frozenset[tuple[str, ...]]) -> Any:
+    """The patch as the schema knows it: secrets as ``{secret: NAME}``, values left out,
+    so no validation message can show one (malformed secrets are reported apart)."""
+    if not isinstance(patch, dict):
+        return patch
+    view: dict[str, Any] = {}
+    for key, value in patch.items():
+        sub = (*path, key)
+        if sub not in secret_paths:
+            view[key] = _view(value, sub, secret_paths)
+        elif value is None:
+            view[key] = None
+        elif isinstance(value, dict) and "secret" in value:
+            view[key] = {"secret": value["secret"]}
     return view
 
 
