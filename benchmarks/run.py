@@ -1,0 +1,885 @@
+"""The benchmark runner: the SPEC §9 performance targets, measured as whole processes.
+
+``python -m benchmarks run [--quick] [--out FILE] [--repeat N]`` generates a
+synthetic fleet (``benchmarks/fleet.py``) in a temporary folder and measures:
+
+1. ``int360 validate`` of the whole fleet with no cache (``.int360/`` and any
+   other folder the command left in the repo removed before each run) against
+   ``check-jsonschema`` on the same files, in the same run, in alternating order;
+2. the same, warm (after one unmeasured run, nothing changed);
+3. ``int360 validate billers/<one>.yaml`` (the pre-commit case), warm state;
+4. ``int360 plan --all`` against a local sandbox CRM (``int360 sandbox serve``
+   in a subprocess) after one unmeasured ``apply`` of the whole fleet, so every
+   biller plans as unchanged; the number of HTTP requests each plan made is
+   counted from the sandbox's request log. One plan against the fresh sandbox
+   (every biller changes) is measured once, for information;
+5. ``int360 apply`` of 1,000 billers against a sandbox with ``--latency-ms 20``
+   and ``--concurrency 8``; a fresh sandbox database per repeat, so all 1,000
+   change every time; compared with the ideal 1,000 × 20 ms / 8;
+6. the peak memory of ``validate`` and ``plan --all``.
+
+Every command runs in a fresh ``python -c`` wrapper that times it with
+``time.perf_counter`` (wrapper start-up excluded) and reports its own
+``RUSAGE_CHILDREN`` ``ru_maxrss`` — the largest single process among the
+command and the descendants it waited for. For target 6 one extra run of each
+command also samples the summed PSS of the whole process tree every 20 ms, so
+worker processes would be counted together; the larger of the two is checked.
+
+No test asserts a time; this is for people (and the closing note of issue 6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import queue
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from benchmarks.fleet import REPO, make_fleet
+
+FULL_BILLERS = 10_000
+QUICK_BILLERS = 1_000
+FULL_REPEATS = 5
+QUICK_REPEATS = 3
+APPLY_BILLERS = 1_000
+APPLY_LATENCY_MS = 20
+APPLY_CONCURRENCY = 8
+BULK_PAGE = 500
+MIB = 1024 * 1024
+
+COLD_RATIO_GOAL = 3.0
+WARM_LIMIT_S = 0.5
+ONE_FILE_LIMIT_S = 0.5
+PLAN_LIMIT_S = 10.0
+APPLY_RATIO_GOAL = 1.5
+MEMORY_LIMIT_MIB = 300.0
+
+# Runs one command with stdout/stderr to files; prints one JSON line about it.
+# argv: OUT ERR TIMEOUT SAMPLE(0|1) CMD...
+_WRAPPER = r"""
+import json, os, resource, subprocess, sys, threading, time
+out, err, timeout, sample, *cmd = sys.argv[1:]
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+def size_of(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+def tree_size(root):
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(name))
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += size_of(pid)
+        stack.extend(children.get(pid, ()))
+    return total
+
+peak = 0
+with open(out, "wb") as o, open(err, "wb") as e:
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=o, stderr=e, stdin=subprocess.DEVNULL)
+    done = threading.Event()
+
+    def watch():
+        global peak
+        while not done.wait(0.02):
+            peak = max(peak, tree_size(proc.pid))
+
+    watcher = threading.Thread(target=watch, daemon=True) if sample == "1" else None
+    if watcher is not None:
+        watcher.start()
+    timed_out = False
+    try:
+        rc = proc.wait(timeout=float(timeout))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+        timed_out = True
+    wall = time.perf_counter() - start
+    done.set()
+    if watcher is not None:
+        watcher.join()
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({
+    "wall_s": wall, "rc": rc, "timed_out": timed_out, "maxrss_kib": usage.ru_maxrss,
+    "tree_peak_bytes": peak if sample == "1" else None,
+    "user_s": usage.ru_utime, "sys_s": usage.ru_stime,
+}))
+"""
+
+_REQUEST_LINE = re.compile(r"^\S+ \S+ (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+) (\S+) ")
+_SECRET_REF = re.compile(r"secret:\s*([A-Z][A-Z0-9_]*)")
+_PLAN_SUMMARY = re.compile(r"Plan: (\d+) to change, (\d+) unchanged, (\d+) with errors")
+_APPLY_SUMMARY = re.compile(r"Apply: (\d+) applied, (\d+) unchanged, (\d+) stale, (\d+) failed")
+
+
+class CommandFailed(Exception):
+    """A measured or set-up command failed, timed out or printed something unexpected."""
+
+
+# --- running one command -------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One whole-process run of a command."""
+
+    wall_s: float
+    rc: int
+    maxrss_kib: int
+    tree_peak_bytes: int | None
+    user_s: float
+    sys_s: float
+    stdout: str
+    stderr: str
+
+    @property
+    def maxrss_mib(self) -> float:
+        """``ru_maxrss`` (KiB on Linux) in MiB."""
+        return self.maxrss_kib / 1024
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+class Runner:
+    """Runs commands through the measuring wrapper; keeps their output under ``logs``."""
+
+    def __init__(self, work: Path, timeout: float) -> None:
+        self.logs = work / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.timeout = timeout
+        self._count = 0
+
+    def run(
+        self,
+        label: str,
+        cmd: Sequence[str],
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        accept: Sequence[int] = (0,),
+        sample_tree: bool = False,
+    ) -> Run:
+        """Run ``cmd`` once; raise ``CommandFailed`` unless its exit code is in ``accept``."""
+        self._count += 1
+        stem = self.logs / f"{self._count:04d}-{re.sub(r'[^a-z0-9]+', '-', label.lower())}"
+        out, err = stem.with_suffix(".out"), stem.with_suffix(".err")
+        wrapper = [sys.executable, "-c", _WRAPPER, str(out), str(err), str(self.timeout)]
+        wrapper += ["1" if sample_tree else "0", *cmd]
+        try:
+            done = subprocess.run(
+                wrapper,
+                cwd=cwd,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout + 60,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise CommandFailed(f"{label}: the measuring wrapper did not finish") from exc
+        if done.returncode != 0 or not done.stdout.strip():
+            raise CommandFailed(f"{label}: the measuring wrapper failed:\n{_tail(done.stderr)}")
+        info = json.loads(done.stdout.strip().splitlines()[-1])
+        stdout = out.read_text(encoding="utf-8", errors="replace")
+        stderr = err.read_text(encoding="utf-8", errors="replace")
+        if info["timed_out"]:
+            raise CommandFailed(f"{label}: timed out after {self.timeout:.0f} s: {' '.join(cmd)}")
+        if info["rc"] not in accept:
+            shown = _tail(stderr) or _tail(stdout)
+            raise CommandFailed(
+                f"{label}: exit code {info['rc']} (expected {'/'.join(map(str, accept))}) "
+                f"from {_short(cmd)}\n{shown}"
+            )
+        return Run(
+            wall_s=info["wall_s"],
+            rc=info["rc"],
+            maxrss_kib=info["maxrss_kib"],
+            tree_peak_bytes=info["tree_peak_bytes"],
+            user_s=info["user_s"],
+            sys_s=info["sys_s"],
+            stdout=stdout,
+            stderr=stderr,
+        )
+
+
+def _short(cmd: Sequence[str], limit: int = 8) -> str:
+    shown = " ".join(cmd[:limit])
+    return shown + (f" … (+{len(cmd) - limit} args)" if len(cmd) > limit else "")
+
+
+# --- the sandbox CRM in a subprocess --------------------------------------------
+
+
+class Sandbox:
+    """``int360 sandbox serve`` on a free port (``--port 0``) for one repo; stopped on exit.
+
+    Its request log (stderr, one line per request) goes to a file; ``requests()``
+    counts the lines so far by method and path (numbers as ``N``).
+    """
+
+    def __init__(
+        self,
+        int360: Sequence[str],
+        repo: Path,
+        db: Path,
+        log: Path,
+        env: dict[str, str],
+        *,
+        latency_ms: int = 0,
+        startup_timeout: float = 300.0,
+    ) -> None:
+        self._cmd = [*int360, "--repo", str(repo), "sandbox", "serve", "--db", str(db)]
+        self._cmd += ["--port", "0", "--latency-ms", str(latency_ms)]
+        self._repo = repo
+        self._log = log
+        self._env = env
+        self._startup_timeout = startup_timeout
+        self._proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start the server and wait for the URL it prints (it seeds the repo's billers first)."""
+        with self._log.open("wb") as log:
+            self._proc = subprocess.Popen(
+                self._cmd,
+                cwd=self._repo,
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        lines: queue.Queue[str | None] = queue.Queue()
+        stdout = self._proc.stdout
+        assert stdout is not None
+
+        def pump() -> None:
+            for line in stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + self._startup_timeout
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    line = lines.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if line is None:
+                    break
+                found = re.search(r"https?://[0-9.]+:\d+", line)
+                if found:
+                    self.url = found.group(0)
+                    return
+            log_tail = _tail(self._log.read_text(encoding="utf-8", errors="replace"))
+            raise CommandFailed(f"the sandbox did not start: {_short(self._cmd)}\n{log_tail}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Ctrl-C the server (it closes its database), kill it if it lingers. Idempotent."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+    def requests(self) -> Counter[str]:
+        """Requests logged so far, by ``METHOD /path`` (digits replaced by ``N``)."""
+        counts: Counter[str] = Counter()
+        text = self._log.read_text(encoding="utf-8", errors="replace")
+        for line in text.splitlines():
+            found = _REQUEST_LINE.match(line)
+            if found:
+                counts[f"{found.group(1)} {re.sub(r'[0-9]+', 'N', found.group(2))}"] += 1
+        return counts
+
+
+# --- results -------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """One row of the table: samples, what they are compared with, and the verdict."""
+
+    key: str
+    title: str
+    unit: str  # "s" or "MiB"
+    goal: str
+    samples: list[float] = field(default_factory=list)
+    peer: str = ""
+    peer_samples: list[float] = field(default_factory=list)
+    ideal: float | None = None
+    ratio: float | None = None
+    met: bool | None = None
+    info_only: bool = False
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def median(self) -> float | None:
+        """Median of the samples, None when there are none."""
+        return statistics.median(self.samples) if self.samples else None
+
+    @property
+    def peer_median(self) -> float | None:
+        """Median of the peer's samples, None when there are none."""
+        return statistics.median(self.peer_samples) if self.peer_samples else None
+
+    def as_json(self) -> dict[str, Any]:
+        """Everything, plus the summary statistics."""
+        data = asdict(self)
+        data["median"] = self.median
+        data["min"] = min(self.samples) if self.samples else None
+        data["max"] = max(self.samples) if self.samples else None
+        if self.peer_samples:
+            data["peer_median"] = self.peer_median
+            data["peer_min"] = min(self.peer_samples)
+            data["peer_max"] = max(self.peer_samples)
+        return data
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "MiB":
+        return f"{value:.1f} MiB"
+    return f"{value:.3f} s"
+
+
+def _verdict(target: Target) -> str:
+    if target.error:
+        return "FAILED"
+    if target.info_only or target.met is None:
+        return "info"
+    return "yes" if target.met else "NO"
+
+
+def table(targets: Sequence[Target]) -> str:
+    """The compact result table (plain text)."""
+    header = ["#", "target", "median", "min", "max", "peer/ideal", "ratio", "goal", "met"]
+    rows = [header]
+    for t in targets:
+        if t.peer_samples:
+            peer = f"{_fmt(t.peer_median, t.unit)} ({t.peer})"
+        elif t.ideal is not None:
+            peer = f"{_fmt(t.ideal, t.unit)} (ideal)"
+        else:
+            peer = "—"
+        rows.append(
+            [
+                t.key,
+                t.title,
+                _fmt(t.median, t.unit),
+                _fmt(min(t.samples), t.unit) if t.samples else "—",
+                _fmt(max(t.samples), t.unit) if t.samples else "—",
+                peer,
+                f"{t.ratio:.2f}×" if t.ratio is not None else "—",
+                t.goal,
+                _verdict(t),
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+# --- the benchmark ---------------------------------------------------------------
+
+
+def _executable(name: str, module: str | None = None) -> list[str] | None:
+    """The console script next to this Python, else on PATH, else ``python -m module``."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    found = shutil.which(name)
+    if found:
+        return [found]
+    return [sys.executable, "-m", module] if module else None
+
+
+def _git_revision() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def _secrets_env(repo: Path) -> dict[str, str]:
+    """A dummy ``INT360_SECRET_<NAME>`` for every secret the repo's files reference."""
+    names: set[str] = set()
+    for folder in ("partners", "billers"):
+        for path in (repo / folder).glob("*.yaml"):
+            names.update(_SECRET_REF.findall(path.read_text(encoding="utf-8")))
+    return {f"INT360_SECRET_{name}": f"bench-{name.lower()}" for name in names}
+
+
+def _load() -> str:
+    """The 1/5/15-minute load averages: other work on the machine skews every timing."""
+    try:
+        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Benchmark:
+    """All targets for one fleet size; ``run()`` returns the rows in table order."""
+
+    def __init__(self, work: Path, billers: int, repeats: int, timeout: float) -> None:
+        self.work = work
+        self.billers = billers
+        self.repeats = repeats
+        self.runner = Runner(work, timeout)
+        self.int360 = _executable("int360", "int360apply")
+        self.peer_cmd = _executable("check-jsonschema")
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("INT360_SECRET_")
+            and k not in ("INT360_CRM_URL", "INT360_CRM_TOKEN")
+        }
+        self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env.get('PATH', '')}"
+        self.env["XDG_CACHE_HOME"] = str(work / "xdg-cache")
+        self.fleet = work / "fleet"
+        self.baseline: set[str] = set()
+        self.removed: set[str] = set()
+        self.validate_runs: list[Run] = []
+        self.plan_runs: list[Run] = []
+
+    # -- helpers --
+
+    def _int360(self, *args: str) -> list[str]:
+        assert self.int360 is not None
+        return [*self.int360, "--repo", str(self.fleet), *args]
+
+    def _clear_cache(self) -> None:
+        """Cold: remove ``.int360/``, anything else new at the repo root, and the XDG cache."""
+        for entry in self.fleet.iterdir():
+            if entry.name == ".int360" or entry.name not in self.baseline:
+                self.removed.add(entry.name)
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+        shutil.rmtree(self.env["XDG_CACHE_HOME"], ignore_errors=True)
+
+    def _measure(
+        self, target: Target, label: str, cmd: Sequence[str], env: dict[str, str] | None = None
+    ) -> Run:
+        """A timed run in the fleet repo, reported on stderr as it finishes."""
+        run = self.runner.run(label, cmd, cwd=self.fleet, env=env or self.env)
+        _progress(f"  [{target.key}] {label}: {run.wall_s:.3f} s, {run.maxrss_mib:.1f} MiB")
+        return run
+
+    # -- the targets --
+
+    def run(self) -> list[Target]:
+        """Generate the fleet and measure every target; a failure marks only its own row."""
+        _progress(f"generating {self.billers} billers in {self.fleet} …")
+        make_fleet(self.fleet, self.billers)
+        self.baseline = {p.name for p in self.fleet.iterdir()}
+        n = f"{self.billers:,}"
+        cold = Target("1", f"validate, cold ({n})", "s", f"≥ {COLD_RATIO_GOAL:g}× peer")
+        warm = Target("2", f"validate, warm ({n})", "s", f"≤ {WARM_LIMIT_S:g} s")
+        one = Target("3", f"validate one file (in {n})", "s", f"≤ {ONE_FILE_LIMIT_S:g} s")
+        plan = Target("4", f"plan --all, unchanged ({n})", "s", f"≤ {PLAN_LIMIT_S:g} s, bulk")
+        fresh = Target("4i", f"plan --all, fresh sandbox ({n})", "s", "(info)", info_only=True)
+        apply = Target(
+            "5",
+            f"apply {APPLY_BILLERS:,} changed, {APPLY_LATENCY_MS} ms, c={APPLY_CONCURRENCY}",
+            "s",
+            f"≤ {APPLY_RATIO_GOAL:g}× ideal",
+        )
+        mem_v = Target("6a", f"peak RSS validate ({n})", "MiB", f"≤ {MEMORY_LIMIT_MIB:g} MiB")
+        mem_p = Target("6b", f"peak RSS plan --all ({n})", "MiB", f"≤ {MEMORY_LIMIT_MIB:g} MiB")
+        steps: list[tuple[tuple[Target, ...], Callable[..., None]]] = [
+            ((cold,), self._validate_cold),
+            ((warm,), self._validate_warm),
+            ((one,), self._validate_one),
+            ((plan, fresh), self._plan),
+            ((apply,), self._apply),
+            ((mem_v, mem_p), self._memory),
+        ]
+        for targets, step in steps:
+            if self.int360 is None:
+                for t in targets:
+                    t.error = "int360 not found"
+                continue
+            try:
+                step(*targets)
+            except (CommandFailed, OSError) as exc:
+                _progress(f"  FAILED: {exc}")
+                for t in targets:
+                    if t.error is None and t.met is None and not (t.info_only and t.samples):
+                        t.error = str(exc)
+        return [cold, warm, one, plan, fresh, apply, mem_v, mem_p]
+
+    def _validate_cold(self, t: Target) -> None:
+        _progress("[1] validate, cold, vs check-jsonschema")
+        if self.peer_cmd is None:
+            raise CommandFailed("check-jsonschema is not installed")
+        files = sorted(
+            p.relative_to(self.fleet).as_posix() for p in self.fleet.glob("billers/*.yaml")
+        )
+        schemas = self.fleet / "schemas"
+        peer = [
+            *self.peer_cmd,
+            "--base-uri",
+            f"file://{schemas}/",
+            "--schemafile",
+            "schemas/biller.schema.json",
+        ]
+        t.peer = "check-jsonschema"
+        t.extra["peer_command"] = " ".join(peer) + " billers/*.yaml"
+        # Unmeasured warm-up: byte-compile/page in both programs' code.
+        self.runner.run("warm-up validate", self._int360("validate"), cwd=self.fleet, env=self.env)
+        self.runner.run("warm-up peer", [*peer, files[0]], cwd=self.fleet, env=self.env)
+        for i in range(self.repeats):
+            # Alternate the order so neither side always runs right after the other.
+            order = ("ours", "peer") if i % 2 == 0 else ("peer", "ours")
+            for side in order:
+                if side == "ours":
+                    self._clear_cache()
+                    run = self._measure(t, f"validate cold {i + 1}", self._int360("validate"))
+                    t.samples.append(run.wall_s)
+                    self.validate_runs.append(run)
+                else:
+                    run = self._measure(t, f"check-jsonschema {i + 1}", [*peer, *files])
+                    t.peer_samples.append(run.wall_s)
+        t.notes.append(f"removed before each cold run: {', '.join(sorted(self.removed)) or '—'}")
+        t.ratio = statistics.median(t.peer_samples) / statistics.median(t.samples)
+        t.met = t.ratio >= COLD_RATIO_GOAL
+
+    def _validate_warm(self, t: Target) -> None:
+        _progress("[2] validate, warm")
+        self._clear_cache()
+        self.runner.run("validate to warm", self._int360("validate"), cwd=self.fleet, env=self.env)
+        created = sorted(p.name for p in self.fleet.iterdir() if p.name not in self.baseline)
+        t.notes.append(f"left by validate in the repo: {', '.join(created) or 'nothing'}")
+        for i in range(self.repeats):
+            run = self._measure(t, f"validate warm {i + 1}", self._int360("validate"))
+            t.samples.append(run.wall_s)
+            self.validate_runs.append(run)
+        t.met = statistics.median(t.samples) <= WARM_LIMIT_S
+
+    def _validate_one(self, t: Target) -> None:
+        _progress("[3] validate one file (cache state: warm, as left by [2])")
+        one = min(self.fleet.glob("billers/*.yaml")).relative_to(self.fleet).as_posix()
+        t.extra["file"] = one
+        for i in range(self.repeats):
+            run = self._measure(t, f"validate {one} {i + 1}", self._int360("validate", one))
+            t.samples.append(run.wall_s)
+        t.met = statistics.median(t.samples) <= ONE_FILE_LIMIT_S
+
+    def _plan(self, t: Target, fresh: Target) -> None:
+        _progress("[4] plan --all against a sandbox subprocess")
+        db = self.work / "plan-sandbox.sqlite"
+        env = {**self.env, **_secrets_env(self.fleet)}
+        pages = math.ceil(self.billers / BULK_PAGE)
+        with Sandbox(
+            self.int360 or [], self.fleet, db, self.work / "plan-sandbox.log", self.env
+        ) as sandbox:
+            env["INT360_CRM_URL"] = sandbox.url
+            # For information: one plan on the fresh sandbox (every biller changes).
+            before = sandbox.requests()
+            run = self.runner.run(
+                "plan fresh", self._int360("plan", "--all"), cwd=self.fleet, env=env, accept=(2,)
+            )
+            fresh.samples.append(run.wall_s)
+            fresh.extra["requests"] = dict(sandbox.requests() - before)
+            fresh.notes.append(f"1 run; {_plan_summary(run.stdout)}; {_requests(fresh)}")
+            _progress(f"  [4i] plan fresh: {run.wall_s:.3f} s; {_requests(fresh)}")
+            # Set-up: apply everything once, so the measured plans find nothing to change.
+            setup = self.runner.run(
+                "apply all (set-up)",
+                self._int360(
+                    "apply", "--all", "--yes", "--max-billers", str(2 * self.billers + 100)
+                ),
+                cwd=self.fleet,
+                env=env,
+            )
+            t.notes.append(
+                f"measured after one apply of all billers ({setup.wall_s:.1f} s, "
+                f"{_apply_summary(setup.stdout)}), so every biller plans as unchanged"
+            )
+            for i in range(self.repeats):
+                before = sandbox.requests()
+                run = self._measure(t, f"plan {i + 1}", self._int360("plan", "--all"), env=env)
+                t.samples.append(run.wall_s)
+                self.plan_runs.append(run)
+                used = sandbox.requests() - before
+                t.extra.setdefault("requests_per_run", []).append(sum(used.values()))
+                t.extra["requests"] = dict(used)
+            t.notes.append(f"{_plan_summary(run.stdout)}; {_requests(t)} per plan")
+            counts = t.extra["requests_per_run"]
+            t.extra["bulk_pages_expected"] = pages
+        bulk = max(counts) < self.billers / 10
+        t.notes.append(
+            f"ceil({self.billers}/{BULK_PAGE}) = {pages} pages per bulk read; "
+            f"{'bulk reads' if bulk else 'NOT bulk: requests grow per biller'}"
+        )
+        t.met = statistics.median(t.samples) <= PLAN_LIMIT_S and bulk
+
+    def _apply(self, t: Target) -> None:
+        _progress(f"[5] apply of {APPLY_BILLERS} billers, fresh sandbox db per repeat")
+        repo = self.work / "fleet-apply"
+        make_fleet(repo, APPLY_BILLERS)
+        env = {**self.env, **_secrets_env(repo)}
+        t.ideal = APPLY_BILLERS * APPLY_LATENCY_MS / 1000 / APPLY_CONCURRENCY
+        cmd = [*(self.int360 or []), "--repo", str(repo), "apply", "--all", "--yes"]
+        cmd += ["--max-billers", str(2 * APPLY_BILLERS), "--concurrency", str(APPLY_CONCURRENCY)]
+        for i in range(self.repeats):
+            db = self.work / f"apply-sandbox-{i + 1}.sqlite"
+            log = self.work / f"apply-sandbox-{i + 1}.log"
+            with Sandbox(
+                self.int360 or [], repo, db, log, self.env, latency_ms=APPLY_LATENCY_MS
+            ) as sandbox:
+                env["INT360_CRM_URL"] = sandbox.url
+                run = self.runner.run(f"apply {i + 1}", cmd, cwd=repo, env=env)
+                used = sandbox.requests()
+            summary = _APPLY_SUMMARY.search(run.stdout)
+            if summary is None or int(summary.group(1)) != APPLY_BILLERS:
+                raise CommandFailed(
+                    f"apply {i + 1}: expected {APPLY_BILLERS} applied, got "
+                    f"{_apply_summary(run.stdout)}\n{_tail(run.stdout)}"
+                )
+            t.samples.append(run.wall_s)
+            t.extra["requests"] = dict(used)
+            _progress(f"  [5] apply {i + 1}: {run.wall_s:.3f} s; {sum(used.values())} requests")
+        t.notes.append(
+            f"{_apply_summary(run.stdout)}; {_requests(t)} per apply; every request "
+            f"incl. reads is delayed {APPLY_LATENCY_MS} ms"
+        )
+        t.ratio = statistics.median(t.samples) / t.ideal
+        t.met = t.ratio <= APPLY_RATIO_GOAL
+
+    def _memory(self, mem_v: Target, mem_p: Target) -> None:
+        _progress("[6] peak memory (maxrss of the timed runs + one sampled process-tree run each)")
+        for target, runs in ((mem_v, self.validate_runs), (mem_p, self.plan_runs)):
+            target.samples = [r.maxrss_mib for r in runs]
+            if not runs:
+                target.error = "no timed runs to take it from (see the rows above)"
+        # One extra run each, sampling the PSS summed over the whole process tree.
+        if self.validate_runs:
+            self._clear_cache()
+            run = self.runner.run(
+                "validate cold (memory)",
+                self._int360("validate"),
+                cwd=self.fleet,
+                env=self.env,
+                sample_tree=True,
+            )
+            _tree_note(mem_v, run, "cold validate")
+        if self.plan_runs:
+            db = self.work / "plan-sandbox.sqlite"
+            with Sandbox(
+                self.int360 or [], self.fleet, db, self.work / "memory-sandbox.log", self.env
+            ) as sandbox:
+                env = {**self.env, "INT360_CRM_URL": sandbox.url}
+                run = self.runner.run(
+                    "plan (memory)",
+                    self._int360("plan", "--all"),
+                    cwd=self.fleet,
+                    env=env,
+                    accept=(0, 2),
+                    sample_tree=True,
+                )
+            _tree_note(mem_p, run, "plan --all")
+        for target in (mem_v, mem_p):
+            if target.samples:
+                peak = max([*target.samples, target.extra.get("tree_peak_mib", 0.0)])
+                target.met = peak <= MEMORY_LIMIT_MIB
+
+
+def _tree_note(target: Target, run: Run, what: str) -> None:
+    if run.tree_peak_bytes is None:
+        return
+    mib = run.tree_peak_bytes / MIB
+    target.extra["tree_peak_mib"] = mib
+    target.notes.append(
+        f"samples: ru_maxrss (largest single process) of the timed runs; one {what} "
+        f"sampled every 20 ms as summed PSS of its process tree peaked at {mib:.1f} MiB"
+    )
+
+
+def _plan_summary(stdout: str) -> str:
+    found = _PLAN_SUMMARY.search(stdout)
+    return found.group(0) if found else "no plan summary line"
+
+
+def _apply_summary(stdout: str) -> str:
+    found = _APPLY_SUMMARY.search(stdout)
+    return found.group(0) if found else "no apply summary line"
+
+
+def _requests(target: Target) -> str:
+    counts: dict[str, int] = target.extra.get("requests", {})
+    detail = ", ".join(f"{k} ×{v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return f"{sum(counts.values())} HTTP requests ({detail or 'none'})"
+
+
+# --- command line ----------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="measure the SPEC §9 targets")
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_BILLERS:,} billers instead of {FULL_BILLERS:,}, {QUICK_REPEATS} repeats",
+    )
+    run.add_argument("--repeat", type=int, metavar="N", help=f"repeats per target ({FULL_REPEATS})")
+    run.add_argument("--billers", type=int, metavar="N", help="fleet size (overrides --quick)")
+    run.add_argument(
+        "--out", type=Path, default=Path("results.json"), help="JSON result file (results.json)"
+    )
+    run.add_argument(
+        "--timeout", type=float, default=900.0, help="seconds per command before it is killed"
+    )
+    run.add_argument("--workdir", type=Path, help="where to build the fleets (a new temp dir)")
+    run.add_argument("--keep", action="store_true", help="keep the work dir (fleets, logs)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m benchmarks``; exit 0 if every target was met, else 1."""
+    args = _parser().parse_args(argv)
+    repeats = args.repeat or (QUICK_REPEATS if args.quick else FULL_REPEATS)
+    billers = args.billers or (QUICK_BILLERS if args.quick else FULL_BILLERS)
+    if repeats < 1 or billers < 1:
+        _parser().error("--repeat and --billers must be at least 1")
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="int360-bench-", dir=args.workdir))
+    else:
+        work = Path(tempfile.mkdtemp(prefix="int360-bench-"))
+    cores = os.cpu_count()
+    load_before = _load()
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    began = time.perf_counter()
+    _progress(f"int360 benchmarks: {billers:,} billers, {repeats} repeats, {cores} cores; {work}")
+    try:
+        targets = Benchmark(work.resolve(), billers, repeats, args.timeout).run()
+    finally:
+        if args.keep:
+            _progress(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    rendered = table(targets)
+    head = (
+        f"int360 benchmarks — {billers:,} billers, {repeats} repeats, "
+        f"os.cpu_count() = {cores}, Python {platform.python_version()}, "
+        f"int360 at {_git_revision()}, {time.perf_counter() - began:.0f} s, "
+        f"load average {load_before} before, {_load()} after"
+    )
+    if billers != FULL_BILLERS:
+        head += f"\n(the SPEC §9 limits are for {FULL_BILLERS:,} billers)"
+    print(head)
+    print(rendered)
+    for t in targets:
+        for note in t.notes:
+            print(f"  [{t.key}] {note}")
+        if t.error:
+            print(f"  [{t.key}] FAILED: {t.error}")
+    result = {
+        "started": started,
+        "machine": {
+            "cpu_count": cores,
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_before": load_before,
+            "load_average_after": _load(),
+        },
+        "int360_revision": _git_revision(),
+        "billers": billers,
+        "repeats": repeats,
+        "quick": bool(args.quick),
+        "targets": [t.as_json() for t in targets],
+        "table": rendered,
+    }
+    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0 if all(t.met and not t.error for t in targets if not t.info_only) else 1
