@@ -44,9 +44,7 @@ def make_sandbox(tmp_path: Path, schemas: Schemas) -> Iterator[MakeSandbox]:
     are stopped at the end of the test."""
     started: list[SandboxServer] = []
 
-    def make(
-        profiles: Any = PROFILES, *, db: Path | None = None, **kwargs: Any
-    ) -> SandboxServer:
+    def make(profiles: Any = PROFILES, *, db: Path | None = None, **kwargs: Any) -> SandboxServer:
         path = db or tmp_path / f"sandbox-{len(started)}.sqlite"
         server = start_background(path, profiles, schemas=schemas, **kwargs)
         started.append(server)

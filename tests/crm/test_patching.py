@@ -78,6 +78,7 @@ def test_a_secret_is_replaced_whole_not_merged(patcher: SettingsPatcher) -> None
     [
         SECRET,  # the value written as a literal
         {"secret": "PW"},  # no value
+        {"value": SECRET},  # no name
         {"secret": "PW", "set": True},  # the read form
         {"secret": "PW", "value": ""},
         {"secret": "PW", "value": 5},
@@ -126,3 +127,49 @@ def test_formats_are_checked(patcher: SettingsPatcher) -> None:
 @pytest.mark.parametrize("patch", [[], "x", 5, None])
 def test_patch_must_be_an_object(patcher: SettingsPatcher, patch: Any) -> None:
     assert [e.path for e in _errors(patcher, {}, patch)] == [""]
+
+
+# Keywords that would make a field's validity depend on other fields.
+NON_LOCAL = {
+    "required",
+    "dependentRequired",
+    "dependentSchemas",
+    "if",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "minProperties",
+    "maxProperties",
+    "unevaluatedProperties",
+}
+
+
+def test_partial_settings_have_no_cross_field_rules(schemas: Schemas) -> None:
+    """Why validating the patch alone is enough (see ``patching``): no partial shape
+    has a rule spanning fields, except inside a secret, which is replaced whole."""
+    defs = schemas.documents["settings"]["$defs"]
+    found: list[str] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in NON_LOCAL:
+                    found.append(f"{where}/{key}")
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, where)
+
+    for name, definition in defs.items():
+        if name != "secret":
+            walk(definition, name)
+    assert found == []
+    secret_refs = {path for path in schemas.secret_paths if schemas.field_schema(path) is not None}
+    assert secret_refs == schemas.secret_paths
+
+
+def test_untouched_fields_are_not_revalidated(patcher: SettingsPatcher) -> None:
+    """A value stored before a schema change does not block patches of other fields."""
+    update = patcher.apply({"ftp": {"port": 0}}, {"ftp": {"host": "sftp.example.com"}})
+    assert update.settings == {"ftp": {"port": 0, "host": "sftp.example.com"}}

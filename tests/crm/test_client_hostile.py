@@ -1,0 +1,178 @@
+"""The client against servers that break the contract (things the sandbox never does),
+mocked with ``responses``; and its configuration."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+import responses
+
+from int360apply.crm.client import (
+    CrmClient,
+    RetryPolicy,
+    client_from_env,
+    crm_config_from_env,
+)
+from int360apply.crm.errors import CrmProtocolError, CrmRequestError, Unauthorized
+
+BASE = "https://crm.example.com/api"
+TOKEN = "tok-9a8b7c6d5e"
+POLICY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.001)
+
+
+@pytest.fixture
+def mocked() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+@pytest.fixture
+def crm() -> Iterator[CrmClient]:
+    with CrmClient(BASE, TOKEN, retry=POLICY, sleep=lambda s: None) as client:
+        yield client
+
+
+def test_non_json_body_is_a_protocol_error(mocked: responses.RequestsMock, crm: CrmClient) -> None:
+    mocked.get(f"{BASE}/billers/1", body="<html>maintenance</html>", content_type="text/html")
+    with pytest.raises(CrmProtocolError, match="not JSON"):
+        crm.get_biller(1)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {"bid": "1", "name": "x", "integrator_id": 1, "status": "active"},
+        {"bid": True, "name": "x", "integrator_id": 1, "status": "active"},
+        {"bid": 1, "integrator_id": 1, "status": "active"},
+    ],
+)
+def test_wrong_shape_is_a_protocol_error(
+    mocked: responses.RequestsMock, crm: CrmClient, body: object
+) -> None:
+    mocked.get(f"{BASE}/billers/1", json=body)
+    with pytest.raises(CrmProtocolError):
+        crm.get_biller(1)
+
+
+def test_missing_etag_is_a_protocol_error(mocked: responses.RequestsMock, crm: CrmClient) -> None:
+    mocked.get(f"{BASE}/billers/1/settings", json={})
+    with pytest.raises(CrmProtocolError, match="no ETag"):
+        crm.get_settings(1)
+    mocked.patch(f"{BASE}/billers/1/settings", json={})
+    with pytest.raises(CrmProtocolError, match="no ETag"):
+        crm.patch_settings(1, {}, '"1"')
+
+
+def test_redirects_are_not_followed(mocked: responses.RequestsMock, crm: CrmClient) -> None:
+    mocked.get(
+        f"{BASE}/billers/1", status=302, headers={"Location": "https://evil.example.net/steal"}
+    )
+    evil = mocked.get("https://evil.example.net/steal", json={})
+    with pytest.raises(CrmProtocolError, match=r"evil\.example\.net") as info:
+        crm.get_biller(1)
+    assert evil.call_count == 0
+    assert TOKEN not in str(info.value)
+
+
+def test_token_goes_only_to_the_crm(mocked: responses.RequestsMock, crm: CrmClient) -> None:
+    call = mocked.get(
+        f"{BASE}/billers/1", json={"bid": 1, "name": "x", "integrator_id": 1, "status": "active"}
+    )
+    crm.get_biller(1)
+    assert call.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_error_messages_never_echo_the_token(
+    mocked: responses.RequestsMock, crm: CrmClient
+) -> None:
+    body = {"error": {"code": "unauthorized", "message": f"token {TOKEN} expired", "details": []}}
+    mocked.get(f"{BASE}/billers/1", status=401, json=body)
+    with pytest.raises(Unauthorized) as info:
+        crm.get_biller(1)
+    assert TOKEN not in str(info.value) and "***" in str(info.value)
+    assert info.value.code == "unauthorized"
+
+
+def test_error_without_contract_body(mocked: responses.RequestsMock, crm: CrmClient) -> None:
+    mocked.get(f"{BASE}/billers/1", status=400, body="nope")
+    with pytest.raises(CrmRequestError, match="HTTP 400"):
+        crm.get_biller(1)
+
+
+def test_unexpected_status_is_a_protocol_error(
+    mocked: responses.RequestsMock, crm: CrmClient
+) -> None:
+    mocked.get(f"{BASE}/billers/1", status=501, json={})
+    with pytest.raises(CrmProtocolError, match="501"):
+        crm.get_biller(1)
+
+
+def test_retry_after_as_an_http_date(mocked: responses.RequestsMock) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    mocked.get(f"{BASE}/billers/1", status=503, headers={"Retry-After": when})
+    mocked.get(
+        f"{BASE}/billers/1", json={"bid": 1, "name": "x", "integrator_id": 1, "status": "active"}
+    )
+    sleeps: list[float] = []
+    with CrmClient(BASE, TOKEN, retry=POLICY, sleep=sleeps.append) as crm:
+        crm.get_biller(1)
+    assert len(sleeps) == 1 and 25 <= sleeps[0] <= 31
+
+
+def test_a_repeated_cursor_stops_pagination(mocked: responses.RequestsMock, crm: CrmClient) -> None:
+    page = {"items": [], "next_cursor": "same"}
+    mocked.get(f"{BASE}/billers", json=page)
+    with pytest.raises(CrmProtocolError, match="cursor"):
+        list(crm.list_billers())
+
+
+def test_bulk_read_must_answer_every_bid(mocked: responses.RequestsMock, crm: CrmClient) -> None:
+    mocked.get(f"{BASE}/settings", json={"items": [], "missing": []})
+    with pytest.raises(CrmProtocolError, match="left out 2"):
+        crm.bulk_settings([1, 2])
+
+
+def test_bulk_read_sends_repeated_bid_parameters(
+    mocked: responses.RequestsMock, crm: CrmClient
+) -> None:
+    call = mocked.get(f"{BASE}/settings", json={"items": [], "missing": [1, 2]})
+    assert crm.bulk_settings([1, 2, 1]).missing == [1, 2]
+    assert call.calls[0].request.url == f"{BASE}/settings?bid=1&bid=2"
+
+
+def test_patch_sends_merge_patch_and_if_match(
+    mocked: responses.RequestsMock, crm: CrmClient
+) -> None:
+    call = mocked.patch(
+        f"{BASE}/billers/1/settings", json={"ftp": {"port": 22}}, headers={"ETag": '"2"'}
+    )
+    result = crm.patch_settings(1, {"ftp": {"port": 22}}, '"1"')
+    sent = call.calls[0].request
+    assert sent.headers["If-Match"] == '"1"'
+    assert sent.headers["Content-Type"] == "application/merge-patch+json"
+    assert json.loads(sent.body) == {"ftp": {"port": 22}}
+    assert result.etag == '"2"'
+
+
+def test_plain_http_with_a_token_is_refused_except_on_loopback() -> None:
+    with pytest.raises(ValueError, match="https"):
+        CrmClient("http://crm.example.com", TOKEN)
+    CrmClient("http://127.0.0.1:8360", TOKEN).close()
+    CrmClient("http://crm.example.com").close()  # no token, nothing to leak
+    with pytest.raises(ValueError, match="http"):
+        CrmClient("ftp://crm.example.com")
+
+
+def test_configuration_from_the_environment() -> None:
+    assert client_from_env({}) is None  # the embedded sandbox
+    assert client_from_env({"INT360_CRM_URL": ""}) is None
+    assert crm_config_from_env({"INT360_CRM_URL": BASE, "INT360_CRM_TOKEN": TOKEN}) == (BASE, TOKEN)
+    client = client_from_env({"INT360_CRM_URL": BASE + "/", "INT360_CRM_TOKEN": TOKEN})
+    assert client is not None and client.base_url == BASE
+    assert TOKEN not in repr(client)
+    client.close()
