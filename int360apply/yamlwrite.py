@@ -21,6 +21,10 @@ def _yaml() -> YAML:
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
     yaml.preserve_quotes = True
+    # ``null`` removes an inherited value: write it out, not as an empty value.
+    yaml.representer.add_representer(
+        type(None), lambda rep, _data: rep.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
     return yaml
 
 

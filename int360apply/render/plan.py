@@ -35,6 +35,8 @@ def _summary_line(plan: Plan) -> str:
 
 
 def _headline(biller: BillerPlan) -> str:
+    if not biller.partner:  # a deleted file: its name is the file's path
+        return f"{biller.bid} {biller.name}"
     return f"{biller.bid} {biller.name} ({biller.partner})"
 
 
