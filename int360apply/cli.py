@@ -171,6 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RepoError, SchemaSetupError) as exc:
         _err(f"int360: {exc}")
         return EXIT_FAIL
+    except Exception as exc:
+        from .crm.errors import CrmError
+
+        if isinstance(exc, CrmError):
+            _err(f"int360: the CRM call failed: {exc}")
+            return EXIT_FAIL
+        raise
     except KeyboardInterrupt:
         _err("int360: interrupted")
         return 130

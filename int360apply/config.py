@@ -130,15 +130,21 @@ def _load_one(
     repo: Repo, schemas: Schemas, path: Path, kind: str
 ) -> tuple[Document | None, list[Problem]]:
     rel = repo.rel(path)
-    if kind == "biller" and path.is_symlink():
-        target = path.resolve()
-        if target.parent != (repo.root / "billers").resolve():
+    if path.is_symlink():
+        folder = "billers" if kind == "biller" else "partners"
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None, [
+                Problem(Location(rel), "filename", "a symlink that leads nowhere (or in a loop)")
+            ]
+        if target.parent != (repo.root / folder).resolve():
             return None, [
                 Problem(
                     Location(rel),
                     "filename",
-                    "this biller file is a symlink to a file outside billers/; "
-                    "keep biller files as real files in billers/",
+                    f"this file is a symlink to a file outside {folder}/; "
+                    f"keep {kind} files as real files in {folder}/",
                 )
             ]
     loaded = yamlio.load_document(path, rel)

@@ -46,6 +46,14 @@ def plaintext_secrets(
             )
             return
         if is_reference(node):
+            if "value" in node:
+                yield (
+                    (*path, "value"),
+                    (
+                        f"{dotted((*path, 'value'))} writes a secret's value into the file; keep "
+                        f"only {{secret: NAME}} and provide the value in {ENV_PREFIX}NAME"
+                    ),
+                )
             return
         if isinstance(node, Mapping):
             for key, value in node.items():

@@ -170,7 +170,7 @@ def _build(
 
 def _decode(raw: bytes) -> str:
     if len(raw) > MAX_BYTES:
-        raise YamlError(f"file is {len(raw)} bytes; the limit is {MAX_BYTES} bytes (256 KiB)")
+        raise YamlError(f"file is over the limit of {MAX_BYTES} bytes (256 KiB)")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -258,9 +258,14 @@ def locate(raw: bytes) -> Positions:
 def load_document(path: Path, rel: str) -> Document | Problem:
     """Read and parse one file; a ``Problem`` of rule ``yaml`` when it is refused."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return Problem(Location(rel), "yaml", f"cannot read file: {exc.strerror or exc}")
+        if not path.is_file():
+            return Problem(Location(rel), "yaml", "not a regular file")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # enough to tell it is too big, never more
+    except (OSError, RuntimeError) as exc:
+        return Problem(
+            Location(rel), "yaml", f"cannot read file: {getattr(exc, 'strerror', None) or exc}"
+        )
     try:
         data = parse(raw)
     except YamlError as exc:

@@ -473,9 +473,14 @@ class CrmClient:
         return CrmProtocolError(f"{text} (not a status the contract allows)", **kwargs)
 
     def _json(self, method: str, path: str, resp: requests.Response) -> Any:
+        if len(resp.content) > MAX_BODY_BYTES:
+            raise CrmProtocolError(
+                f"{method} {path}: the CRM answered {len(resp.content)} bytes, more than "
+                f"{MAX_BODY_BYTES}; refused"
+            )
         try:
-            return json.loads(resp.content)
-        except ValueError:
+            return json.loads(resp.content, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
             ctype = resp.headers.get("Content-Type") or "no content type"
             raise CrmProtocolError(
                 f"{method} {path}: HTTP {resp.status_code} with a body that is not JSON ({ctype})",
@@ -549,15 +554,23 @@ def _etag(resp: requests.Response, path: str) -> str:
     return etag
 
 
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON; the contract has no use for them."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _error_body(resp: requests.Response) -> tuple[str | None, str, list[FieldProblem]]:
     """Code, message and details of a contract error body; a fallback for anything else."""
     fallback = resp.reason or "error"
     try:
-        error = json.loads(resp.content)["error"]
+        error = json.loads(resp.content, parse_constant=_no_constant)["error"]
         code = error.get("code")
         message = error.get("message")
         raw_details = error.get("details") or []
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None, f"{fallback} (no error body of the contract)", []
     details = [
         FieldProblem(str(d.get("path", "")), str(d.get("message", "")))
