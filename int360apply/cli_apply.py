@@ -410,7 +410,6 @@ def cmd_sandbox_serve(args: argparse.Namespace, repo: Repo | None) -> int:
 
     try:
         found = open_repo(getattr(args, "repo", None))
-        seed = list(profiles(load_config(found)))
     except RepoError:
-        seed = []
-    return int(run_serve(args, seed))
+        return int(run_serve(args, []))
+    return int(run_serve(args, list(profiles(load_config(found))), schema_dir=found.schema_dir))
