@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Config
+from .crm import AuditNote
 from .crm.errors import CrmError, PreconditionFailed
 from .plan import BillerPlan, Change, Plan, diff_settings, patch_from_changes
 from .secrets import resolve
@@ -215,8 +216,9 @@ def _apply_one(
     try:
         for attempt in range(2):
             patch = fill_secrets(patch_from_changes(changes), changes, secrets)
+            note = audit_note(changes, commit, options.actor)
             try:
-                client.patch_settings(entry.bid, patch, etag)
+                result = client.patch_settings(entry.bid, patch, etag, note=note)
             except PreconditionFailed:
                 if options.from_file or config is None or attempt == 1:
                     outcome.status = "stale"
@@ -236,8 +238,11 @@ def _apply_one(
                     return outcome
                 continue
             outcome.status = "applied"
+            if result.note_id is None and not result.already_applied:
+                # The CRM did not confirm the note committed with the change
+                # (too long for the header): add it on its own.
+                _add_note(client, entry.bid, note)
             break
-        _note(client, entry.bid, outcome.changes, options, commit)
     except _BillerFailed as exc:
         outcome.errors.append({"code": exc.code, "message": exc.message})
     except CrmError as exc:
@@ -261,20 +266,16 @@ def _replan(
     return changes, etag
 
 
-def note_text(changes: list[Change], commit: str | None, actor: str) -> str:
-    """The audit note: commit, actor and the changed paths (never values)."""
-    paths = ", ".join(c.path for c in changes)
-    return f"int360 apply by {actor} from commit {commit or 'unknown'}: changed {paths}"
+def audit_note(changes: list[Change], commit: str | None, actor: str) -> AuditNote:
+    """The audit note of a change: commit, actor and the changed paths (never values)."""
+    paths = [c.path for c in changes]
+    text = f"int360 apply by {actor} from commit {commit or 'unknown'}: changed {', '.join(paths)}"
+    return AuditNote(text, author=actor, commit=commit, paths=tuple(paths))
 
 
-def _note(
-    client: Any, bid: int, changes: list[Change], options: ApplyOptions, commit: str | None
-) -> None:
-    text = note_text(changes, commit, options.actor)
+def _add_note(client: Any, bid: int, note: AuditNote) -> None:
     try:
-        client.add_note(
-            bid, text, author=options.actor, commit=commit, paths=[c.path for c in changes]
-        )
+        client.add_note(bid, note.text, author=note.author, commit=note.commit, paths=note.paths)
     except CrmError as exc:
         # The settings are written; a missing note must not turn that into a failure.
         sys.stderr.write(f"warning: biller {bid}: audit note not written: {exc}\n")

@@ -11,7 +11,7 @@ cheap (no HTTP or web framework is loaded).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 PROFILE_STATUSES = ("active", "inactive")
 
@@ -36,4 +36,56 @@ class Note(NamedTuple):
     paths: tuple[str, ...] | None = None
 
 
-__all__ = ["PROFILE_STATUSES", "Note", "Profile"]
+class NoteLimits(NamedTuple):
+    """The contract's size limits of a new note: characters of ``text``, number of
+    ``paths`` and characters of each."""
+
+    text: int
+    paths: int
+    path: int
+
+
+# ``NoteCreate`` (POST /billers/{bid}/notes) and ``AuditNoteHeader`` (a PATCH's
+# Audit-Note header, which must stay well under an HTTP server's 64 KiB line limit).
+BODY_NOTE_LIMITS = NoteLimits(text=10000, paths=1000, path=300)
+HEADER_NOTE_LIMITS = NoteLimits(text=2000, paths=64, path=100)
+
+
+class AuditNote(NamedTuple):
+    """An audit note to write (the contract's ``NoteCreate``); never a secret value in it."""
+
+    text: str
+    author: str | None = None
+    commit: str | None = None
+    paths: tuple[str, ...] | None = None
+
+    def fits(self, limits: NoteLimits) -> bool:
+        """Whether the note is within ``limits`` (author and commit have fixed ones)."""
+        paths = self.paths or ()
+        return (
+            len(self.text) <= limits.text
+            and len(paths) <= limits.paths
+            and all(len(p) <= limits.path for p in paths)
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``NoteCreate`` object: the fields that are set."""
+        out: dict[str, Any] = {"text": self.text}
+        if self.author is not None:
+            out["author"] = self.author
+        if self.commit is not None:
+            out["commit"] = self.commit
+        if self.paths is not None:
+            out["paths"] = list(self.paths)
+        return out
+
+
+__all__ = [
+    "BODY_NOTE_LIMITS",
+    "HEADER_NOTE_LIMITS",
+    "PROFILE_STATUSES",
+    "AuditNote",
+    "Note",
+    "NoteLimits",
+    "Profile",
+]

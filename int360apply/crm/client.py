@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from int360apply.crm import Note, Profile
+from int360apply.crm import HEADER_NOTE_LIMITS, AuditNote, Note, Profile
 from int360apply.crm.errors import (
     CrmError,
     CrmProtocolError,
@@ -51,6 +51,9 @@ from int360apply.crm.errors import (
 ENV_URL = "INT360_CRM_URL"
 ENV_TOKEN = "INT360_CRM_TOKEN"
 MAX_BULK = 500  # the contract's limit of BIDs per bulk read
+AUDIT_NOTE_HEADER = "Audit-Note"
+AUDIT_NOTE_ID_HEADER = "Audit-Note-Id"
+MAX_AUDIT_NOTE_HEADER = 8192
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "int360-as-code/0.1"
 
@@ -83,12 +86,15 @@ class Versioned(NamedTuple):
 
 
 class PatchResult(NamedTuple):
-    """The settings after a PATCH, their ETag, and whether the response was lost
-    and the change found already in place (see ``CrmClient.patch_settings``)."""
+    """The settings after a PATCH, their ETag, whether the response was lost
+    and the change found already in place (see ``CrmClient.patch_settings``),
+    and the id of the audit note the CRM committed with the change (None when
+    none was sent, or the response that would confirm it was lost)."""
 
     settings: Settings
     etag: str
     already_applied: bool
+    note_id: int | None = None
 
 
 class BulkSettings(NamedTuple):
@@ -268,10 +274,20 @@ class CrmClient:
                 )
         return BulkSettings(found, missing)
 
-    def patch_settings(self, bid: int, patch: Mapping[str, Any], etag: str) -> PatchResult:
+    def patch_settings(
+        self,
+        bid: int,
+        patch: Mapping[str, Any],
+        etag: str,
+        *,
+        note: AuditNote | None = None,
+    ) -> PatchResult:
         """Apply a JSON merge patch to a biller's settings if they are still at ``etag``.
 
         Secrets in ``patch`` are in write form ``{"secret": NAME, "value": V}``.
+        ``note`` goes in the ``Audit-Note`` header, so the CRM commits it with
+        the change; a note too long for a header is not sent (``note_id`` stays
+        None and the caller adds it with ``add_note``).
         Returns the new settings and ETag. Raises ``PreconditionFailed`` when
         the settings moved on (read again and recompute), ``InvalidSettings``
         (422, per-field ``details``), ``NotFound`` and the other ``CrmError`` s.
@@ -294,6 +310,11 @@ class CrmClient:
         path = f"/billers/{int(bid)}/settings"
         body = json.dumps(patch, allow_nan=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/merge-patch+json", "If-Match": etag}
+        if note is not None and note.fits(HEADER_NOTE_LIMITS):
+            header = json.dumps(note.as_json(), ensure_ascii=True, separators=(",", ":"))
+            # Proxies commonly refuse header lines over 8 KiB.
+            if len(header) <= MAX_AUDIT_NOTE_HEADER:
+                headers[AUDIT_NOTE_HEADER] = header
         attempts = _Attempts(self._retry)
         while True:
             try:
@@ -312,7 +333,13 @@ class CrmClient:
                     status=412,
                 ) from None
             settings = _object(self._json("PATCH", path, resp), f"PATCH {path}")
-            return PatchResult(settings, _etag(resp, path), already_applied=False)
+            note_id = resp.headers.get(AUDIT_NOTE_ID_HEADER)
+            return PatchResult(
+                settings,
+                _etag(resp, path),
+                already_applied=False,
+                note_id=int(note_id) if note_id and note_id.isdigit() else None,
+            )
 
     def add_note(
         self,
@@ -326,18 +353,12 @@ class CrmClient:
     ) -> Note:
         """Add an audit note; retried safely (one ``Idempotency-Key`` for all tries)."""
         path = f"/billers/{int(bid)}/notes"
-        note: dict[str, Any] = {"text": text}
-        if author is not None:
-            note["author"] = author
-        if commit is not None:
-            note["commit"] = commit
-        if paths is not None:
-            note["paths"] = list(paths)
+        note = AuditNote(text, author, commit, tuple(paths) if paths is not None else None)
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": idempotency_key or uuid.uuid4().hex,
         }
-        resp = self._call("POST", path, body=json.dumps(note).encode(), headers=headers)
+        resp = self._call("POST", path, body=json.dumps(note.as_json()).encode(), headers=headers)
         return _note(self._json("POST", path, resp), f"POST {path}")
 
     def list_notes(self, bid: int) -> list[Note]:
@@ -644,6 +665,7 @@ __all__ = [
     "ENV_TOKEN",
     "ENV_URL",
     "MAX_BULK",
+    "AuditNote",
     "BulkSettings",
     "CrmClient",
     "CrmConfig",

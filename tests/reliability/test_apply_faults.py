@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -74,7 +73,7 @@ def test_apply_of_300_billers_under_a_30_percent_fault_rate_converges(
     assert report.summary == {"applied": 300, "unchanged": 0, "stale": 0, "failed": 0}, [
         o.as_dict() for o in report.outcomes if o.status != "applied"
     ]
-    assert sum(injected.values()) > 150  # about 0.3 of ~900 requests
+    assert sum(injected.values()) > 100  # about 0.3 of ~500 requests (PATCHes, retries, re-reads)
     if "lost_response" in injected:
         assert injected["lost_response"] > 0
     with fast_client(server.url) as clean:
@@ -173,21 +172,13 @@ def test_when_the_retry_budget_runs_out_the_report_names_who_is_left_and_a_rerun
     with fast_client(server.url) as clean:
         assert not_at_desired(config, clean, fleet.bids) == {}
         notes = {bid: len(clean.list_notes(bid)) for bid in fleet.bids}
-    assert max(notes.values()) <= 1, "a biller got two audit notes"
-    for bid in left_behind:
-        assert notes[bid] == 1
-    # A biller without its audit note is one whose note the first run warned about, or one
-    # whose write committed but whose response was lost when the budget ran out (reported
-    # failed, found done by the rerun, so never given a note).
-    unnoted = sorted(bid for bid, n in notes.items() if n == 0)
-    warned = {int(b) for b in re.findall(r"biller ([0-9]+): audit note not written", first_err)}
-    assert set(unnoted) <= warned | (failed - left_behind)
+    # The note is committed with the change: a write whose response was lost when the
+    # budget ran out (reported failed, found done by the rerun) has its note too.
+    assert set(notes.values()) == {1}, {bid: n for bid, n in notes.items() if n != 1}
+    assert "audit note not written" not in first_err
     figure("faults injected and survived (sandbox, budget run)", injected)
     figure("billers converged", len(fleet.bids))
-    print(
-        f"left behind by the first run: {len(left_behind)}; failed in report: {len(failed)}; "
-        f"written without an audit note: {len(unnoted)}"
-    )
+    print(f"left behind by the first run: {len(left_behind)}; failed in report: {len(failed)}")
 
 
 # --- SIGKILL in the middle of an apply ---------------------------------------------------
@@ -256,8 +247,7 @@ def test_a_sigkill_in_the_middle_of_an_apply_then_a_rerun_converges(
     with fast_client(server.url) as clean:
         assert not_at_desired(config, clean, fleet.bids) == {}
         notes = {bid: len(clean.list_notes(bid)) for bid in fleet.bids}
-    assert max(notes.values()) == 1
-    # At most the billers in flight at the kill (concurrency 4) lack their note.
-    assert sum(1 for n in notes.values() if n == 0) <= 4
+    # Even the billers in flight at the kill: their note was committed with their change.
+    assert set(notes.values()) == {1}, {bid: n for bid, n in notes.items() if n != 1}
     figure("billers converged", len(fleet.bids))
     print(f"killed with {len(off_before)} of {len(fleet.bids)} billers still to apply")

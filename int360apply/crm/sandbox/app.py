@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from int360apply.crm import PROFILE_STATUSES, Note, Profile
+from int360apply.crm import (
+    BODY_NOTE_LIMITS,
+    HEADER_NOTE_LIMITS,
+    PROFILE_STATUSES,
+    Note,
+    NoteLimits,
+    Profile,
+)
 from int360apply.crm.sandbox.faults import FAULT_ENVIRON_KEY, FaultConfig, FaultInjector
 from int360apply.crm.sandbox.patching import FieldError, InvalidPatch, SettingsPatcher
 from int360apply.crm.sandbox.store import (
@@ -53,6 +60,8 @@ MAX_BODY = 1 << 20
 SCOPES = ("read", "write")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PATCH_TYPES = ("application/merge-patch+json", "application/json")
+AUDIT_NOTE_HEADER = "Audit-Note"
+AUDIT_NOTE_ID_HEADER = "Audit-Note-Id"
 _DIGITS = re.compile(r"[0-9]{1,16}")
 _COMMIT = re.compile(r"[0-9a-f]{7,64}")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
@@ -264,6 +273,7 @@ class _Api:
                 415, "unsupported_media_type", "send the patch as application/merge-patch+json"
             )
         patch = _json_body()
+        note = _audit_note_header(default_author=g.caller.name)
         # Validate outside the write lock (and before the staleness check: an invalid
         # patch is invalid whatever the state); redo it inside only if a write slipped in.
         first = _checked(self.patcher, current[0], patch)
@@ -275,12 +285,15 @@ class _Api:
             return first if revision == current[1] else _checked(self.patcher, doc, patch)
 
         try:
-            settings, revision = self.store.update_settings(number, wanted.__contains__, compute)
+            stored = self.store.update_settings(number, wanted.__contains__, compute, note)
         except UnknownBiller:
             raise _not_found(bid) from None
         except StaleRevision as exc:
             raise _stale(exc.current) from None
-        return _settings_response(settings, revision)
+        resp = _settings_response(stored.settings, stored.revision)
+        if stored.note_id is not None:
+            resp.headers[AUDIT_NOTE_ID_HEADER] = str(stored.note_id)
+        return resp
 
     # -- notes --------------------------------------------------------------
 
@@ -448,8 +461,27 @@ def _settings_response(settings: dict[str, Any], revision: int) -> Response:
     return resp
 
 
-def _new_note(body: Any, *, default_author: str) -> NewNote:
-    """A note from a request body; 422 listing every problem."""
+def _audit_note_header(*, default_author: str) -> NewNote | None:
+    """The note of a PATCH's ``Audit-Note`` header (a JSON ``NoteCreate``), or None."""
+    raw = request.headers.get(AUDIT_NOTE_HEADER)
+    if raw is None:
+        return None
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise ApiError(
+            422,
+            "invalid_note",
+            f"the {AUDIT_NOTE_HEADER} header is not JSON",
+            [FieldError("", "not JSON")],
+        ) from None
+    return _new_note(body, default_author=default_author, limits=HEADER_NOTE_LIMITS)
+
+
+def _new_note(
+    body: Any, *, default_author: str, limits: NoteLimits = BODY_NOTE_LIMITS
+) -> NewNote:
+    """A note from a request body (or header, with its ``limits``); 422 listing every problem."""
     if not isinstance(body, dict):
         raise ApiError(
             422, "invalid_note", "a note is a JSON object", [FieldError("", "not an object")]
@@ -460,8 +492,8 @@ def _new_note(body: Any, *, default_author: str) -> NewNote:
     author: Any = fields.get("author", default_author)
     commit: Any = fields.get("commit")
     paths: Any = fields.get("paths")
-    if not isinstance(text, str) or not 1 <= len(text) <= 10000:
-        errors.append(FieldError("text", "required: a string of 1-10000 characters"))
+    if not isinstance(text, str) or not 1 <= len(text) <= limits.text:
+        errors.append(FieldError("text", f"required: a string of 1-{limits.text} characters"))
     if not isinstance(author, str) or not 1 <= len(author) <= 200:
         errors.append(FieldError("author", "a string of 1-200 characters"))
     # Optional fields are left out when unknown; an explicit null is an error.
@@ -469,10 +501,12 @@ def _new_note(body: Any, *, default_author: str) -> NewNote:
         errors.append(FieldError("commit", "a git commit SHA: 7-64 lowercase hex digits"))
     if "paths" in fields and not (
         isinstance(paths, list)
-        and len(paths) <= 1000
-        and all(isinstance(p, str) and 1 <= len(p) <= 300 for p in paths)
+        and len(paths) <= limits.paths
+        and all(isinstance(p, str) and 1 <= len(p) <= limits.path for p in paths)
     ):
-        errors.append(FieldError("paths", "at most 1000 strings of 1-300 characters"))
+        errors.append(
+            FieldError("paths", f"at most {limits.paths} strings of 1-{limits.path} characters")
+        )
     if errors:
         raise ApiError(422, "invalid_note", "the note is invalid", errors)
     return NewNote(author, text, commit, tuple(paths) if paths is not None else None)

@@ -32,7 +32,16 @@ ProfileLike = Profile | tuple[int, str, int]
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """werkzeug's request handler, minus what could leak request data into logs."""
+    """werkzeug's request handler, minus what could leak request data into logs.
+
+    Errors http.server answers itself (a header line over 64 KiB: 431; a
+    malformed request line: 400) use the contract's JSON error shape.
+    """
+
+    error_content_type = "application/json"
+    error_message_format = (
+        '{"error": {"code": "%(code)d", "message": "%(message)s", "details": []}}'
+    )
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # the app logs each request itself, without the query string

@@ -107,6 +107,15 @@ class NewNote(NamedTuple):
     paths: tuple[str, ...] | None = None
 
 
+class StoredSettings(NamedTuple):
+    """A settings write as committed: the new settings, their revision, and the id
+    of the audit note written in the same transaction (None without one)."""
+
+    settings: dict[str, Any]
+    revision: int
+    note_id: int | None = None
+
+
 class _Pool:
     """Connections for any thread; each is used by one thread at a time."""
 
@@ -159,6 +168,21 @@ def etag_of(revision: int) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _insert_note(
+    conn: sqlite3.Connection, bid: int, note: NewNote, key: str | None, fingerprint: str | None
+) -> Note:
+    """Insert ``note`` inside the caller's write transaction; returns it as stored."""
+    paths = json.dumps(list(note.paths)) if note.paths is not None else None
+    created = _now()
+    cursor = conn.execute(
+        "INSERT INTO notes (bid, created_at, author, text, commit_sha, paths, "
+        "idempotency_key, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (bid, created, note.author, note.text, note.commit, paths, key, fingerprint),
+    )
+    note_id = int(cursor.lastrowid or 0)
+    return Note(note_id, created, note.author, note.text, note.commit, note.paths)
 
 
 def _profile(row: tuple[Any, ...]) -> Profile:
@@ -307,10 +331,13 @@ class Store:
         bid: int,
         matches: Callable[[int], bool],
         compute: Callable[[dict[str, Any], int], SettingsUpdate],
-    ) -> tuple[dict[str, Any], int]:
+        note: NewNote | None = None,
+    ) -> StoredSettings:
         """Atomically: check the revision, compute the new settings, store them.
 
-        ``compute`` gets the current settings and their revision.
+        ``compute`` gets the current settings and their revision. ``note``, an
+        audit note, is added in the same transaction: the settings change and
+        its note are committed together or not at all.
 
         Raises ``UnknownBiller``, ``StaleRevision`` (``matches`` refused the
         current revision) or whatever ``compute`` raises; nothing is written then.
@@ -338,7 +365,8 @@ class Store:
                 "INSERT OR REPLACE INTO secrets (bid, path, name, value) VALUES (?, ?, ?, ?)",
                 [(bid, path, name, value) for path, (name, value) in update.written.items()],
             )
-            return update.settings, revision
+            note_id = _insert_note(conn, bid, note, None, None).id if note else None
+            return StoredSettings(update.settings, revision, note_id)
 
     def secret_values(self, bid: int) -> dict[str, tuple[str, str]]:
         """Stored secret values (dotted path → (name, value)). Tests only; not served."""
@@ -370,15 +398,7 @@ class Store:
                     if row[6] != fingerprint:
                         raise IdempotencyConflict(key)
                     return _note(row), False
-            paths = json.dumps(list(note.paths)) if note.paths is not None else None
-            created = _now()
-            cursor = conn.execute(
-                "INSERT INTO notes (bid, created_at, author, text, commit_sha, paths, "
-                "idempotency_key, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (bid, created, note.author, note.text, note.commit, paths, key, fingerprint),
-            )
-            note_id = int(cursor.lastrowid or 0)
-            return Note(note_id, created, note.author, note.text, note.commit, note.paths), True
+            return _insert_note(conn, bid, note, key, fingerprint), True
 
     def list_notes(self, bid: int, *, after: int, limit: int) -> list[Note]:
         """Notes of ``bid`` with an id above ``after``, oldest first, at most ``limit``."""
