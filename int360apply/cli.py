@@ -45,7 +45,7 @@ def cmd_validate(args: argparse.Namespace, repo: Repo) -> int:
     from .render.problems import FORMATS
     from .validate_run import run_validate
 
-    problems = run_validate(repo, [Path(p) for p in args.paths] or None)
+    problems = run_validate(repo, [Path(p) for p in args.paths] or None, careful=args.careful)
     _out(FORMATS[args.format](problems))
     if not problems and args.format == "text":
         _err("valid")
@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check files against schemas and rules")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files to check (default: all)")
     p.add_argument("--format", choices=("text", "github", "json"), default="text")
+    p.add_argument(
+        "--careful",
+        action="store_true",
+        help="no cache, no worker processes, the full schema validator on every file "
+        "(slower; the reference the fast paths agree with)",
+    )
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("render", help="show a biller's merged settings")

@@ -70,7 +70,7 @@ def add_commands(sub: Any) -> None:
     sandbox = p.add_subparsers(dest="sandbox_command", metavar="COMMAND", parser_class=type(p))
     sandbox.required = True
     serve = sandbox.add_parser("serve", help="run the sandbox CRM on 127.0.0.1")
-    from .crm.sandbox.server import add_serve_arguments
+    from .crm.sandbox.options import add_serve_arguments
 
     add_serve_arguments(serve)
     serve.set_defaults(func=cmd_sandbox_serve, needs_repo=False)

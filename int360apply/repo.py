@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -46,7 +48,10 @@ class Repo:
 
     def biller_files(self) -> list[Path]:
         """``billers/*.yaml``, sorted."""
-        return sorted((self.root / "billers").glob("*.yaml"))
+        folder = self.root / "billers"
+        # One folder: sorting the names sorts the paths, at a fraction of Path's cost.
+        names = sorted(n for n in os.listdir(folder) if fnmatch.fnmatchcase(n, "*.yaml"))
+        return [folder / n for n in names]
 
     def kind_of(self, rel: str) -> str | None:
         """``defaults``, ``partner``, ``biller`` or None for a repo-relative path."""

@@ -8,23 +8,40 @@ import contextlib
 import hashlib
 import json
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from .config import load_config
 from .model import Location, Problem
 from .repo import Repo
+from .schemas import careful as schemas_careful
 from .validate import billers_problems, cross_file_problems, validate
 
 # Below this many billers a second process costs more than it saves.
 PARALLEL_THRESHOLD = 2000
 CACHE_FILE = ".int360/validate-cache.json"
+# Files changed less than this before a run are too fresh to trust a stat-keyed cache with.
+RACY_NS = 2_000_000_000
 
 
-def run_validate(repo: Repo, paths: Sequence[Path] | None) -> list[Problem]:
-    """Validate the whole repo, or the given files with what they need."""
+def run_validate(
+    repo: Repo, paths: Sequence[Path] | None, *, careful: bool = False
+) -> list[Problem]:
+    """Validate the whole repo, or the given files with what they need.
+
+    ``careful``: no cache, one process, the full schema validator on every
+    document — the reference the fast paths must agree with.
+    """
+    if careful:
+        with schemas_careful():
+            return _run(repo, paths, careful=True)
+    return _run(repo, paths, careful=False)
+
+
+def _run(repo: Repo, paths: Sequence[Path] | None, *, careful: bool) -> list[Problem]:
     if paths is None:
-        return _whole_repo(repo)
+        return _whole_repo(repo, careful)
     billers: list[Path] = []
     outside: list[Problem] = []
     whole = False
@@ -46,7 +63,7 @@ def run_validate(repo: Repo, paths: Sequence[Path] | None) -> list[Problem]:
                 )
             )
     if whole:
-        return sorted(set(_whole_repo(repo)) | set(outside))
+        return sorted(set(_whole_repo(repo, careful)) | set(outside))
     config = load_config(repo, billers + _namesakes(repo, billers))
     named = {repo.rel(p) for p in billers}
     problems = [
@@ -76,9 +93,12 @@ def _namesakes(repo: Repo, billers: list[Path]) -> list[Path]:
     return sorted(found)
 
 
-def _whole_repo(repo: Repo) -> list[Problem]:
+def _whole_repo(repo: Repo, careful: bool) -> list[Problem]:
+    if careful:
+        return validate(load_config(repo))
+    started = time.time_ns()
     files = repo.biller_files()
-    key = _fingerprint(repo, files)
+    key, newest = _fingerprint(repo, files)
     cached = _read_cache(repo, key)
     if cached is not None:
         return cached
@@ -87,7 +107,10 @@ def _whole_repo(repo: Repo) -> list[Problem]:
         problems = _parallel(repo, files, workers)
     else:
         problems = validate(load_config(repo))
-    _write_cache(repo, key, problems)
+    # A file changed in the same timestamp tick as our read could change again with
+    # no visible stat change (git's "racily clean" entries): cache only a settled tree.
+    if newest < started - RACY_NS:
+        _write_cache(repo, key, problems)
     return problems
 
 
@@ -121,8 +144,9 @@ def _parallel(repo: Repo, files: list[Path], workers: int) -> list[Problem]:
     return sorted(set(problems))
 
 
-def _fingerprint(repo: Repo, biller_files: list[Path]) -> str:
-    """Changes with any schema, partner or code file's bytes and any biller file's stat."""
+def _fingerprint(repo: Repo, biller_files: list[Path]) -> tuple[str, int]:
+    """A key that changes with any schema, partner or code file's bytes and any biller
+    file's stat; and the newest biller file's modification time (ns)."""
     digest = hashlib.sha256()
     package = Path(__file__).parent
     for path in sorted(package.rglob("*.py")):
@@ -132,10 +156,20 @@ def _fingerprint(repo: Repo, biller_files: list[Path]) -> str:
         for path in sorted((repo.root / folder).glob("*")):
             if path.is_file():
                 digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    newest = 0
+    lines = []
     for path in biller_files:
-        stat = path.stat() if path.exists() else path.lstat()  # a dangling symlink too
-        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}\n".encode())
-    return digest.hexdigest()
+        try:
+            stat = os.stat(path)
+        except OSError:
+            stat = os.lstat(path)  # a dangling symlink is still a (bad) biller file
+        # ctime too: a rewrite that puts the mtime back still moves it.
+        newest = max(newest, stat.st_mtime_ns)
+        lines.append(
+            f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}\n"
+        )
+    digest.update("".join(lines).encode())
+    return digest.hexdigest(), newest
 
 
 def _read_cache(repo: Repo, key: str) -> list[Problem] | None:

@@ -10,7 +10,7 @@ import pytest
 
 from int360apply.crm import Profile
 from int360apply.crm.client import CrmClient, RetryPolicy
-from int360apply.crm.sandbox.app import Token
+from int360apply.crm.sandbox.options import Token
 from int360apply.crm.sandbox.server import SandboxServer, start_background
 from int360apply.schemas import Schemas, schemas_for
 

@@ -13,15 +13,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from int360apply.crm.sandbox.app import Token
-from int360apply.crm.sandbox.server import (
+from int360apply.crm.sandbox.options import (
     DEFAULT_DB,
     DEFAULT_PORT,
+    Token,
     add_serve_arguments,
-    find_schema_dir,
     parse_token,
-    start_background,
 )
+from int360apply.crm.sandbox.server import find_schema_dir, start_background
 from int360apply.schemas import Schemas
 
 from .conftest import PROFILES, REPO_ROOT, SCHEMA_DIR

@@ -37,6 +37,7 @@ from int360apply.crm import (
     Profile,
 )
 from int360apply.crm.sandbox.faults import FAULT_ENVIRON_KEY, FaultConfig, FaultInjector
+from int360apply.crm.sandbox.options import Token
 from int360apply.crm.sandbox.patching import FieldError, InvalidPatch, SettingsPatcher
 from int360apply.crm.sandbox.store import (
     IdempotencyConflict,
@@ -57,7 +58,6 @@ log = logging.getLogger("int360apply.crm.sandbox")
 MAX_ID = 2**53 - 1  # the largest integer every JSON parser reads exactly
 MAX_BULK = 500
 MAX_BODY = 1 << 20
-SCOPES = ("read", "write")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PATCH_TYPES = ("application/merge-patch+json", "application/json")
 AUDIT_NOTE_HEADER = "Audit-Note"
@@ -66,14 +66,6 @@ _DIGITS = re.compile(r"[0-9]{1,16}")
 _COMMIT = re.compile(r"[0-9a-f]{7,64}")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 ANONYMOUS = "anonymous"
-
-
-class Token(NamedTuple):
-    """A bearer token the sandbox accepts: who it is, what it may do, its value."""
-
-    name: str
-    scope: str
-    value: str
 
 
 class ApiError(Exception):
@@ -478,9 +470,7 @@ def _audit_note_header(*, default_author: str) -> NewNote | None:
     return _new_note(body, default_author=default_author, limits=HEADER_NOTE_LIMITS)
 
 
-def _new_note(
-    body: Any, *, default_author: str, limits: NoteLimits = BODY_NOTE_LIMITS
-) -> NewNote:
+def _new_note(body: Any, *, default_author: str, limits: NoteLimits = BODY_NOTE_LIMITS) -> NewNote:
     """A note from a request body (or header, with its ``limits``); 422 listing every problem."""
     if not isinstance(body, dict):
         raise ApiError(

@@ -1,0 +1,146 @@
+"""The warm cache of ``int360 validate``: a settled, unchanged repository is answered
+from ``.int360/validate-cache.json``; any change to a biller, partner, ``_defaults.yaml``
+or schema file (even a same-size rewrite with its mtime put back) is seen.
+
+To tell a cache hit from a fresh verdict, the tests plant a problem in the cache that
+no file has: it is printed only when the cache answered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import RunModule
+
+CACHE = ".int360/validate-cache.json"
+PLANTED = {
+    "path": "billers/planted.yaml",
+    "line": 1,
+    "col": 1,
+    "rule": "yaml",
+    "message": "planted in the cache by the test",
+}
+
+
+def _settle(root: Path) -> None:
+    """Date every file of the repository 10 s back, as if nobody had touched it lately."""
+    past = time.time_ns() - 10_000_000_000
+    for path in root.rglob("*"):
+        if path.is_file() and ".int360" not in path.parts:
+            os.utime(path, ns=(past, past))
+
+
+def _validate(run: RunModule, root: Path, *args: str) -> tuple[int, list[dict[str, Any]]]:
+    done = run("--repo", str(root), "validate", "--format", "json", *args, cwd=root)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout)["problems"]
+
+
+def _plant(root: Path) -> None:
+    cache = root / CACHE
+    data = json.loads(cache.read_text(encoding="utf-8"))
+    data["problems"] = [PLANTED]
+    cache.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _rewrite_same_size_same_mtime(root: Path) -> None:
+    path = root / "billers" / "104233.yaml"
+    before = path.stat()
+    text = path.read_bytes()
+    assert text.endswith(b"\n")
+    path.write_bytes(text[:-1] + b" ")  # still valid YAML, same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
+def _append(rel: str, text: str) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        with (root / rel).open("a", encoding="utf-8") as handle:
+            handle.write(text)
+
+    return change
+
+
+def _copy(src: str, dest: str) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        shutil.copy(root / src, root / dest)
+
+    return change
+
+
+CHANGES: dict[str, Callable[[Path], None]] = {
+    "biller rewritten, same size, mtime put back": _rewrite_same_size_same_mtime,
+    "biller edited": _append("billers/104233.yaml", "# reviewed\n"),
+    "biller made invalid": _append("billers/104233.yaml", "unknown_key: 1\n"),
+    "biller added": _copy("billers/104233.yaml", "billers/104233-copy.yaml"),
+    "biller deleted": lambda root: (root / "billers" / "104233.yaml").unlink(),
+    "biller renamed": lambda root: (root / "billers" / "104233.yaml").rename(
+        root / "billers" / "104233-springfield.yaml"
+    ),
+    "partner edited": _append("partners/bsa.yaml", "# reviewed\n"),
+    "partner added": _copy("partners/bsa.yaml", "partners/bsa-copy.yaml"),
+    "partner deleted": lambda root: (root / "partners" / "bsa.yaml").unlink(),
+    "defaults edited": _append("partners/_defaults.yaml", "# reviewed\n"),
+    "schema edited": _append("schemas/settings.schema.json", "\n"),
+}
+
+
+def test_a_settled_unchanged_repository_is_answered_from_the_cache(
+    tmp_repo: Any, int360_subprocess: RunModule
+) -> None:
+    root = tmp_repo.root
+    _settle(root)
+    assert _validate(int360_subprocess, root) == (0, [])
+    assert (root / CACHE).is_file()
+    _plant(root)
+    assert _validate(int360_subprocess, root) == (1, [PLANTED])
+    # --careful never reads the cache.
+    assert _validate(int360_subprocess, root, "--careful") == (0, [])
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=str)
+def test_any_change_invalidates_the_cache(
+    change: str, tmp_repo: Any, int360_subprocess: RunModule
+) -> None:
+    root = tmp_repo.root
+    _settle(root)
+    assert _validate(int360_subprocess, root)[0] == 0
+    _plant(root)
+    CHANGES[change](root)
+    _settle(root)  # even a change dated in the past is seen
+    fresh = _validate(int360_subprocess, root)
+    assert PLANTED not in fresh[1], "the cache answered for a changed repository"
+    assert fresh == _validate(int360_subprocess, root, "--careful")
+
+
+def test_a_file_changed_just_now_is_not_cached(
+    tmp_repo: Any, int360_subprocess: RunModule
+) -> None:
+    """A file written in the same instant as the run could change again without a visible
+    stat change, so a verdict over a tree that changed in the last seconds is not kept."""
+    root = tmp_repo.root
+    _settle(root)
+    (root / "billers" / "104233.yaml").touch()
+    assert _validate(int360_subprocess, root) == (0, [])
+    assert not (root / CACHE).exists()
+
+
+def test_an_unreadable_or_corrupt_cache_is_ignored(
+    tmp_repo: Any, int360_subprocess: RunModule
+) -> None:
+    root = tmp_repo.root
+    _settle(root)
+    (root / ".int360").mkdir()
+    (root / CACHE).write_text("{not json", encoding="utf-8")
+    assert _validate(int360_subprocess, root) == (0, [])
+    assert json.loads((root / CACHE).read_text(encoding="utf-8"))["problems"] == []
