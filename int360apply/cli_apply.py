@@ -81,10 +81,9 @@ def add_commands(sub: Any) -> None:
 
 def _valid_config(repo: Repo) -> Config:
     from .render.problems import text
-    from .validate import validate
+    from .validate_run import validated_config
 
-    config = load_config(repo)
-    problems = validate(config)
+    config, problems = validated_config(repo)
     if problems:
         _err(text(problems))
         raise _Invalid()

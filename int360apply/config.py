@@ -118,8 +118,33 @@ class Config:
     def provenance(self, biller: Biller) -> dict[Path_, Location]:
         """Where each leaf of ``desired(biller)`` is written."""
         layers = self.layers(biller)
-        owners = merge.provenance([layer.settings for layer in layers])
-        return {path: layers[index].loc(path) for path, index in owners.items()}
+        base_owners, base_locs = self._base_provenance(biller.partner)
+        owners = merge.provenance([layers[-1].settings], base_owners)
+        top = len(layers) - 1
+        return {
+            path: layers[top].loc(path) if index == top else base_locs[path]
+            for path, index in owners.items()
+        }
+
+    def _base_provenance(self, slug: str) -> tuple[dict[Path_, int], dict[Path_, Location]]:
+        """Owners and locations of ``_defaults`` merged with one partner (cached per partner)."""
+        cached = self._base_provenance_cache.get(slug)
+        if cached is None:
+            partner = self.partners[slug]
+            layers = [
+                Layer(self.defaults, ("settings",), self.default_settings),
+                Layer(partner.doc, ("settings",), partner.settings),
+            ]
+            owners = merge.provenance([layer.settings for layer in layers])
+            locs = {path: layers[index].loc(path) for path, index in owners.items()}
+            cached = self._base_provenance_cache[slug] = (owners, locs)
+        return cached
+
+    @functools.cached_property
+    def _base_provenance_cache(
+        self,
+    ) -> dict[str, tuple[dict[Path_, int], dict[Path_, Location]]]:
+        return {}
 
 
 def _kind(repo: Repo, path: Path) -> str | None:

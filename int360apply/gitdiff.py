@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
-from .config import Config, load_config
+from .config import Biller, Config, load_config
+from .model import Path_
 from .plan import BillerPlan, Plan, diff_settings
 from .repo import Repo
 from .scope import changed_files, scope_from_changes, temp_tree
@@ -28,10 +30,10 @@ def diff_since(config: Config, ref: str) -> Plan:
         after = config.desired(biller)
         entry = BillerPlan(bid, biller.name, biller.partner, "unchanged")
         # Both sides are references, so secrets compare by name: mark them as set.
-        changes = diff_settings(after, _as_live(before, secrets), secrets)
-        if changes:
-            sources = {path: str(loc) for path, loc in config.provenance(biller).items()}
-            entry.changes = diff_settings(after, _as_live(before, secrets), secrets, sources)
+        entry.changes = diff_settings(
+            after, _as_live(before, secrets), secrets, functools.partial(_sources, config, biller)
+        )
+        if entry.changes:
             entry.status = "change"
         billers.append(entry)
     for bid, path in sorted(scope.removed.items()):
@@ -55,3 +57,8 @@ def _as_live(settings: dict, secrets: frozenset) -> dict:  # type: ignore[type-a
                 node = node.setdefault(part, {})
             node[path[-1]] = {"secret": value["secret"], "set": True}
     return merge_patch(settings, patch) if patch else settings  # type: ignore[no-any-return]
+
+
+def _sources(config: Config, biller: Biller) -> dict[Path_, str]:
+    """Where each desired leaf of ``biller`` is written (a second parse of its file)."""
+    return {path: str(loc) for path, loc in config.provenance(biller).items()}

@@ -43,27 +43,41 @@ def leaves(settings: Mapping[str, Any], prefix: Path_ = ()) -> Iterator[tuple[Pa
             yield path, value
 
 
-def provenance(layers: Sequence[Mapping[str, Any]]) -> dict[Path_, int]:
-    """For each leaf of ``merge(layers)``, the index of the layer that set it."""
-    owner: dict[Path_, int] = {}
+def provenance(
+    layers: Sequence[Mapping[str, Any]], start: Mapping[Path_, int] | None = None
+) -> dict[Path_, int]:
+    """For each leaf of ``merge(layers)``, the index of the layer that set it.
+
+    ``start`` is the result for layers merged before these (their indexes kept),
+    so a shared base is worked out once.
+    """
+    owner: dict[Path_, int] = dict(start or {})
+    # Paths that hold a mapping: only there can a scalar replace a whole subtree.
+    inner: set[Path_] = {p[:i] for p in owner for i in range(1, len(p))}
+    first = 1 + max(owner.values(), default=-1)
 
     def drop(prefix: Path_) -> None:
         size = len(prefix)
         for path in [p for p in owner if p[:size] == prefix]:
             del owner[path]
+        inner.difference_update([p for p in inner if p[:size] == prefix])
 
     def walk(patch: Mapping[str, Any], prefix: Path_, index: int) -> None:
         for key, value in patch.items():
             path = (*prefix, key)
             if value is None or not isinstance(value, Mapping):
-                drop(path)
-                if value is not None:
+                if path in inner:
+                    drop(path)
+                if value is None:
+                    owner.pop(path, None)
+                else:
                     owner[path] = index
             else:
                 owner.pop(path, None)  # a mapping replaces a scalar set below
+                inner.add(path)
                 walk(value, path, index)
 
-    for index, layer in enumerate(layers):
+    for index, layer in enumerate(layers, start=first):
         walk(layer, (), index)
     return owner
 

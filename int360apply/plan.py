@@ -6,7 +6,7 @@ form (``schemas/plan.schema.json``) is what ``apply --plan`` loads back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,7 +146,8 @@ def _leaves(
     """Leaves of settings; a secret field is one leaf (its reference), lists are values."""
     for key, value in settings.items():
         path = (*prefix, key)
-        if path in secret_paths or not isinstance(value, Mapping):
+        # dict first: the settings are plain JSON, and an ABC check is slow
+        if path in secret_paths or not isinstance(value, (dict, Mapping)):
             yield path, value
         else:
             yield from _leaves(value, secret_paths, path)
@@ -177,17 +178,25 @@ def _secret_same(desired: Any, live: Any) -> bool:
     )
 
 
+Sources = Mapping[Path_, str]
+
+
 def diff_settings(
     desired: Mapping[str, Any],
     live: Mapping[str, Any],
     secret_paths: frozenset[Path_],
-    sources: Mapping[Path_, str] | None = None,
+    sources: Sources | Callable[[], Sources] | None = None,
     rotate_secrets: bool = False,
 ) -> list[Change]:
-    """Changed leaves from ``live`` to ``desired``, in desired order, removals last."""
+    """Changed leaves from ``live`` to ``desired``, in desired order, removals last.
+
+    ``sources`` (where each desired leaf is written) may be a function, called
+    only when something changed: working them out costs a second parse.
+    """
     want = dict(_leaves(desired, secret_paths))
     have = dict(_leaves(live, secret_paths))
     changes = []
+    found: Sources | None = None if callable(sources) else sources
     for path, after in want.items():
         before = have.get(path)
         secret = path in secret_paths
@@ -198,8 +207,9 @@ def diff_settings(
             before = {"secret": _secret_name(before)} if _secret_name(before) else None
         elif path in have and _same(after, before):
             continue
-        source = _source(sources, path)
-        changes.append(Change(dotted(path), before, after, source, secret))
+        if found is None and callable(sources):
+            found = sources()
+        changes.append(Change(dotted(path), before, after, _source(found, path), secret))
     for path, before in have.items():
         if path not in want and not _covered(path, want):
             secret = path in secret_paths

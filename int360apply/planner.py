@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from .config import Biller, Config
 from .crm import Profile
-from .model import dotted
+from .model import Path_, dotted
 from .plan import BillerError, BillerPlan, Plan, diff_settings
 from .scope import Scope
 
@@ -40,7 +40,6 @@ def read_profiles(client: LiveReader, bids: set[int]) -> dict[int, Profile]:
 
 def profile_errors(config: Config, biller: Biller, profile: Profile | None) -> list[BillerError]:
     """The biller unknown to the CRM, or its profile on another partner's integrator ID."""
-    where = f"{biller.doc.path}:{biller.doc.loc(('partner',)).line}"
     if profile is None:
         return [
             BillerError(
@@ -52,6 +51,8 @@ def profile_errors(config: Config, biller: Biller, profile: Profile | None) -> l
     partner = config.partners[biller.partner]
     wanted = (biller.integrator_id,) if biller.integrator_id else partner.integrator_ids
     if profile.integrator_id not in wanted:
+        # Positions cost a second parse of the file: only for a biller in error.
+        where = f"{biller.doc.path}:{biller.doc.loc(('partner',)).line}"
         ids = ", ".join(map(str, wanted))
         return [
             BillerError(
@@ -84,11 +85,13 @@ def plan_biller(
     settings, entry.etag = live
     desired = config.desired(biller)
     secrets = config.schemas.secret_paths
-    changes = diff_settings(desired, settings, secrets, rotate_secrets=rotate_secrets)
-    if changes:
-        # Provenance costs a second parse of the biller's file: only for billers that change.
-        sources = {path: str(loc) for path, loc in config.provenance(biller).items()}
-        entry.changes = diff_settings(desired, settings, secrets, sources, rotate_secrets)
+
+    def sources() -> dict[Path_, str]:
+        return {path: str(loc) for path, loc in config.provenance(biller).items()}
+
+    # Provenance costs a second parse of the biller's file: only for billers that change.
+    entry.changes = diff_settings(desired, settings, secrets, sources, rotate_secrets)
+    if entry.changes:
         entry.status = "change"
     return entry
 

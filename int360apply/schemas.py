@@ -237,6 +237,7 @@ class FastCheck:
         self._docs = {name: build(doc) for name, doc in schemas.documents.items()}
         settings_id = schemas.documents["settings"]["$id"]
         self._groups = {g: build({"$ref": f"{settings_id}#/properties/{g}"}) for g in GROUPS}
+        self._partial = build({"$ref": f"{settings_id}#/$defs/partial_settings"})
         self._formats = _format_locations(schemas.documents["settings"], schemas.registry)
         self._checker = schemas._checker
 
@@ -254,6 +255,12 @@ class FastCheck:
         if settings_key is None or not isinstance(instance, Mapping):
             return True
         return self._formats_ok(instance.get(settings_key) or {})
+
+    def partial_settings(self, value: Any) -> bool:
+        """Whether ``value`` is valid partial settings (a merge patch's shape)."""
+        if _CAREFUL.get() or not self._partial.is_valid(value):
+            return False
+        return not isinstance(value, Mapping) or self._formats_ok(value)
 
     def group(self, group: str, value: Any) -> bool:
         """Whether one merged settings group is valid in its complete form."""

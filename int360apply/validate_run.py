@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import load_config
+from .config import Config, load_config
 from .model import Location, Problem
 from .repo import Repo
 from .schemas import careful as schemas_careful
@@ -91,6 +91,24 @@ def _namesakes(repo: Repo, billers: list[Path]) -> list[Path]:
                 if other.resolve() not in given:
                     found.add(other)
     return sorted(found)
+
+
+def validated_config(repo: Repo) -> tuple[Config, list[Problem]]:
+    """The whole repository's config and its problems, the verdict from the cache when
+    nothing changed since ``validate`` (or a plan) last ran (for plan, apply, drift)."""
+    started = time.time_ns()
+    key, newest = _fingerprint(repo, repo.biller_files())
+    cached = _read_cache(repo, key)
+    config = load_config(repo)
+    # The verdict holds only for the files as fingerprinted: one that changed while
+    # loading is validated afresh.
+    unchanged = cached is not None and not config.problems
+    if unchanged and _fingerprint(repo, repo.biller_files())[0] == key:
+        return config, cached or []
+    problems = validate(config)
+    if newest < started - RACY_NS:
+        _write_cache(repo, key, problems)
+    return config, problems
 
 
 def _whole_repo(repo: Repo, careful: bool) -> list[Problem]:

@@ -144,3 +144,23 @@ def test_an_unreadable_or_corrupt_cache_is_ignored(
     (root / CACHE).write_text("{not json", encoding="utf-8")
     assert _validate(int360_subprocess, root) == (0, [])
     assert json.loads((root / CACHE).read_text(encoding="utf-8"))["problems"] == []
+
+
+def test_plan_takes_the_verdict_from_the_cache_and_sees_a_change(
+    tmp_repo: Any, int360_subprocess: RunModule
+) -> None:
+    """plan (like apply and drift) refuses an invalid repository; the verdict comes from
+    the cache when nothing changed, and from the files when anything did."""
+    root = tmp_repo.root
+    _settle(root)
+    assert _validate(int360_subprocess, root)[0] == 0
+    _plant(root)
+    planned = int360_subprocess("--repo", str(root), "plan", cwd=root)
+    assert planned.returncode == 1
+    assert PLANTED["message"] in planned.stderr  # the cached verdict was used
+    _append("billers/104233.yaml", "unknown_key: 1\n")(root)
+    _settle(root)
+    planned = int360_subprocess("--repo", str(root), "plan", cwd=root)
+    assert planned.returncode == 1
+    assert PLANTED["message"] not in planned.stderr
+    assert "billers/104233.yaml" in planned.stderr and "unknown_key" in planned.stderr

@@ -95,7 +95,8 @@ def test_serve_in_the_foreground(tmp_path: Path) -> None:
     script = (
         "import argparse, sys\n"
         "from pathlib import Path\n"
-        "from int360apply.crm.sandbox.server import add_serve_arguments, run_serve\n"
+        "from int360apply.crm.sandbox.options import add_serve_arguments\n"
+        "from int360apply.crm.sandbox.server import run_serve\n"
         "parser = argparse.ArgumentParser()\n"
         "add_serve_arguments(parser)\n"
         f"sys.exit(run_serve(parser.parse_args(sys.argv[1:]), [(7, 'Seven', 93)],"

@@ -34,8 +34,6 @@ FAULT_KINDS = ("unavailable", "rate_limited", "drop", "lost_response")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Read by the request log, so the log line says which fault a request got.
 FAULT_ENVIRON_KEY = "int360.fault"
-# Read by the server's request handler: stop reading from a dropped connection.
-DROPPED_ENVIRON_KEY = "int360.dropped"
 
 
 @dataclass(frozen=True)
@@ -164,7 +162,6 @@ def _run_and_discard(app: WSGIApplication, environ: WSGIEnvironment) -> None:
 
 def _drop(environ: WSGIEnvironment) -> NoReturn:
     """Close the client connection without a response (werkzeug's server only)."""
-    environ[DROPPED_ENVIRON_KEY] = True
     sock = environ.get("werkzeug.socket")
     if isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):  # already gone: the client sees the same

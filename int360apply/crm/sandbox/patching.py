@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from int360apply.crm.sandbox.store import SettingsUpdate
-from int360apply.schemas import Schemas
+from int360apply.schemas import FastCheck, Schemas
 
 MAX_SECRET_LENGTH = 65536
 _MAX_MESSAGE = 300
@@ -62,6 +62,8 @@ class SettingsPatcher:
             format_checker=Draft202012Validator.FORMAT_CHECKER,
         )
         self.secret_paths = schemas.secret_paths
+        # Most patches are valid: a quick yes first, the full validator to explain a no.
+        self._fast = FastCheck(schemas)
 
     def apply(self, current: Mapping[str, Any], patch: object) -> SettingsUpdate:
         """The settings after ``patch``; raises ``InvalidPatch`` listing every problem."""
@@ -104,6 +106,8 @@ class SettingsPatcher:
         return result
 
     def _schema_errors(self, view: Any) -> list[FieldError]:
+        if self._fast.partial_settings(view):
+            return []
         out: list[FieldError] = []
         for error in self._validator.iter_errors(view):
             out.extend(_field_errors(error))

@@ -8,23 +8,29 @@ so the embedded default is real HTTP, exactly like a remote CRM.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import socket
 import sys
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.wsgi import LimitedStream
 
 from int360apply.crm import Profile
 from int360apply.crm.sandbox.app import create_app
-from int360apply.crm.sandbox.faults import DROPPED_ENVIRON_KEY, FaultConfig, FaultInjector
+from int360apply.crm.sandbox.faults import FaultConfig, FaultInjector
 from int360apply.crm.sandbox.options import (
     Token,
 )
 from int360apply.crm.sandbox.store import Store
 from int360apply.schemas import Schemas, SchemaSetupError, schemas_for
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
 HOST = "127.0.0.1"
 log = logging.getLogger("int360apply.crm.sandbox")
@@ -32,17 +38,63 @@ log = logging.getLogger("int360apply.crm.sandbox")
 ProfileLike = Profile | tuple[int, str, int]
 
 
+# An unread request body (an error answered before reading it) up to this size is
+# read and dropped so the connection can serve the next request; a larger one closes it.
+DRAIN_LIMIT = 1 << 20
+# An idle kept-alive connection is closed after this many seconds.
+IDLE_TIMEOUT = 30.0
+
+
+class _Server(ThreadedWSGIServer):
+    """werkzeug's threaded server, knowing its open connections so ``stop`` can end them."""
+
+    def __init__(self, host: str, port: int, app: WSGIApplication) -> None:
+        super().__init__(host, port, app, _QuietHandler)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def close_connections(self) -> None:
+        """Shut every open connection: a kept-alive one must not outlive the server."""
+        with self.connections_lock:
+            for conn in self.connections:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """werkzeug's request handler, minus what could leak request data into logs.
+    """werkzeug's request handler with HTTP/1.1 keep-alive, and nothing from a request
+    in the logs.
+
+    werkzeug closes every connection after one response (http.server cannot skip
+    an unread request body, so werkzeug drains the socket, which would swallow a
+    kept-alive client's next request). Here ``run_wsgi`` is our own: the body is
+    read through a ``LimitedStream`` of its ``Content-Length`` and whatever the
+    app left unread is drained after the response, so a client's pooled
+    connection serves request after request: one TCP handshake and one thread
+    per connection, not per request. The response is buffered (the sandbox's
+    are small) and always has a ``Content-Length``.
 
     Errors http.server answers itself (a header line over 64 KiB: 431; a
     malformed request line: 400) use the contract's JSON error shape.
     """
 
+    server: _Server
+    timeout = IDLE_TIMEOUT
+    disable_nagle_algorithm = True
     error_content_type = "application/json"
     error_message_format = (
         '{"error": {"code": "%(code)d", "message": "%(message)s", "details": []}}'
     )
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # the app logs each request itself, without the query string
@@ -52,17 +104,83 @@ class _QuietHandler(WSGIRequestHandler):
         log.warning("rejected a malformed HTTP request from %s", self.address_string())
 
     def run_wsgi(self) -> None:
-        super().run_wsgi()
-        if getattr(self, "environ", {}).get(DROPPED_ENVIRON_KEY):
-            # A dropped connection has no response; do not read an unread body
-            # left in the buffer as the next request.
+        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.environ = environ = self.make_environ()
+        body: LimitedStream | None = None
+        if not environ.get("wsgi.input_terminated"):  # a chunked body is not kept alive
+            raw = environ.get("CONTENT_LENGTH") or "0"
+            if raw.isdigit():
+                body = LimitedStream(self.rfile, int(raw))  # type: ignore[arg-type]
+                environ["wsgi.input"] = body
+        try:
+            status, headers, chunks = _call(self.server.app, environ)
+        except (ConnectionError, TimeoutError):
+            # A dropped connection (injected, or the client's) gets no response; an
+            # unread body must not be read as the next request.
             self.close_connection = True
+            return
+        except Exception:
+            log.exception("error on %s %s", self.command, environ.get("PATH_INFO"))
+            status, headers, chunks = _INTERNAL_ERROR
+            self.close_connection = True
+        if body is None or body.limit - body.tell() > DRAIN_LIMIT:
+            self.close_connection = True
+        self._respond(status, headers, b"".join(chunks))
+        if not self.close_connection and body is not None:
+            body.exhaust()
+
+    def _respond(self, status: str, headers: list[tuple[str, str]], data: bytes) -> None:
+        code, _, reason = status.partition(" ")
+        self.send_response(int(code), reason)
+        for key, value in headers:
+            if key.lower() not in ("content-length", "connection"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        # Headers and body in one write: two small writes on a kept-alive connection
+        # would wait out the client's delayed ACK.
+        self._headers_buffer.append(b"\r\n")
+        if self.command != "HEAD":
+            self._headers_buffer.append(data)
+        self.flush_headers()
+
+
+_INTERNAL_ERROR = (
+    "500 INTERNAL SERVER ERROR",
+    [("Content-Type", "application/json")],
+    [b'{"error": {"code": "internal", "message": "internal error", "details": []}}'],
+)
+
+
+def _call(
+    app: WSGIApplication, environ: WSGIEnvironment
+) -> tuple[str, list[tuple[str, str]], list[bytes]]:
+    """Run a WSGI app to completion: its status, headers and body chunks."""
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+    written: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started[:] = [(status, list(headers))]
+        return written.append
+
+    result = app(environ, start_response)
+    try:
+        chunks = [*written, *result]
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    if not started:
+        raise RuntimeError("the app returned without start_response")
+    return started[0][0], started[0][1], chunks
 
 
 class SandboxServer:
     """A running sandbox CRM: ``url``, ``store`` and ``faults``; ``stop()`` ends it."""
 
-    def __init__(self, server: BaseWSGIServer, store: Store, faults: FaultInjector) -> None:
+    def __init__(self, server: _Server, store: Store, faults: FaultInjector) -> None:
         self._server = server
         self.store = store
         self.faults = faults
@@ -89,6 +207,7 @@ class SandboxServer:
             self._thread.join(timeout=10)
             self._thread = None
         self._server.server_close()
+        self._server.close_connections()
         self.store.close()
 
     def __enter__(self) -> SandboxServer:
@@ -132,7 +251,7 @@ def build_server(
             if added:
                 log.info("seeded %d new biller profile(s) into %s", added, db_path)
         app = create_app(store, schemas, tokens=tokens, faults=faults)
-        server = make_server(HOST, port, app, threaded=True, request_handler=_QuietHandler)
+        server = _Server(HOST, port, app)
     except BaseException:
         store.close()
         raise

@@ -196,6 +196,17 @@ def _note(row: tuple[Any, ...]) -> Note:
     )
 
 
+_WRITER_LOCKS: dict[Path, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.Lock:
+    """The lock serialising this process's writers to the database at ``path``."""
+    key = path.resolve()
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(key, threading.Lock())
+
+
 class Store:
     """The sandbox CRM's database (see the module docstring)."""
 
@@ -214,8 +225,13 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taking the write lock up front (no upgrade deadlocks)."""
-        with self._pool.connection() as conn:
+        """One write transaction, taking the write lock up front (no upgrade deadlocks).
+
+        Writers of this process queue on a lock first: SQLite's busy handler polls
+        with growing sleeps (up to 100 ms), a lock wakes the next writer at once.
+        Writers in other processes still meet SQLite's lock and busy timeout.
+        """
+        with _writer_lock(self.path), self._pool.connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
