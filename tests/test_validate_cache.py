@@ -123,9 +123,7 @@ def test_any_change_invalidates_the_cache(
     assert fresh == _validate(int360_subprocess, root, "--careful")
 
 
-def test_a_file_changed_just_now_is_not_cached(
-    tmp_repo: Any, int360_subprocess: RunModule
-) -> None:
+def test_a_file_changed_just_now_is_not_cached(tmp_repo: Any, int360_subprocess: RunModule) -> None:
     """A file written in the same instant as the run could change again without a visible
     stat change, so a verdict over a tree that changed in the last seconds is not kept."""
     root = tmp_repo.root

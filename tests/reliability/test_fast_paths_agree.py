@@ -25,9 +25,7 @@ from .test_hostile_input import CASES, Case
 Problems = list[dict[str, Any]]
 
 
-def _validate(
-    root: Path, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, Problems]:
+def _validate(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Problems]:
     capsys.readouterr()
     code = main(["--repo", str(root), "validate", "--format", "json", *args])
     report = json.loads(capsys.readouterr().out)
