@@ -79,11 +79,11 @@ def add_commands(sub: Any) -> None:
 # --- shared ---------------------------------------------------------------
 
 
-def _valid_config(repo: Repo) -> Config:
+def _valid_config(repo: Repo, *, positions: bool = False) -> Config:
     from .render.problems import text
     from .validate_run import validated_config
 
-    config, problems = validated_config(repo)
+    config, problems = validated_config(repo, positions=positions)
     if problems:
         _err(text(problems))
         raise _Invalid()
@@ -215,7 +215,7 @@ def cmd_apply(args: argparse.Namespace, repo: Repo) -> int:
     if args.concurrency < 1 or args.max_billers < 0:
         raise UsageError("--concurrency must be at least 1 and --max-billers at least 0")
     try:
-        config = _valid_config(repo)
+        config = _valid_config(repo, positions=True)  # an apply expects changes: their sources
     except _Invalid:
         return EXIT_FAIL
     saved = _load_plan(args.plan) if args.plan else None

@@ -152,7 +152,7 @@ def _kind(repo: Repo, path: Path) -> str | None:
 
 
 def _load_one(
-    repo: Repo, schemas: Schemas, path: Path, kind: str
+    repo: Repo, schemas: Schemas, path: Path, kind: str, positions: bool = False
 ) -> tuple[Document | None, list[Problem]]:
     rel = repo.rel(path)
     if path.is_symlink():
@@ -172,7 +172,7 @@ def _load_one(
                     f"keep {kind} files as real files in {folder}/",
                 )
             ]
-    loaded = yamlio.load_document(path, rel)
+    loaded = yamlio.load_document(path, rel, positions=positions)
     if isinstance(loaded, Problem):
         return None, [loaded]
     doc = loaded
@@ -284,8 +284,14 @@ def _partner(doc: Document) -> Partner:
     )
 
 
-def load_config(repo: Repo, biller_paths: Iterable[Path] | None = None) -> Config:
-    """Load the defaults, every partner and the given billers (all when None)."""
+def load_config(
+    repo: Repo, biller_paths: Iterable[Path] | None = None, *, positions: bool = False
+) -> Config:
+    """Load the defaults, every partner and the given billers (all when None).
+
+    ``positions``: record the billers' positions while parsing (see
+    ``yamlio.load_document``), for plans where most billers may change.
+    """
     schemas = schemas_for(repo.schema_dir)
     problems: list[Problem] = []
     defaults_path = repo.root / DEFAULTS
@@ -312,7 +318,7 @@ def load_config(repo: Repo, biller_paths: Iterable[Path] | None = None) -> Confi
     flawed: set[int] = set()
     files = repo.biller_files() if biller_paths is None else list(biller_paths)
     for path in files:
-        doc, found = _load_one(repo, schemas, path, "biller")
+        doc, found = _load_one(repo, schemas, path, "biller", positions)
         problems += found
         biller = _biller(doc) if doc is not None else None
         if biller is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from .config import Biller, Config
@@ -107,8 +108,15 @@ def build_plan(
 ) -> Plan:
     """Plan every biller of ``scope`` against the live CRM (bulk reads)."""
     bids = sorted(scope.bids)
-    profiles = read_profiles(client, set(bids)) if bids else {}
-    live, _missing = client.bulk_settings(bids) if bids else ({}, [])
+    profiles: dict[int, Profile] = {}
+    live: Mapping[int, tuple[Mapping[str, Any], str]] = {}
+    if bids:
+        # Profiles and settings are independent reads: one waits on the CRM while
+        # the other does too.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            reading = pool.submit(read_profiles, client, set(bids))
+            live = client.bulk_settings(bids)[0]
+            profiles = reading.result()
     billers = [
         plan_biller(
             config,

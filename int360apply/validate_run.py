@@ -93,13 +93,13 @@ def _namesakes(repo: Repo, billers: list[Path]) -> list[Path]:
     return sorted(found)
 
 
-def validated_config(repo: Repo) -> tuple[Config, list[Problem]]:
+def validated_config(repo: Repo, *, positions: bool = False) -> tuple[Config, list[Problem]]:
     """The whole repository's config and its problems, the verdict from the cache when
     nothing changed since ``validate`` (or a plan) last ran (for plan, apply, drift)."""
     started = time.time_ns()
     key, newest = _fingerprint(repo, repo.biller_files())
     cached = _read_cache(repo, key)
-    config = load_config(repo)
+    config = load_config(repo, positions=positions)
     # The verdict holds only for the files as fingerprinted: one that changed while
     # loading is validated afresh.
     unchanged = cached is not None and not config.problems

@@ -255,8 +255,13 @@ def locate(raw: bytes) -> Positions:
     return positions
 
 
-def load_document(path: Path, rel: str) -> Document | Problem:
-    """Read and parse one file; a ``Problem`` of rule ``yaml`` when it is refused."""
+def load_document(path: Path, rel: str, *, positions: bool = False) -> Document | Problem:
+    """Read and parse one file; a ``Problem`` of rule ``yaml`` when it is refused.
+
+    ``positions``: record where every key and value is written in the same pass,
+    for a caller that will ask for most files' positions (a plan of many changes);
+    otherwise they are worked out by a second parse when first asked for.
+    """
     try:
         if not path.is_file():
             return Problem(Location(rel), "yaml", "not a regular file")
@@ -266,12 +271,17 @@ def load_document(path: Path, rel: str) -> Document | Problem:
         return Problem(
             Location(rel), "yaml", f"cannot read file: {getattr(exc, 'strerror', None) or exc}"
         )
+    found: Positions | None = {} if positions else None
     try:
-        data = parse(raw)
+        data: dict[str, Any] = _build(_root(_decode(raw)), (), found, set(), 0)
     except YamlError as exc:
         return Problem(Location(rel, exc.line, exc.col), "yaml", exc.message)
     return Document(
-        path=rel, data=data, suspicious=b"-----BEGIN" in raw, _locate=lambda: locate(raw)
+        path=rel,
+        data=data,
+        suspicious=b"-----BEGIN" in raw,
+        _positions=found,
+        _locate=lambda: locate(raw),
     )
 
 

@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -207,7 +208,8 @@ class CrmClient:
         # Proxy settings from the environment would route the loopback sandbox
         # through a proxy; a remote CRM may need them.
         self._session.trust_env = not loopback
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, concurrency), max_retries=0)
+        self._concurrency = max(1, concurrency)
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._concurrency, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
 
@@ -252,27 +254,36 @@ class CrmClient:
     def bulk_settings(self, bids: Iterable[int]) -> BulkSettings:
         """The settings of many billers, ``MAX_BULK`` per request; unknown BIDs in ``missing``."""
         wanted = list(dict.fromkeys(int(b) for b in bids))
+        chunks = [wanted[i : i + MAX_BULK] for i in range(0, len(wanted), MAX_BULK)]
         found: dict[int, Versioned] = {}
         missing: list[int] = []
-        for start in range(0, len(wanted), MAX_BULK):
-            chunk = wanted[start : start + MAX_BULK]
-            resp = self._call("GET", "/settings", params=[("bid", b) for b in chunk])
-            what = f"GET /settings ({len(chunk)} BIDs)"
-            page = _object(self._json("GET", "/settings", resp), what)
-            for item in _list(page.get("items"), f"{what}: items"):
-                entry = _object(item, f"{what}: item")
-                bid = _int(entry.get("bid"), f"{what}: item bid")
-                etag = entry.get("etag")
-                if not isinstance(etag, str) or not etag:
-                    raise CrmProtocolError(f"{what}: biller {bid} has no etag")
-                found[bid] = Versioned(_object(entry.get("settings"), f"{what}: settings"), etag)
-            missing.extend(_int(b, f"{what}: missing") for b in _list(page.get("missing"), what))
-            unanswered = set(chunk) - set(found) - set(missing)
-            if unanswered:
-                raise CrmProtocolError(
-                    f"{what}: the CRM left out {len(unanswered)} BID(s), e.g. {min(unanswered)}"
-                )
+        # Pages are independent: read several at once, within the connection pool.
+        workers = max(1, min(len(chunks), self._concurrency))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for page_found, page_missing in pool.map(self._bulk_page, chunks):
+                found.update(page_found)
+                missing.extend(page_missing)
         return BulkSettings(found, missing)
+
+    def _bulk_page(self, chunk: list[int]) -> tuple[dict[int, Versioned], list[int]]:
+        resp = self._call("GET", "/settings", params=[("bid", b) for b in chunk])
+        what = f"GET /settings ({len(chunk)} BIDs)"
+        page = _object(self._json("GET", "/settings", resp), what)
+        found: dict[int, Versioned] = {}
+        for item in _list(page.get("items"), f"{what}: items"):
+            entry = _object(item, f"{what}: item")
+            bid = _int(entry.get("bid"), f"{what}: item bid")
+            etag = entry.get("etag")
+            if not isinstance(etag, str) or not etag:
+                raise CrmProtocolError(f"{what}: biller {bid} has no etag")
+            found[bid] = Versioned(_object(entry.get("settings"), f"{what}: settings"), etag)
+        missing = [_int(b, f"{what}: missing") for b in _list(page.get("missing"), what)]
+        unanswered = set(chunk) - set(found) - set(missing)
+        if unanswered:
+            raise CrmProtocolError(
+                f"{what}: the CRM left out {len(unanswered)} BID(s), e.g. {min(unanswered)}"
+            )
+        return found, missing
 
     def patch_settings(
         self,

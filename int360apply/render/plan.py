@@ -23,7 +23,12 @@ def value_text(value: Any, secret: bool = False) -> str:
     ):
         name = value.get("secret") if isinstance(value, dict) else None
         return f"(secret {name})" if name else "(secret)"
-    return json.dumps(value, ensure_ascii=False)
+    if type(value) is int or type(value) is bool:
+        return "true" if value is True else "false" if value is False else str(value)
+    return _JSON(value)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _summary_line(plan: Plan) -> str:

@@ -158,10 +158,15 @@ def _view(patch: Any, path: tuple[str, ...], secret_paths: frozenset[tuple[str, 
     so no validation message can show one (malformed secrets are reported apart)."""
     if not isinstance(patch, dict):
         return patch
+    depth = len(path) + 1
+    # Only branches that lead to a secret need copying; the rest is shared as it is.
+    leads = {p[:depth] for p in secret_paths if len(p) > len(path) and p[: len(path)] == path}
     view: dict[str, Any] = {}
     for key, value in patch.items():
         sub = (*path, key)
-        if sub not in secret_paths:
+        if sub not in leads:
+            view[key] = value
+        elif sub not in secret_paths:
             view[key] = _view(value, sub, secret_paths)
         elif value is None:
             view[key] = None

@@ -214,6 +214,7 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._pool = _Pool(path)
+        self._writer = _writer_lock(path)
         with self._pool.connection() as conn:
             # WAL is a property of the database file: set once, kept by every connection.
             conn.execute("PRAGMA journal_mode = WAL")
@@ -231,7 +232,7 @@ class Store:
         with growing sleeps (up to 100 ms), a lock wakes the next writer at once.
         Writers in other processes still meet SQLite's lock and busy timeout.
         """
-        with _writer_lock(self.path), self._pool.connection() as conn:
+        with self._writer, self._pool.connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
