@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,46 +161,83 @@ def apply_plan(
 ) -> Report:
     """Apply every ``change`` entry of ``plan``; ``config`` enables re-diffing on a race."""
     guard(plan, options.max_billers)
-    secrets = _Secrets(options)
-    todo = plan.changed
-    done = 0
-    lock = threading.Lock()
+    with Applier(client, options, plan.commit, config) as applier:
+        for entry in plan.changed:
+            applier.submit(entry)
+        return applier.finish(plan)
 
-    def one(entry: BillerPlan) -> Outcome:
-        nonlocal done
+
+class Applier:
+    """Writes billers concurrently as they are submitted; ``finish`` waits and reports.
+
+    ``apply_plan`` submits a whole plan. A caller may instead submit each entry
+    as soon as it is planned, so writing overlaps planning the rest, provided
+    nothing can trip the ``--max-billers`` guard (the scope is within it): the
+    guard must hold before the first write.
+    """
+
+    def __init__(
+        self, client: Any, options: ApplyOptions, commit: str | None, config: Config | None
+    ) -> None:
+        self._client = client
+        self._options = options
+        self._commit = commit
+        self._config = config
+        self._secrets = _Secrets(options)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency))
+        self._running: dict[int, Future[Outcome]] = {}
+        self._lock = threading.Lock()
+        self._done = 0
+
+    def __enter__(self) -> Applier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # On an error or an interrupt, writes not yet started never start.
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, entry: BillerPlan) -> None:
+        """Start writing ``entry`` if it is a change (other statuses are reported as planned)."""
+        if entry.status == "change":
+            self._running[entry.bid] = self._pool.submit(self._one, entry)
+
+    def _one(self, entry: BillerPlan) -> Outcome:
         try:
-            return _apply_one(entry, client, options, secrets, plan.commit, config)
-        finally:
-            with lock:
-                done += 1
-                if options.progress:
-                    options.progress(done, len(todo))
-
-    with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
-        applied = dict(zip((e.bid for e in todo), pool.map(one, todo), strict=True))
-    outcomes = []
-    for entry in plan.billers:
-        if entry.bid in applied and entry.status == "change":
-            outcomes.append(applied[entry.bid])
-        elif entry.status == "error":
-            outcomes.append(
-                Outcome(
-                    entry.bid,
-                    entry.name,
-                    entry.partner,
-                    "failed",
-                    errors=[{"code": e.code, "message": e.message} for e in entry.errors],
-                )
+            return _apply_one(
+                entry, self._client, self._options, self._secrets, self._commit, self._config
             )
-        elif entry.status == "unchanged":
-            outcomes.append(Outcome(entry.bid, entry.name, entry.partner, "unchanged"))
-    report = Report(plan.crm, plan.commit, outcomes)
-    if secrets.placeheld:
-        report.warnings.append(
-            "the embedded sandbox got placeholder values for secrets without a value: "
-            + ", ".join(sorted(secrets.placeheld))
-        )
-    return report
+        finally:
+            with self._lock:
+                self._done += 1
+                if self._options.progress:
+                    self._options.progress(self._done, len(self._running))
+
+    def finish(self, plan: Plan) -> Report:
+        """Wait for every write; the report, in the plan's order."""
+        applied = {bid: future.result() for bid, future in self._running.items()}
+        outcomes = []
+        for entry in plan.billers:
+            if entry.bid in applied and entry.status == "change":
+                outcomes.append(applied[entry.bid])
+            elif entry.status == "error":
+                outcomes.append(
+                    Outcome(
+                        entry.bid,
+                        entry.name,
+                        entry.partner,
+                        "failed",
+                        errors=[{"code": e.code, "message": e.message} for e in entry.errors],
+                    )
+                )
+            elif entry.status == "unchanged":
+                outcomes.append(Outcome(entry.bid, entry.name, entry.partner, "unchanged"))
+        report = Report(plan.crm, plan.commit, outcomes)
+        if self._secrets.placeheld:
+            report.warnings.append(
+                "the embedded sandbox got placeholder values for secrets without a value: "
+                + ", ".join(sorted(self._secrets.placeheld))
+            )
+        return report
 
 
 def _apply_one(

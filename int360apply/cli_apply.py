@@ -205,7 +205,7 @@ def _confirm(count: int, yes: bool) -> bool:
 
 def cmd_apply(args: argparse.Namespace, repo: Repo) -> int:
     """``int360 apply``: make live = desired; exit 0 all applied or unchanged, 1 otherwise."""
-    from .apply import ApplyOptions, ApplyRefused, apply_plan, guard
+    from .apply import Applier, ApplyOptions, ApplyRefused, apply_plan, guard
     from .crmconn import connect
     from .planner import build_plan
     from .render.plan import text
@@ -229,23 +229,6 @@ def cmd_apply(args: argparse.Namespace, repo: Repo) -> int:
                 )
                 return EXIT_FAIL
             plan = saved
-        else:
-            plan = build_plan(
-                config,
-                _scope(config, args),
-                crm.client,
-                crm=crm.label,
-                commit=_commit(repo),
-                rotate_secrets=args.rotate_secrets,
-            )
-        _out(text(plan, colour=sys.stdout.isatty()))
-        try:
-            guard(plan, args.max_billers)
-        except ApplyRefused as exc:
-            _err(f"int360: {exc}")
-            return EXIT_FAIL
-        if plan.changed and not _confirm(len(plan.changed), args.yes):
-            return EXIT_FAIL
         options = ApplyOptions(
             concurrency=args.concurrency,
             max_billers=args.max_billers,
@@ -255,7 +238,42 @@ def cmd_apply(args: argparse.Namespace, repo: Repo) -> int:
             actor=_actor(repo),
             progress=_progress if sys.stderr.isatty() else None,
         )
-        report = apply_plan(plan, crm.client, options, config)
+        scope = _scope(config, args) if saved is None else None
+        if scope is not None and args.yes and len(scope.bids) <= args.max_billers:
+            # Confirmed up front and no guard to trip: write each biller as soon as it
+            # is planned, overlapping the writes with planning the rest.
+            commit = _commit(repo)
+            with Applier(crm.client, options, commit, config) as applier:
+                plan = build_plan(
+                    config,
+                    scope,
+                    crm.client,
+                    crm=crm.label,
+                    commit=commit,
+                    rotate_secrets=args.rotate_secrets,
+                    on_entry=applier.submit,
+                )
+                _out(text(plan, colour=sys.stdout.isatty()))
+                report = applier.finish(plan)
+        else:
+            if scope is not None:
+                plan = build_plan(
+                    config,
+                    scope,
+                    crm.client,
+                    crm=crm.label,
+                    commit=_commit(repo),
+                    rotate_secrets=args.rotate_secrets,
+                )
+            _out(text(plan, colour=sys.stdout.isatty()))
+            try:
+                guard(plan, args.max_billers)
+            except ApplyRefused as exc:
+                _err(f"int360: {exc}")
+                return EXIT_FAIL
+            if plan.changed and not _confirm(len(plan.changed), args.yes):
+                return EXIT_FAIL
+            report = apply_plan(plan, crm.client, options, config)
     for warning in report.warnings:
         _err(f"warning: {warning}")
     _out(_report_text(report))

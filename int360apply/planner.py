@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -105,8 +105,13 @@ def build_plan(
     crm: str,
     commit: str | None,
     rotate_secrets: bool = False,
+    on_entry: Callable[[BillerPlan], None] | None = None,
 ) -> Plan:
-    """Plan every biller of ``scope`` against the live CRM (bulk reads)."""
+    """Plan every biller of ``scope`` against the live CRM (bulk reads).
+
+    ``on_entry`` sees each biller's entry as soon as it is planned (after all
+    reads, so a CRM failure comes before the first call).
+    """
     bids = sorted(scope.bids)
     profiles: dict[int, Profile] = {}
     live: Mapping[int, tuple[Mapping[str, Any], str]] = {}
@@ -117,16 +122,18 @@ def build_plan(
             reading = pool.submit(read_profiles, client, set(bids))
             live = client.bulk_settings(bids)[0]
             profiles = reading.result()
-    billers = [
-        plan_biller(
+    billers = []
+    for bid in bids:
+        entry = plan_biller(
             config,
             config.billers[bid],
             live.get(bid),
             profiles.get(bid),
             rotate_secrets=rotate_secrets,
         )
-        for bid in bids
-    ]
+        billers.append(entry)
+        if on_entry is not None:
+            on_entry(entry)
     for bid, path in sorted(scope.removed.items()):
         billers.append(BillerPlan(bid, path, "", "removed"))
     fanout = {
