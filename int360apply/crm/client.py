@@ -208,6 +208,9 @@ class CrmClient:
         # Proxy settings from the environment would route the loopback sandbox
         # through a proxy; a remote CRM may need them.
         self._session.trust_env = not loopback
+        self._send_settings = self._session.merge_environment_settings(
+            self.base_url, {}, None, None, None
+        )
         self._concurrency = max(1, concurrency)
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._concurrency, max_retries=0)
         self._session.mount("http://", adapter)
@@ -421,18 +424,26 @@ class CrmClient:
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """One try: a 2xx response, ``_Transient``, or the ``CrmError`` of the status."""
-        sent = {"Accept": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
+        sent = {
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": USER_AGENT,
+            **(headers or {}),
+        }
         if self._token:
             sent["Authorization"] = f"Bearer {self._token}"
         try:
-            resp = self._session.request(
-                method,
-                self.base_url + path,
-                params=params,
-                data=body,
-                headers=sent,
+            # Prepared here rather than by Session.request: the session holds no
+            # headers, cookies or auth to merge, and its environment settings
+            # (proxies, CA bundle) were read once in __init__.
+            prepared = requests.Request(
+                method, self.base_url + path, params=params, data=body, headers=sent
+            ).prepare()
+            resp = self._session.send(
+                prepared,
                 timeout=self._timeout,
                 allow_redirects=False,  # the token goes to the configured host only
+                **self._send_settings,
             )
         except requests.Timeout:
             raise _Transient("timed out") from None
