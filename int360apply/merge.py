@@ -14,9 +14,10 @@ from .model import Path_
 
 def merge_patch(target: Any, patch: Any) -> Any:
     """Apply one merge patch: mappings merge key by key, ``None`` removes, the rest replaces."""
-    if not isinstance(patch, Mapping):
+    # (dict, Mapping): the data is plain dicts, and an ABC check alone is slow
+    if not isinstance(patch, (dict, Mapping)):
         return patch
-    result = dict(target) if isinstance(target, Mapping) else {}
+    result = dict(target) if isinstance(target, (dict, Mapping)) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -86,7 +87,7 @@ def get_path(settings: Mapping[str, Any], path: Path_) -> Any:
     """The value at ``path``, or ``None`` when any step is missing."""
     node: Any = settings
     for part in path:
-        if isinstance(node, Mapping):
+        if isinstance(node, (dict, Mapping)):
             node = node.get(part)
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]

@@ -174,7 +174,7 @@ def _override_paths(overrides: Mapping[str, Any], prefix: Path_ = ()) -> Iterato
     for key, value in overrides.items():
         path = (*prefix, key)
         yield path
-        if isinstance(value, Mapping):
+        if isinstance(value, (dict, Mapping)):
             yield from _override_paths(value, path)
 
 
