@@ -6,12 +6,17 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cli import EXIT_CHANGES, EXIT_FAIL, EXIT_OK, UsageError, _err, _out
 from .config import Config, load_config
 from .repo import Repo, RepoError, git
+
+if TYPE_CHECKING:
+    from .plan import BillerPlan, Plan
+    from .scope import Scope
 
 
 def _scope_args(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +82,28 @@ def add_commands(sub: Any) -> None:
 
 
 # --- shared ---------------------------------------------------------------
+
+
+def _plan(
+    config: Config,
+    scope: Scope,
+    crm: Any,
+    commit: str | None,
+    args: argparse.Namespace,
+    on_entry: Callable[[BillerPlan], None] | None = None,
+) -> Plan:
+    """``build_plan`` with the command line's options (``plan`` and ``apply``)."""
+    from .planner import build_plan
+
+    return build_plan(
+        config,
+        scope,
+        crm.client,
+        crm=crm.label,
+        commit=commit,
+        rotate_secrets=args.rotate_secrets,
+        on_entry=on_entry,
+    )
 
 
 def _valid_config(repo: Repo, *, positions: bool = False) -> Config:
@@ -157,7 +184,6 @@ def _plan_exit(plan: Any) -> int:
 def cmd_plan(args: argparse.Namespace, repo: Repo) -> int:
     """``int360 plan``: desired vs live per biller; exit 0 none, 2 changes, 1 error."""
     from .crmconn import connect
-    from .planner import build_plan
 
     try:
         config = _valid_config(repo)
@@ -166,14 +192,7 @@ def cmd_plan(args: argparse.Namespace, repo: Repo) -> int:
     scope = _scope(config, args)
     with connect(config) as crm:
         _announce(crm.label, args.format)
-        plan = build_plan(
-            config,
-            scope,
-            crm.client,
-            crm=crm.label,
-            commit=_commit(repo),
-            rotate_secrets=args.rotate_secrets,
-        )
+        plan = _plan(config, scope, crm, _commit(repo), args)
     _out(_render(plan, args.format))
     if args.out:
         from .render.plan import as_json
@@ -207,7 +226,6 @@ def cmd_apply(args: argparse.Namespace, repo: Repo) -> int:
     """``int360 apply``: make live = desired; exit 0 all applied or unchanged, 1 otherwise."""
     from .apply import Applier, ApplyOptions, ApplyRefused, apply_plan, guard
     from .crmconn import connect
-    from .planner import build_plan
     from .render.plan import text
 
     if args.plan and (args.bid or args.partner or args.changed_since or args.all):
@@ -244,27 +262,12 @@ def cmd_apply(args: argparse.Namespace, repo: Repo) -> int:
             # is planned, overlapping the writes with planning the rest.
             commit = _commit(repo)
             with Applier(crm.client, options, commit, config) as applier:
-                plan = build_plan(
-                    config,
-                    scope,
-                    crm.client,
-                    crm=crm.label,
-                    commit=commit,
-                    rotate_secrets=args.rotate_secrets,
-                    on_entry=applier.submit,
-                )
+                plan = _plan(config, scope, crm, commit, args, applier.submit)
                 _out(text(plan, colour=sys.stdout.isatty()))
                 report = applier.finish(plan)
         else:
             if scope is not None:
-                plan = build_plan(
-                    config,
-                    scope,
-                    crm.client,
-                    crm=crm.label,
-                    commit=_commit(repo),
-                    rotate_secrets=args.rotate_secrets,
-                )
+                plan = _plan(config, scope, crm, _commit(repo), args)
             _out(text(plan, colour=sys.stdout.isatty()))
             try:
                 guard(plan, args.max_billers)
