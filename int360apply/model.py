@@ -72,6 +72,10 @@ class Document:
 
 def dotted(path: Path_) -> str:
     """``('ftp', 'auth', 'password')`` -> ``ftp.auth.password``; list indexes as ``[i]``."""
+    try:
+        return ".".join(path)  # type: ignore[arg-type]  # the common case: names only
+    except TypeError:
+        pass  # a list index among the parts
     out = ""
     for part in path:
         if isinstance(part, int):
