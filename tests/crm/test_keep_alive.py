@@ -1,0 +1,105 @@
+"""The sandbox keeps HTTP/1.1 connections alive, and nothing a request leaves behind
+(an unread body, a chunked body, an HTTP/1.0 client) leaks into the next request."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+
+from int360apply.crm.sandbox.server import DRAIN_LIMIT, SandboxServer
+
+from .conftest import PROFILES, MakeSandbox
+
+BID = PROFILES[0].bid
+
+
+def _connect(server: SandboxServer) -> http.client.HTTPConnection:
+    host, port = server.url.removeprefix("http://").split(":")
+    return http.client.HTTPConnection(host, int(port), timeout=5)
+
+
+def _get(conn: http.client.HTTPConnection, path: str) -> http.client.HTTPResponse:
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    resp.read()
+    return resp
+
+
+def test_one_connection_serves_many_requests(sandbox: SandboxServer) -> None:
+    conn = _connect(sandbox)
+    _get(conn, f"/billers/{BID}")
+    first = conn.sock
+    for _ in range(5):
+        resp = _get(conn, f"/billers/{BID}/settings")
+        assert resp.status == 200
+        assert resp.getheader("Connection") != "close"
+    assert conn.sock is first, "the connection was not kept alive"
+    conn.close()
+
+
+def test_an_unread_body_does_not_become_the_next_request(sandbox: SandboxServer) -> None:
+    conn = _connect(sandbox)
+    # Refused before the body is read: the wrong media type.
+    body = json.dumps({"text": "x" * 5000}).encode()
+    conn.request("POST", f"/billers/{BID}/notes", body=body, headers={"Content-Type": "text/plain"})
+    refused = conn.getresponse()
+    refused.read()
+    assert refused.status == 415
+    resp = _get(conn, f"/billers/{BID}")
+    assert resp.status == 200
+    assert conn.sock is not None
+    conn.close()
+
+
+def test_a_large_unread_body_closes_the_connection(sandbox: SandboxServer) -> None:
+    conn = _connect(sandbox)
+    body = b"x" * (DRAIN_LIMIT + 1)
+    conn.request("POST", f"/billers/{BID}/notes", body=body, headers={"Content-Type": "text/plain"})
+    refused = conn.getresponse()
+    refused.read()
+    assert refused.status in (413, 415)
+    assert refused.getheader("Connection") == "close"
+    conn.close()
+
+
+def test_an_http_1_0_client_gets_its_connection_closed(sandbox: SandboxServer) -> None:
+    host, port = sandbox.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(f"GET /billers/{BID} HTTP/1.0\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200")
+    assert json.loads(body)["bid"] == BID
+
+
+def test_a_chunked_request_body_is_read_and_the_connection_closed(
+    sandbox: SandboxServer,
+) -> None:
+    conn = _connect(sandbox)
+    conn.request(
+        "POST",
+        f"/billers/{BID}/notes",
+        body=iter([b'{"text": ', b'"chunked"}']),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        encode_chunked=True,
+    )
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 201
+    assert resp.getheader("Connection") == "close"
+    conn.close()
+
+
+def test_stop_ends_kept_alive_connections(make_sandbox: MakeSandbox) -> None:
+    server = make_sandbox()
+    conn = _connect(server)
+    assert _get(conn, f"/billers/{BID}").status == 200
+    server.stop()
+    assert conn.sock is not None
+    conn.sock.settimeout(5)
+    # The server shut the idle connection: the client reads end-of-stream, not a hang.
+    assert conn.sock.recv(1) == b""
+    conn.close()
