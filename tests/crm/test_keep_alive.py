@@ -7,6 +7,8 @@ import http.client
 import json
 import socket
 
+import pytest
+
 from int360apply.crm.sandbox.server import DRAIN_LIMIT, SandboxServer
 
 from .conftest import PROFILES, MakeSandbox
@@ -103,3 +105,23 @@ def test_stop_ends_kept_alive_connections(make_sandbox: MakeSandbox) -> None:
     # The server shut the idle connection: the client reads end-of-stream, not a hang.
     assert conn.sock.recv(1) == b""
     conn.close()
+
+
+def test_a_body_shorter_than_announced_is_a_clean_error(
+    sandbox: SandboxServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    host, port = sandbox.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            f"POST /billers/{BID}/notes HTTP/1.1\r\nHost: x\r\n"
+            'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"text"'.encode()
+        )
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 400"), data[:200]
+    assert b"Connection: close" in data
+    assert _get(_connect(sandbox), f"/billers/{BID}").status == 200  # still serving
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Exception occurred" not in err

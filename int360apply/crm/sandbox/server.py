@@ -126,9 +126,12 @@ class _QuietHandler(WSGIRequestHandler):
             self.close_connection = True
         if body is None or body.limit - body.tell() > DRAIN_LIMIT:
             self.close_connection = True
+        elif not self.close_connection:
+            try:
+                body.exhaust()  # what the app left unread, so the next request starts clean
+            except Exception:  # the client sent less than it announced, or went away
+                self.close_connection = True
         self._respond(status, headers, b"".join(chunks))
-        if not self.close_connection and body is not None:
-            body.exhaust()
 
     def _respond(self, status: str, headers: list[tuple[str, str]], data: bytes) -> None:
         code, _, reason = status.partition(" ")
