@@ -232,6 +232,11 @@ def cmd_apply(args: argparse.Namespace, repo: Repo) -> int:
         raise UsageError("--plan executes a saved plan; it takes no scope")
     if args.concurrency < 1 or args.max_billers < 0:
         raise UsageError("--concurrency must be at least 1 and --max-billers at least 0")
+    from .crm import IO_SWITCH_INTERVAL
+
+    # Worker threads wait on the CRM while the main thread plans: a worker whose
+    # response arrived should not wait out Python's default 5 ms switch interval.
+    sys.setswitchinterval(IO_SWITCH_INTERVAL)
     try:
         config = _valid_config(repo, positions=True)  # an apply expects changes: their sources
     except _Invalid:

@@ -14,6 +14,9 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 PROFILE_STATUSES = ("active", "inactive")
+# sys.setswitchinterval for the processes of many I/O-bound threads (the sandbox, an
+# apply): Python's default of 5 ms delays a thread whose socket is ready.
+IO_SWITCH_INTERVAL = 0.001
 
 
 class Profile(NamedTuple):
@@ -83,6 +86,7 @@ class AuditNote(NamedTuple):
 __all__ = [
     "BODY_NOTE_LIMITS",
     "HEADER_NOTE_LIMITS",
+    "IO_SWITCH_INTERVAL",
     "PROFILE_STATUSES",
     "AuditNote",
     "Note",

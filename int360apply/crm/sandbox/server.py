@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream
 
-from int360apply.crm import Profile
+from int360apply.crm import IO_SWITCH_INTERVAL, Profile
 from int360apply.crm.sandbox.app import create_app
 from int360apply.crm.sandbox.faults import FaultConfig, FaultInjector
 from int360apply.crm.sandbox.options import (
@@ -304,6 +304,9 @@ def run_serve(
 
     ``profiles`` (one per biller file) are only read when seeding.
     """
+    # Request threads hold the GIL for short bursts between waits; a thread woken by
+    # its socket should not wait out Python's default 5 ms switch interval.
+    sys.setswitchinterval(IO_SWITCH_INTERVAL)
     if not logging.getLogger().handlers and not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
