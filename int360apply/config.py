@@ -152,7 +152,12 @@ def _kind(repo: Repo, path: Path) -> str | None:
 
 
 def _load_one(
-    repo: Repo, schemas: Schemas, path: Path, kind: str, positions: bool = False
+    repo: Repo,
+    schemas: Schemas,
+    path: Path,
+    kind: str,
+    positions: bool = False,
+    trusted: bool = False,
 ) -> tuple[Document | None, list[Problem]]:
     rel = repo.rel(path)
     if path.is_symlink():
@@ -178,6 +183,8 @@ def _load_one(
     doc = loaded
     at = SETTINGS_AT[kind]
     problems = _filename_problems(doc, kind, Path(rel).stem)
+    if trusted:
+        return doc, problems
     if fast_check_for(repo.schema_dir).document(kind, doc.data, str(at[0])) and not doc.suspicious:
         return doc, problems  # schema-valid: no literal can sit where a secret goes
     secret_hits = list(plaintext_secrets(doc.data, schemas.secret_paths, at))
@@ -285,19 +292,25 @@ def _partner(doc: Document) -> Partner:
 
 
 def load_config(
-    repo: Repo, biller_paths: Iterable[Path] | None = None, *, positions: bool = False
+    repo: Repo,
+    biller_paths: Iterable[Path] | None = None,
+    *,
+    positions: bool = False,
+    trusted: bool = False,
 ) -> Config:
     """Load the defaults, every partner and the given billers (all when None).
 
     ``positions``: record the billers' positions while parsing (see
     ``yamlio.load_document``), for plans where most billers may change.
+    ``trusted``: the files were just found valid as they are (the validate
+    cache says so), so the per-file schema and secret checks are skipped.
     """
     schemas = schemas_for(repo.schema_dir)
     problems: list[Problem] = []
     defaults_path = repo.root / DEFAULTS
     defaults: Document | None = None
     if defaults_path.exists():
-        defaults, found = _load_one(repo, schemas, defaults_path, "defaults")
+        defaults, found = _load_one(repo, schemas, defaults_path, "defaults", trusted=trusted)
         problems += found
         if found:
             defaults = None if any(p.rule in ("yaml", "schema") for p in found) else defaults
@@ -306,7 +319,7 @@ def load_config(
     partners: dict[str, Partner] = {}
     broken: set[str] = set()
     for path in repo.partner_files():
-        doc, found = _load_one(repo, schemas, path, "partner")
+        doc, found = _load_one(repo, schemas, path, "partner", trusted=trusted)
         problems += found
         if doc is not None and not found:
             partner = _partner(doc)
@@ -318,7 +331,7 @@ def load_config(
     flawed: set[int] = set()
     files = repo.biller_files() if biller_paths is None else list(biller_paths)
     for path in files:
-        doc, found = _load_one(repo, schemas, path, "biller", positions)
+        doc, found = _load_one(repo, schemas, path, "biller", positions, trusted)
         problems += found
         biller = _biller(doc) if doc is not None else None
         if biller is not None:

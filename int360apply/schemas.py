@@ -13,12 +13,13 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.protocols import Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 SCHEMA_FILES = {
     "settings": "settings.schema.json",
@@ -38,7 +39,13 @@ class SchemaSetupError(RuntimeError):
     """The schemas cannot be loaded, or a format they use has no checker."""
 
 
+# jsonschema itself is imported where a validator or format checker is first needed:
+# a command answered from the validate cache never needs one (a tenth of a second).
+
+
 def _format_checker() -> Any:
+    from jsonschema import Draft202012Validator
+
     checker = Draft202012Validator.FORMAT_CHECKER
     missing = [f for f in REQUIRED_FORMATS if f not in checker.checkers]
     if missing:
@@ -66,6 +73,8 @@ class Schemas:
 
     @functools.cached_property
     def _validators(self) -> dict[str, Validator]:
+        from jsonschema import Draft202012Validator
+
         return {
             name: Draft202012Validator(doc, registry=self.registry, format_checker=self._checker)
             for name, doc in self.documents.items()
@@ -74,6 +83,8 @@ class Schemas:
     @functools.cached_property
     def group_validators(self) -> dict[str, Validator]:
         """One validator per settings group, in its complete form (required fields)."""
+        from jsonschema import Draft202012Validator
+
         settings = self.documents["settings"]
         out: dict[str, Validator] = {}
         for group in GROUPS:

@@ -99,12 +99,13 @@ def validated_config(repo: Repo, *, positions: bool = False) -> tuple[Config, li
     started = time.time_ns()
     key, newest = _fingerprint(repo, repo.biller_files())
     cached = _read_cache(repo, key)
-    config = load_config(repo, positions=positions)
+    config = load_config(repo, positions=positions, trusted=cached == [])
     # The verdict holds only for the files as fingerprinted: one that changed while
-    # loading is validated afresh.
-    unchanged = cached is not None and not config.problems
-    if unchanged and _fingerprint(repo, repo.biller_files())[0] == key:
-        return config, cached or []
+    # loading is loaded and validated afresh.
+    if cached is not None and _fingerprint(repo, repo.biller_files())[0] == key:
+        return config, cached
+    if cached == []:
+        config = load_config(repo, positions=positions)
     problems = validate(config)
     if newest < started - RACY_NS:
         _write_cache(repo, key, problems)

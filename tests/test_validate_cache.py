@@ -162,3 +162,18 @@ def test_plan_takes_the_verdict_from_the_cache_and_sees_a_change(
     assert planned.returncode == 1
     assert PLANTED["message"] not in planned.stderr
     assert "billers/104233.yaml" in planned.stderr and "unknown_key" in planned.stderr
+
+
+def test_a_plan_from_a_valid_cache_equals_a_plan_from_the_files(
+    tmp_repo: Any, int360_subprocess: RunModule
+) -> None:
+    """With a valid verdict cached, plan loads the files without checking them again;
+    what it plans is exactly what a plan that checks everything plans."""
+    root = tmp_repo.root
+    _settle(root)
+    assert _validate(int360_subprocess, root) == (0, [])
+    trusted = int360_subprocess("--repo", str(root), "plan", "--format", "json", cwd=root)
+    shutil.rmtree(root / ".int360")
+    checked = int360_subprocess("--repo", str(root), "plan", "--format", "json", cwd=root)
+    assert trusted.returncode == checked.returncode == 2, trusted.stderr + checked.stderr
+    assert json.loads(trusted.stdout)["billers"] == json.loads(checked.stdout)["billers"]

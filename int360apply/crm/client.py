@@ -52,6 +52,7 @@ from int360apply.crm.errors import (
 ENV_URL = "INT360_CRM_URL"
 ENV_TOKEN = "INT360_CRM_TOKEN"
 MAX_BULK = 500  # the contract's limit of BIDs per bulk read
+MAX_PAGE = 1000  # the contract's largest page of a list
 AUDIT_NOTE_HEADER = "Audit-Note"
 AUDIT_NOTE_ID_HEADER = "Audit-Note-Id"
 MAX_AUDIT_NOTE_HEADER = 8192
@@ -232,7 +233,7 @@ class CrmClient:
     # -- the calls of the contract ----------------------------------------------
 
     def list_billers(
-        self, integrator_id: int | None = None, *, page_size: int = 500
+        self, integrator_id: int | None = None, *, page_size: int = MAX_PAGE
     ) -> Iterator[Profile]:
         """Every biller profile (optionally of one integrator ID), in BID order.
 
