@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from conftest import RunModule
 
 CACHE = ".int360/validate-cache.json"
-PLANTED = {
+PLANTED: dict[str, Any] = {
     "path": "billers/planted.yaml",
     "line": 1,
     "col": 1,
@@ -78,7 +78,7 @@ def _copy(src: str, dest: str) -> Callable[[Path], None]:
     return change
 
 
-CHANGES: dict[str, Callable[[Path], None]] = {
+CHANGES: dict[str, Callable[[Path], object]] = {
     "biller rewritten, same size, mtime put back": _rewrite_same_size_same_mtime,
     "biller edited": _append("billers/104233.yaml", "# reviewed\n"),
     "biller made invalid": _append("billers/104233.yaml", "unknown_key: 1\n"),
