@@ -43,6 +43,9 @@ ProfileLike = Profile | tuple[int, str, int]
 DRAIN_LIMIT = 1 << 20
 # An idle kept-alive connection is closed after this many seconds.
 IDLE_TIMEOUT = 30.0
+# Before closing on an unread body, read and drop up to this much, waiting this long.
+LINGER_LIMIT = 16 << 20
+LINGER_TIMEOUT = 2.0
 
 
 class _Server(ThreadedWSGIServer):
@@ -132,6 +135,18 @@ class _QuietHandler(WSGIRequestHandler):
             except Exception:  # the client sent less than it announced, or went away
                 self.close_connection = True
         self._respond(status, headers, b"".join(chunks))
+        if self.close_connection and body is not None:
+            self._linger(body)
+
+    def _linger(self, body: LimitedStream) -> None:
+        """Read what is left of a body we answered without reading, before closing: a
+        close with unread data resets the connection, and the client, still sending,
+        would see that instead of our response (a bounded "lingering close")."""
+        with contextlib.suppress(Exception):
+            self.connection.settimeout(LINGER_TIMEOUT)
+            left = min(body.limit - body.tell(), LINGER_LIMIT)
+            while left > 0 and (chunk := self.rfile.read1(min(left, 65536))):
+                left -= len(chunk)
 
     def _respond(self, status: str, headers: list[tuple[str, str]], data: bytes) -> None:
         code, _, reason = status.partition(" ")
