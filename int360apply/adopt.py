@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
 from .config import Config
-from .merge import diff_patch, get_path
+from .merge import diff_patch
 from .model import Path_, dotted
 from .schemas import ordered
-
-
-def live_as_references(
-    settings: Mapping[str, Any], secret_paths: frozenset[Path_]
-) -> dict[str, Any]:
-    """Live settings with each secret in its file form ``{secret: NAME}`` (no ``set`` flag)."""
-    result: dict[str, Any] = copy.deepcopy(dict(settings))
-    for path in secret_paths:
-        parent = get_path(result, path[:-1])
-        value = parent.get(path[-1]) if isinstance(parent, dict) else None
-        if isinstance(value, Mapping) and "secret" in value:
-            parent[path[-1]] = {"secret": value["secret"]}
-    return result
+from .secrets import with_references
 
 
 class AdoptError(Exception):
@@ -32,7 +19,7 @@ class AdoptError(Exception):
 def minimal_overrides(config: Config, partner_slug: str, live: Mapping[str, Any]) -> dict[str, Any]:
     """The smallest overrides that make the merge equal ``live``; locked paths refuse."""
     base = config.partner_base(partner_slug)
-    target = live_as_references(live, config.schemas.secret_paths)
+    target = with_references(live, config.schemas.secret_paths, read_form=False)
     overrides = diff_patch(base, target)
     partner = config.partners[partner_slug]
     for lock in partner.locked:

@@ -10,6 +10,7 @@ from .model import Path_
 from .plan import BillerPlan, Plan, diff_settings
 from .repo import Repo
 from .scope import changed_files, scope_from_changes, temp_tree
+from .secrets import with_references
 
 
 def diff_since(config: Config, ref: str) -> Plan:
@@ -31,7 +32,10 @@ def diff_since(config: Config, ref: str) -> Plan:
         entry = BillerPlan(bid, biller.name, biller.partner, "unchanged")
         # Both sides are references, so secrets compare by name: mark them as set.
         entry.changes = diff_settings(
-            after, _as_live(before, secrets), secrets, functools.partial(_sources, config, biller)
+            after,
+            with_references(before, secrets, read_form=True),
+            secrets,
+            functools.partial(_sources, config, biller),
         )
         if entry.changes:
             entry.status = "change"
@@ -43,20 +47,6 @@ def diff_since(config: Config, ref: str) -> Plan:
         for slug in scope.partners_changed
     }
     return Plan(crm=f"git {ref} → working tree", commit=None, billers=billers, fanout=fanout)
-
-
-def _as_live(settings: dict, secrets: frozenset) -> dict:  # type: ignore[type-arg]
-    from .merge import get_path, merge_patch
-
-    patch: dict = {}  # type: ignore[type-arg]
-    for path in secrets:
-        value = get_path(settings, path)
-        if isinstance(value, dict) and "secret" in value:
-            node = patch
-            for part in path[:-1]:
-                node = node.setdefault(part, {})
-            node[path[-1]] = {"secret": value["secret"], "set": True}
-    return merge_patch(settings, patch) if patch else settings  # type: ignore[no-any-return]
 
 
 def _sources(config: Config, biller: Biller) -> dict[Path_, str]:

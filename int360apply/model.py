@@ -33,6 +33,22 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.location}: error[{self.rule}]: {self.message}"
 
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{path, line, col, rule, message}``."""
+        where = self.location
+        return {
+            "path": where.path,
+            "line": where.line,
+            "col": where.col,
+            "rule": self.rule,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Problem:
+        """The problem of an ``as_dict`` form (``KeyError``/``TypeError`` when malformed)."""
+        return cls(Location(data["path"], data["line"], data["col"]), data["rule"], data["message"])
+
 
 Positions = dict[Path_, tuple[int, int, int, int]]
 """Document path -> (key line, key column, value line, value column), 1-based."""

@@ -23,6 +23,27 @@ def is_reference(value: Any) -> bool:
     return isinstance(value, Mapping) and isinstance(value.get("secret"), str)
 
 
+def with_references(
+    settings: Mapping[str, Any], secret_paths: frozenset[Path_], *, read_form: bool
+) -> dict[str, Any]:
+    """``settings`` with each secret as a reference: the file form ``{secret: NAME}``,
+    or with ``read_form`` the CRM's ``{secret: NAME, set: true}``. Nothing is copied
+    but the mappings on the way to a secret; ``settings`` is left as it is."""
+    from .merge import get_path, merge_patch
+
+    patch: dict[Any, Any] = {}
+    for path in secret_paths:
+        value = get_path(settings, path)
+        if is_reference(value):
+            node = patch
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            # A merge patch: null removes the read form's flag.
+            node[path[-1]] = {"secret": value["secret"], "set": True if read_form else None}
+    result: dict[str, Any] = merge_patch(settings, patch) if patch else dict(settings)
+    return result
+
+
 def plaintext_secrets(
     data: Any, secret_paths: frozenset[Path_], settings_at: Path_
 ) -> Iterator[tuple[Path_, str]]:

@@ -268,7 +268,6 @@ def _locate(
     findings: list[tuple[Path_, str, str]],
 ) -> list[Problem]:
     """Place each finding: a bad value where it is written; a missing one in the biller file."""
-    layers = config.layers(biller)
     provenance = config.provenance(biller)
     out = []
     for path, rule, message in findings:
@@ -278,7 +277,7 @@ def _locate(
             continue
         if written is not None and written.path != biller.doc.path:
             message += f" (the value in effect comes from {written})"
-        out.append(Problem(_biller_anchor(layers[2], biller, path), rule, message))
+        out.append(Problem(_biller_anchor(biller, path), rule, message))
     return out
 
 
@@ -291,7 +290,7 @@ def _written_at(provenance: Mapping[Path_, Location], path: Path_) -> Location |
     return None
 
 
-def _biller_anchor(layer: Any, biller: Biller, path: Path_) -> Location:
+def _biller_anchor(biller: Biller, path: Path_) -> Location:
     """The line of ``overrides.<path>`` (or its nearest written ancestor, or ``partner:``)."""
     positions = biller.doc.positions
     probe: Path_ = ("overrides", *path)

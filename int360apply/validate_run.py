@@ -196,10 +196,7 @@ def _read_cache(repo: Repo, key: str) -> list[Problem] | None:
         data = json.loads((repo.root / CACHE_FILE).read_text(encoding="utf-8"))
         if data.get("key") != key:
             return None
-        return [
-            Problem(Location(p["path"], p["line"], p["col"]), p["rule"], p["message"])
-            for p in data["problems"]
-        ]
+        return [Problem.from_dict(p) for p in data["problems"]]
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -207,19 +204,7 @@ def _read_cache(repo: Repo, key: str) -> list[Problem] | None:
 def _write_cache(repo: Repo, key: str, problems: list[Problem]) -> None:
     from .yamlwrite import write_atomic
 
-    payload = {
-        "key": key,
-        "problems": [
-            {
-                "path": p.location.path,
-                "line": p.location.line,
-                "col": p.location.col,
-                "rule": p.rule,
-                "message": p.message,
-            }
-            for p in problems
-        ],
-    }
+    payload = {"key": key, "problems": [p.as_dict() for p in problems]}
     # A read-only checkout still validates, only without the cache.
     with contextlib.suppress(OSError):
         write_atomic(repo.root / CACHE_FILE, json.dumps(payload))

@@ -177,3 +177,32 @@ def test_a_plan_from_a_valid_cache_equals_a_plan_from_the_files(
     checked = int360_subprocess("--repo", str(root), "plan", "--format", "json", cwd=root)
     assert trusted.returncode == checked.returncode == 2, trusted.stderr + checked.stderr
     assert json.loads(trusted.stdout)["billers"] == json.loads(checked.stdout)["billers"]
+
+
+def test_a_file_changed_while_plan_loads_is_validated_afresh(
+    tmp_repo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cached verdict covers the files as fingerprinted before loading; a file that
+    changes during the (trusted) load is loaded again and checked."""
+    from int360apply import validate_run
+    from int360apply.repo import Repo
+
+    root = tmp_repo.root
+    _settle(root)
+    repo = Repo(root)
+    assert validate_run.run_validate(repo, None) == []
+    assert (root / CACHE).is_file()
+    real_load = validate_run.load_config
+    calls: list[bool] = []
+
+    def load_then_edit(*args: Any, **kwargs: Any) -> Any:
+        calls.append(bool(kwargs.get("trusted")))
+        config = real_load(*args, **kwargs)
+        if len(calls) == 1:  # someone saves a file just as the first load finishes
+            _append("billers/104233.yaml", "unknown_key: 1\n")(root)
+        return config
+
+    monkeypatch.setattr(validate_run, "load_config", load_then_edit)
+    _config, problems = validate_run.validated_config(repo)
+    assert calls == [True, False]
+    assert [(p.location.path, p.rule) for p in problems] == [("billers/104233.yaml", "schema")]

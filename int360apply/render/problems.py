@@ -44,16 +44,7 @@ def as_json(problems: Sequence[Problem]) -> str:
         json.dumps(
             {
                 "valid": not problems,
-                "problems": [
-                    {
-                        "path": p.location.path,
-                        "line": p.location.line,
-                        "col": p.location.col,
-                        "rule": p.rule,
-                        "message": p.message,
-                    }
-                    for p in problems
-                ],
+                "problems": [p.as_dict() for p in problems],
             },
             indent=2,
         )

@@ -125,3 +125,34 @@ def test_a_body_shorter_than_announced_is_a_clean_error(
     assert _get(_connect(sandbox), f"/billers/{BID}").status == 200  # still serving
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Exception occurred" not in err
+
+
+def test_an_app_that_fails_outside_flask_gets_a_json_500_and_a_closed_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Flask answers its own errors; anything raised around it (middleware) still gets
+    the contract's error shape, and the connection is not reused."""
+    import threading
+
+    from int360apply.crm.sandbox.server import HOST, _Server
+
+    def broken(environ: object, start_response: object) -> list[bytes]:
+        raise ValueError("boom")
+
+    server = _Server(HOST, 0, broken)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection(HOST, server.server_port, timeout=5)
+        resp = _get(conn, "/anything")
+        assert resp.status == 500
+        assert resp.getheader("Connection") == "close"
+        conn.request("GET", "/anything")
+        assert json.loads(conn.getresponse().read())["error"]["code"] == "internal"
+        conn.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        thread.join(timeout=5)
+    assert "error on GET /anything" in caplog.text
