@@ -70,6 +70,7 @@ ONE_FILE_LIMIT_S = 0.5
 PLAN_LIMIT_S = 10.0
 APPLY_RATIO_GOAL = 1.5
 MEMORY_LIMIT_MIB = 300.0
+STEPS = ("1", "2", "3", "4", "5", "6")  # the targets, as `--only` names them
 
 # Runs one command with stdout/stderr to files; prints one JSON line about it.
 # argv: OUT ERR TIMEOUT SAMPLE(0|1) CMD...
@@ -504,8 +505,16 @@ def _progress(message: str) -> None:
 class Benchmark:
     """All targets for one fleet size; ``run()`` returns the rows in table order."""
 
-    def __init__(self, work: Path, billers: int, repeats: int, timeout: float) -> None:
+    def __init__(
+        self,
+        work: Path,
+        billers: int,
+        repeats: int,
+        timeout: float,
+        only: frozenset[str] | None = None,
+    ) -> None:
         self.work = work
+        self.only = only
         self.billers = billers
         self.repeats = repeats
         self.runner = Runner(work, timeout)
@@ -553,10 +562,13 @@ class Benchmark:
     # -- the targets --
 
     def run(self) -> list[Target]:
-        """Generate the fleet and measure every target; a failure marks only its own row."""
-        _progress(f"generating {self.billers} billers in {self.fleet} …")
-        make_fleet(self.fleet, self.billers)
-        self.baseline = {p.name for p in self.fleet.iterdir()}
+        """Generate the fleet and measure every target (or those of ``only``); a
+        failure marks only its own row."""
+        wanted = [step for step in STEPS if self.only is None or step in self.only]
+        if any(step != "5" for step in wanted):  # apply builds its own fleet
+            _progress(f"generating {self.billers} billers in {self.fleet} …")
+            make_fleet(self.fleet, self.billers)
+            self.baseline = {p.name for p in self.fleet.iterdir()}
         n = f"{self.billers:,}"
         cold = Target("1", f"validate, cold ({n})", "s", f"≥ {COLD_RATIO_GOAL:g}× peer")
         warm = Target("2", f"validate, warm ({n})", "s", f"≤ {WARM_LIMIT_S:g} s")
@@ -571,15 +583,15 @@ class Benchmark:
         )
         mem_v = Target("6a", f"peak RSS validate ({n})", "MiB", f"≤ {MEMORY_LIMIT_MIB:g} MiB")
         mem_p = Target("6b", f"peak RSS plan --all ({n})", "MiB", f"≤ {MEMORY_LIMIT_MIB:g} MiB")
-        steps: list[tuple[tuple[Target, ...], Callable[..., None]]] = [
-            ((cold,), self._validate_cold),
-            ((warm,), self._validate_warm),
-            ((one,), self._validate_one),
-            ((plan, fresh), self._plan),
-            ((apply,), self._apply),
-            ((mem_v, mem_p), self._memory),
-        ]
-        for targets, step in steps:
+        steps: dict[str, tuple[tuple[Target, ...], Callable[..., None]]] = {
+            "1": ((cold,), self._validate_cold),
+            "2": ((warm,), self._validate_warm),
+            "3": ((one,), self._validate_one),
+            "4": ((plan, fresh), self._plan),
+            "5": ((apply,), self._apply),
+            "6": ((mem_v, mem_p), self._memory),
+        }
+        for targets, step in (steps[key] for key in wanted):
             if self.int360 is None:
                 for t in targets:
                     t.error = "int360 not found"
@@ -591,7 +603,8 @@ class Benchmark:
                 for t in targets:
                     if t.error is None and t.met is None and not (t.info_only and t.samples):
                         t.error = str(exc)
-        return [cold, warm, one, plan, fresh, apply, mem_v, mem_p]
+        rows = [cold, warm, one, plan, fresh, apply, mem_v, mem_p]
+        return [t for t in rows if t.key.rstrip("abi") in wanted]
 
     def _validate_cold(self, t: Target) -> None:
         _progress("[1] validate, cold, vs check-jsonschema")
@@ -819,6 +832,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--timeout", type=float, default=900.0, help="seconds per command before it is killed"
     )
+    run.add_argument(
+        "--only",
+        metavar="N[,N…]",
+        help=f"measure only these targets, of {','.join(STEPS)} (e.g. --only 5)",
+    )
     run.add_argument("--workdir", type=Path, help="where to build the fleets (a new temp dir)")
     run.add_argument("--keep", action="store_true", help="keep the work dir (fleets, logs)")
     return parser
@@ -831,6 +849,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     billers = args.billers or (QUICK_BILLERS if args.quick else FULL_BILLERS)
     if repeats < 1 or billers < 1:
         _parser().error("--repeat and --billers must be at least 1")
+    only = None
+    if args.only is not None:
+        only = frozenset(k.strip() for k in args.only.split(",") if k.strip())
+        if not only or not only <= set(STEPS):
+            _parser().error(f"--only takes target numbers among {','.join(STEPS)}")
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix="int360-bench-", dir=args.workdir))
@@ -842,7 +865,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.perf_counter()
     _progress(f"int360 benchmarks: {billers:,} billers, {repeats} repeats, {cores} cores; {work}")
     try:
-        targets = Benchmark(work.resolve(), billers, repeats, args.timeout).run()
+        targets = Benchmark(work.resolve(), billers, repeats, args.timeout, only).run()
     finally:
         if args.keep:
             _progress(f"kept {work}")

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import merge, yamlio
 from .model import Document, Location, Path_, Problem
+from .parse_cache import ParseCache, stat_key
 from .repo import BILLER_STEM, DEFAULTS, Repo
 from .schemas import Schemas, fast_check_for, schemas_for
 from .secrets import plaintext_secrets
@@ -158,6 +159,7 @@ def _load_one(
     kind: str,
     positions: bool = False,
     trusted: bool = False,
+    cache: ParseCache | None = None,
 ) -> tuple[Document | None, list[Problem]]:
     rel = repo.rel(path)
     if path.is_symlink():
@@ -177,7 +179,7 @@ def _load_one(
                     f"keep {kind} files as real files in {folder}/",
                 )
             ]
-    loaded = yamlio.load_document(path, rel, positions=positions)
+    loaded = _parsed(path, rel, positions, cache)
     if isinstance(loaded, Problem):
         return None, [loaded]
     doc = loaded
@@ -191,6 +193,21 @@ def _load_one(
     problems += [Problem(doc.loc(p), "plaintext-secret", m) for p, m in secret_hits]
     problems += _schema_problems(schemas, kind, doc, [p for p, _ in secret_hits])
     return doc, problems
+
+
+def _parsed(path: Path, rel: str, positions: bool, cache: ParseCache | None) -> Document | Problem:
+    if cache is None:
+        return yamlio.load_document(path, rel, positions=positions)
+    stat = stat_key(path)  # before the read: a write during it must not match later
+    doc = cache.get(rel, stat)
+    if doc is None:
+        # Positions always: the cached document may serve a plan with many changes.
+        loaded = yamlio.load_document(path, rel, positions=True)
+        if isinstance(loaded, Problem):
+            return loaded
+        cache.put(loaded, stat)
+        doc = loaded
+    return doc
 
 
 def _schema_problems(
@@ -239,13 +256,15 @@ def _filename_problems(doc: Document, kind: str, stem: str) -> list[Problem]:
 
 
 def _without(settings: Any, at: Path_, paths: list[Path_]) -> Any:
-    """``settings`` (found at ``at`` in its file) less the subtrees at the given paths."""
+    """``settings`` (found at ``at`` in its file) less the subtrees at the given paths;
+    ``settings`` itself when none of them is inside (nothing changes settings in place)."""
+    inside = [p for p in paths if p[: len(at)] == at and len(p) > len(at)]
+    if not inside:
+        return settings
     import copy
 
     cleaned = copy.deepcopy(settings)
-    for path in paths:
-        if path[: len(at)] != at or len(path) == len(at):
-            continue
+    for path in inside:
         node = cleaned
         for part in path[len(at) : -1]:
             node = node.get(part) if isinstance(node, dict) else None
@@ -297,6 +316,7 @@ def load_config(
     *,
     positions: bool = False,
     trusted: bool = False,
+    parse_cache: ParseCache | None = None,
 ) -> Config:
     """Load the defaults, every partner and the given billers (all when None).
 
@@ -304,6 +324,8 @@ def load_config(
     ``yamlio.load_document``), for plans where most billers may change.
     ``trusted``: the files were just found valid as they are (the validate
     cache says so), so the per-file schema and secret checks are skipped.
+    ``parse_cache``: take unchanged biller files' documents from it, and add the
+    others (the caller saves it).
     """
     schemas = schemas_for(repo.schema_dir)
     problems: list[Problem] = []
@@ -331,7 +353,7 @@ def load_config(
     flawed: set[int] = set()
     files = repo.biller_files() if biller_paths is None else list(biller_paths)
     for path in files:
-        doc, found = _load_one(repo, schemas, path, "biller", positions, trusted)
+        doc, found = _load_one(repo, schemas, path, "biller", positions, trusted, parse_cache)
         problems += found
         biller = _biller(doc) if doc is not None else None
         if biller is not None:

@@ -95,17 +95,25 @@ def _namesakes(repo: Repo, billers: list[Path]) -> list[Path]:
 
 def validated_config(repo: Repo, *, positions: bool = False) -> tuple[Config, list[Problem]]:
     """The whole repository's config and its problems, the verdict from the cache when
-    nothing changed since ``validate`` (or a plan) last ran (for plan, apply, drift)."""
+    nothing changed since ``validate`` (or a plan) last ran (for plan, apply, drift).
+
+    Biller files unchanged since an earlier run are not parsed again (``parse_cache``).
+    """
+    from .parse_cache import ParseCache
+
     started = time.time_ns()
     key, newest = _fingerprint(repo, repo.biller_files())
     cached = _read_cache(repo, key)
-    config = load_config(repo, positions=positions, trusted=cached == [])
+    parsed = ParseCache(repo)
+    config = load_config(repo, positions=positions, trusted=cached == [], parse_cache=parsed)
     # The verdict holds only for the files as fingerprinted: one that changed while
     # loading is loaded and validated afresh.
     if cached is not None and _fingerprint(repo, repo.biller_files())[0] == key:
+        parsed.save()
         return config, cached
     if cached == []:
-        config = load_config(repo, positions=positions)
+        config = load_config(repo, positions=positions, parse_cache=parsed)
+    parsed.save()
     problems = validate(config)
     if newest < started - RACY_NS:
         _write_cache(repo, key, problems)

@@ -1,0 +1,124 @@
+"""Parsed biller files kept between runs, for loads the validate cache vouches for.
+
+``plan``, ``apply`` and ``drift`` load every biller file; when the validate
+cache says the tree is valid as it is, parsing is most of that work. This
+cache (``.int360/parse-cache.json``) keeps each biller file's data and the
+positions of its keys and values, keyed by the file's stat (size, mtime,
+ctime, inode: the key of the validate cache) and by the code that parsed it.
+One changed file costs one parse, not ten thousand.
+
+A file modified in the last 2 s is not cached (git's "racily clean" rule), and
+neither is a file that was not parsed with its positions. Anything unexpected
+in the cache file means a miss, never an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from .model import Document, Positions
+from .repo import Repo
+
+CACHE_FILE = ".int360/parse-cache.json"
+RACY_NS = 2_000_000_000
+# The modules whose code decides what a parse yields.
+_PARSERS = ("yamlio.py", "model.py", "parse_cache.py")
+
+
+def stat_key(path: Path) -> str | None:
+    """The file's identity as the validate cache also keys it; None if it cannot be read."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
+
+
+class ParseCache:
+    """Cached documents of one repository: ``get`` before parsing, ``put`` after.
+
+    ``save`` writes the file back, keeping the files asked for in this run, when
+    something was added or dropped.
+    """
+
+    def __init__(self, repo: Repo) -> None:
+        self._repo = repo
+        self._started = time.time_ns()
+        self._code = _code_key()
+        self._entries: dict[str, dict[str, Any]] = {}
+        self._asked: set[str] = set()
+        self._dirty = False
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            data = json.loads((repo.root / CACHE_FILE).read_bytes())
+            if data.get("code") == self._code and isinstance(data.get("files"), dict):
+                self._entries = data["files"]
+
+    def get(self, rel: str, stat: str | None) -> Document | None:
+        """The cached document of ``rel`` if its file still has ``stat`` (``stat_key``)."""
+        self._asked.add(rel)
+        entry = self._entries.get(rel)
+        if stat is None or not isinstance(entry, dict) or entry.get("stat") != stat:
+            return None
+        data, positions = entry.get("data"), entry.get("positions")
+        if not isinstance(data, dict) or not isinstance(positions, str):
+            return None
+        return Document(
+            path=rel,
+            data=data,
+            suspicious=entry.get("suspicious") is True,
+            _locate=lambda: _positions(positions),
+        )
+
+    def put(self, doc: Document, stat: str | None) -> None:
+        """Keep ``doc`` (parsed when its file had ``stat``) if it can be trusted later.
+
+        ``stat`` must be taken before the file was read, so that a write during
+        the read leaves an entry that never matches again.
+        """
+        settled = _mtime_ns(stat) < self._started - RACY_NS if stat else False
+        if not settled or doc._positions is None:
+            return
+        self._entries[doc.path] = {
+            "stat": stat,
+            "data": doc.data,
+            "suspicious": doc.suspicious,
+            "positions": json.dumps(
+                [[list(p), *where] for p, where in doc._positions.items()],
+                separators=(",", ":"),
+            ),
+        }
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write the cache back with the entries of the files asked for in this run."""
+        if not self._dirty and set(self._entries) <= self._asked:
+            return
+        files = {rel: e for rel, e in self._entries.items() if rel in self._asked}
+        from .yamlwrite import write_atomic
+
+        # A read-only checkout still plans, only without the cache.
+        with contextlib.suppress(OSError, ValueError):
+            payload = json.dumps({"code": self._code, "files": files}, separators=(",", ":"))
+            write_atomic(self._repo.root / CACHE_FILE, payload)
+
+
+def _positions(encoded: str) -> Positions:
+    return {tuple(entry[0]): tuple(entry[1:5]) for entry in json.loads(encoded)}  # type: ignore[misc]
+
+
+def _mtime_ns(stat: str) -> int:
+    return int(stat.split(":")[1])
+
+
+def _code_key() -> str:
+    package = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in _PARSERS:
+        digest.update(name.encode() + b"\0" + (package / name).read_bytes() + b"\0")
+    return digest.hexdigest()
