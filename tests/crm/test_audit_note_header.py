@@ -7,7 +7,7 @@ import json
 
 import pytest
 import requests
-import responses
+from scripted_crm import ScriptedCrm
 
 from int360apply.apply import ApplyOptions, apply_plan
 from int360apply.crm import HEADER_NOTE_LIMITS, AuditNote
@@ -159,26 +159,25 @@ def test_a_note_too_big_for_a_header_is_not_sent(client: CrmClient, note: AuditN
 
 
 # A CRM that ignores the header (no Audit-Note-Id) is a condition the sandbox cannot
-# produce, so it is simulated.
-CRM = "https://crm.example.test/api"
+# produce, so a scripted server plays it.
 
 
-def _one_change_plan() -> Plan:
+def _one_change_plan(crm: str) -> Plan:
     change = Change("ftp.port", None, 22, "billers/x.yaml:3:9")
     entry = BillerPlan(7, "Seven", "bsa", "change", etag='"1"', changes=[change])
-    return Plan(crm=CRM, commit="abcdef1", billers=[entry])
+    return Plan(crm=crm, commit="abcdef1", billers=[entry])
 
 
 @pytest.mark.parametrize("confirmed", [True, False])
 def test_apply_posts_the_note_only_when_the_crm_did_not_confirm_it(confirmed: bool) -> None:
     headers = {"ETag": '"2"', **({"Audit-Note-Id": "5"} if confirmed else {})}
     note = {"id": 5, "created_at": "now", "author": "ci", "text": "t"}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as crm:
-        patch = crm.patch(f"{CRM}/billers/7/settings", json={"ftp": {"port": 22}}, headers=headers)
-        post = crm.post(f"{CRM}/billers/7/notes", json=note, status=201)
-        with CrmClient(CRM, "token") as client:
-            report = apply_plan(_one_change_plan(), client, ApplyOptions(actor="ci"))
+    with ScriptedCrm() as crm:
+        patch = crm.patch("/billers/7/settings", json={"ftp": {"port": 22}}, headers=headers)
+        post = crm.post("/billers/7/notes", json=note, status=201)
+        with CrmClient(crm.url, "token") as client:
+            report = apply_plan(_one_change_plan(crm.url), client, ApplyOptions(actor="ci"))
     assert report.summary["applied"] == 1
-    sent = json.loads(patch.calls[0].request.headers["Audit-Note"])
+    sent = json.loads(patch.calls[0].headers["Audit-Note"])
     assert sent["paths"] == ["ftp.port"] and sent["commit"] == "abcdef1"
     assert post.call_count == (0 if confirmed else 1)

@@ -1,8 +1,9 @@
-"""A hostile CRM (mocked with ``responses``: things the sandbox never does): bodies that
-are not JSON, huge or absurdly nested, wrong types, unexpected fields, a missing ETag,
-redirects to another host. Each gives a clear ``CrmError`` subclass for that call — never
-another exception — and the token never leaves for another host. Through ``apply`` the
-error is that biller's alone; through the CLI it is a clean exit 1 without a traceback.
+"""A hostile CRM (a scripted HTTP server on loopback: things the sandbox never does):
+bodies that are not JSON, huge or absurdly nested, wrong types, unexpected fields, a
+missing ETag, redirects to another host. Each gives a clear ``CrmError`` subclass for that
+call — never another exception — and the token never leaves for another host (no other
+host is even looked up). Through ``apply`` the error is that biller's alone; through the
+CLI it is a clean exit 1 without a traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
+from scripted_crm import ScriptedCrm, refuse_other_hosts
 
 from int360apply.apply import ApplyOptions, apply_plan
 from int360apply.cli import main
@@ -23,8 +24,6 @@ from int360apply.plan import BillerPlan, Change, Plan
 
 from .conftest import copy_repo
 
-HOST = "crm.example.test"
-BASE = f"https://{HOST}/api"
 EVIL = "https://evil.example.net"
 TOKEN = "tok-hostile-crm-5e1f0c2b9a"
 FAST = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0, deadline=5.0)
@@ -34,49 +33,57 @@ HUGE = 64 * 1024 * 1024  # a settings body of 64 MiB is no CRM's honest answer
 
 
 @pytest.fixture
-def mocked() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
+def other_hosts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Any host but loopback is refused, and listed here: a client that followed a
+    redirect to another host would have to look it up first."""
+    return refuse_other_hosts(monkeypatch)
 
 
 @pytest.fixture
-def crm() -> Iterator[CrmClient]:
+def server(other_hosts: list[str]) -> Iterator[ScriptedCrm]:
+    with ScriptedCrm() as scripted:
+        yield scripted
+
+
+@pytest.fixture
+def crm(server: ScriptedCrm) -> Iterator[CrmClient]:
     slept: list[float] = []
-    with CrmClient(BASE, TOKEN, retry=FAST, sleep=slept.append) as client:
+    with CrmClient(server.url, TOKEN, retry=FAST, sleep=slept.append) as client:
         yield client
 
 
-def _assert_token_stayed_home(mocked: responses.RequestsMock) -> None:
-    for call in mocked.calls:
-        url = call.request.url or ""
-        if not url.startswith(f"https://{HOST}/"):
-            assert "Authorization" not in call.request.headers, url
-            raise AssertionError(f"a request went to another host: {url}")
-        assert call.request.headers.get("Authorization") == f"Bearer {TOKEN}"
+def _assert_token_stayed_home(server: ScriptedCrm, other_hosts: list[str]) -> None:
+    assert other_hosts == [], f"a request went for another host: {other_hosts}"
+    assert server.unmatched == [], "the client asked for something nobody scripted"
+    for call in server.calls:
+        assert call.url.startswith(f"{server.url}/"), call.url
+        assert call.headers.get("Authorization") == f"Bearer {TOKEN}"
 
 
-Register = Callable[[responses.RequestsMock], None]
+Register = Callable[[ScriptedCrm], object]
 Call = Callable[[CrmClient], Any]
 
 
 def _get(path: str, **kwargs: Any) -> Register:
-    return lambda m: m.get(f"{BASE}{path}", **kwargs)
+    return lambda m: m.get(path, **kwargs)
 
 
 def _patch(path: str, **kwargs: Any) -> Register:
-    return lambda m: m.patch(f"{BASE}{path}", **kwargs)
+    return lambda m: m.patch(path, **kwargs)
 
 
 def _redirect(method: str, path: str, status: int) -> Register:
-    def register(m: responses.RequestsMock) -> None:
-        m.add(method, f"{BASE}{path}", status=status, headers={"Location": f"{EVIL}/steal{path}"})
-        m.add(method, f"{EVIL}/steal{path}", json=SETTINGS, headers={"ETag": '"1"'})
+    """``path`` redirects to the same path on another host (following it would need a
+    look-up of that host, which ``other_hosts`` refuses and lists)."""
+
+    def register(m: ScriptedCrm) -> None:
+        m.add(method, path, status=status, headers={"Location": f"{EVIL}/steal{path}"})
 
     return register
 
 
 def _both(*registers: Register) -> Register:
-    def register(m: responses.RequestsMock) -> None:
+    def register(m: ScriptedCrm) -> None:
         for r in registers:
             r(m)
 
@@ -266,35 +273,35 @@ HOSTILE: dict[str, tuple[Register, Call]] = {
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_a_hostile_answer_is_a_clear_crm_error(
-    name: str, mocked: responses.RequestsMock, crm: CrmClient
+    name: str, server: ScriptedCrm, other_hosts: list[str], crm: CrmClient
 ) -> None:
     register, call = HOSTILE[name]
-    register(mocked)
+    register(server)
     with pytest.raises(CrmError) as caught:
         call(crm)
     message = str(caught.value)
     assert message and TOKEN not in message
     assert len(message) < 2000, "the message should not carry the hostile body"
-    _assert_token_stayed_home(mocked)
+    _assert_token_stayed_home(server, other_hosts)
 
 
 def test_redirects_are_protocol_errors_naming_the_other_host(
-    mocked: responses.RequestsMock, crm: CrmClient
+    server: ScriptedCrm, other_hosts: list[str], crm: CrmClient
 ) -> None:
-    _redirect("GET", "/billers/7/settings", 302)(mocked)
+    _redirect("GET", "/billers/7/settings", 302)(server)
     with pytest.raises(CrmProtocolError, match=r"evil\.example\.net"):
         crm.get_settings(7)
-    _assert_token_stayed_home(mocked)
-    assert [c.request.url for c in mocked.calls] == [f"{BASE}/billers/7/settings"]
+    _assert_token_stayed_home(server, other_hosts)
+    assert [c.url for c in server.calls] == [f"{server.url}/billers/7/settings"]
 
 
 def test_an_absurd_retry_after_gives_up_at_once_instead_of_sleeping(
-    mocked: responses.RequestsMock,
+    server: ScriptedCrm,
 ) -> None:
-    mocked.get(f"{BASE}/billers/7", status=429, headers={"Retry-After": "86400"})
+    server.get("/billers/7", status=429, headers={"Retry-After": "86400"})
     slept: list[float] = []
     with (
-        CrmClient(BASE, TOKEN, retry=FAST, sleep=slept.append) as client,
+        CrmClient(server.url, TOKEN, retry=FAST, sleep=slept.append) as client,
         pytest.raises(CrmUnavailable),
     ):
         client.get_biller(7)
@@ -302,20 +309,20 @@ def test_an_absurd_retry_after_gives_up_at_once_instead_of_sleeping(
 
 
 def test_unexpected_fields_are_tolerated_not_crashes(
-    mocked: responses.RequestsMock, crm: CrmClient
+    server: ScriptedCrm, other_hosts: list[str], crm: CrmClient
 ) -> None:
     """Extra fields in a profile, a bulk page or a note are ignored (forward compatible)."""
-    mocked.get(f"{BASE}/billers/7", json={**PROFILE, "owner": "x", "tags": [1, {"a": None}]})
-    mocked.get(
-        f"{BASE}/settings",
+    server.get("/billers/7", json={**PROFILE, "owner": "x", "tags": [1, {"a": None}]})
+    server.get(
+        "/settings",
         json={
             "items": [{"bid": 7, "etag": '"1"', "settings": SETTINGS, "extra": 1}],
             "missing": [8],
             "served_by": "node-3",
         },
     )
-    mocked.get(
-        f"{BASE}/billers/7/notes",
+    server.get(
+        "/billers/7/notes",
         json={
             "items": [{"id": 1, "created_at": "now", "author": "a", "text": "t", "mood": "ok"}],
             "next_cursor": None,
@@ -325,16 +332,16 @@ def test_unexpected_fields_are_tolerated_not_crashes(
     assert crm.get_biller(7).bid == 7
     assert crm.bulk_settings([7, 8]).found[7].settings == SETTINGS
     assert crm.list_notes(7)[0].text == "t"
-    _assert_token_stayed_home(mocked)
+    _assert_token_stayed_home(server, other_hosts)
 
 
 # --- through apply: the error belongs to that biller -------------------------------------
 
 
-def _plan(bids: list[int]) -> Plan:
+def _plan(crm: str, bids: list[int]) -> Plan:
     change = Change("advanced.min_payment_amount", None, 100, "billers/x.yaml:1:1")
     return Plan(
-        crm=BASE,
+        crm=crm,
         commit="abcdef1",
         billers=[
             BillerPlan(bid, f"Biller {bid}", "bsa", "change", etag='"1"', changes=[change])
@@ -344,19 +351,21 @@ def _plan(bids: list[int]) -> Plan:
 
 
 def test_through_apply_a_hostile_answer_fails_only_that_biller(
-    mocked: responses.RequestsMock, crm: CrmClient
+    server: ScriptedCrm, other_hosts: list[str], crm: CrmClient
 ) -> None:
     good = {"ETag": '"2"'}
     note = {"id": 1, "created_at": "now", "author": "r", "text": "t"}
-    mocked.patch(f"{BASE}/billers/1/settings", json=SETTINGS, headers=good)
-    mocked.post(f"{BASE}/billers/1/notes", json=note, status=201)
-    mocked.patch(f"{BASE}/billers/2/settings", body="<html>oops</html>", headers=good)
-    _redirect("PATCH", "/billers/3/settings", 302)(mocked)
-    mocked.patch(f"{BASE}/billers/4/settings", json=["not", "settings"], headers=good)
-    mocked.patch(f"{BASE}/billers/5/settings", json=SETTINGS)  # no ETag
-    mocked.patch(f"{BASE}/billers/6/settings", json=SETTINGS, headers=good)
-    mocked.post(f"{BASE}/billers/6/notes", body="<html>notes are down</html>", status=200)
-    report = apply_plan(_plan([1, 2, 3, 4, 5, 6]), crm, ApplyOptions(concurrency=3, actor="r"))
+    server.patch("/billers/1/settings", json=SETTINGS, headers=good)
+    server.post("/billers/1/notes", json=note, status=201)
+    server.patch("/billers/2/settings", body="<html>oops</html>", headers=good)
+    _redirect("PATCH", "/billers/3/settings", 302)(server)
+    server.patch("/billers/4/settings", json=["not", "settings"], headers=good)
+    server.patch("/billers/5/settings", json=SETTINGS)  # no ETag
+    server.patch("/billers/6/settings", json=SETTINGS, headers=good)
+    server.post("/billers/6/notes", body="<html>notes are down</html>", status=200)
+    report = apply_plan(
+        _plan(server.url, [1, 2, 3, 4, 5, 6]), crm, ApplyOptions(concurrency=3, actor="r")
+    )
     statuses = {o.bid: o.status for o in report.outcomes}
     assert statuses == {
         1: "applied",
@@ -369,24 +378,24 @@ def test_through_apply_a_hostile_answer_fails_only_that_biller(
     for outcome in report.outcomes:
         for error in outcome.errors:
             assert error["message"] and TOKEN not in error["message"]
-    _assert_token_stayed_home(mocked)
+    _assert_token_stayed_home(server, other_hosts)
 
 
 def test_through_apply_an_absurdly_nested_answer_fails_only_that_biller(
-    mocked: responses.RequestsMock, crm: CrmClient
+    server: ScriptedCrm, crm: CrmClient
 ) -> None:
     good = {"ETag": '"2"'}
     note = {"id": 1, "created_at": "now", "author": "r", "text": "t"}
-    mocked.patch(f"{BASE}/billers/1/settings", json=SETTINGS, headers=good)
-    mocked.post(f"{BASE}/billers/1/notes", json=note, status=201)
-    mocked.patch(
-        f"{BASE}/billers/2/settings",
+    server.patch("/billers/1/settings", json=SETTINGS, headers=good)
+    server.post("/billers/1/notes", json=note, status=201)
+    server.patch(
+        "/billers/2/settings",
         body="[" * 100_000 + "]" * 100_000,
         content_type="application/json",
         headers=good,
     )
     try:
-        report = apply_plan(_plan([1, 2]), crm, ApplyOptions(concurrency=1, actor="r"))
+        report = apply_plan(_plan(server.url, [1, 2]), crm, ApplyOptions(concurrency=1, actor="r"))
     except CrmError:
         raise
     except Exception as exc:
@@ -398,18 +407,18 @@ def test_through_apply_an_absurdly_nested_answer_fails_only_that_biller(
 
 
 @pytest.fixture
-def hostile_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def hostile_repo(tmp_path: Path, server: ScriptedCrm, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = copy_repo(tmp_path / "repo")
-    monkeypatch.setenv("INT360_CRM_URL", BASE)
+    monkeypatch.setenv("INT360_CRM_URL", server.url)
     monkeypatch.setenv("INT360_CRM_TOKEN", TOKEN)
     monkeypatch.setenv("GITHUB_SHA", "abcdef1234567")
     return root
 
 
-def _profiles(mocked: responses.RequestsMock) -> None:
+def _profiles(server: ScriptedCrm) -> None:
     for bid, iid in ((104233, 201), (110392, 175), (500102, 174), (200145, 93)):
-        mocked.get(
-            f"{BASE}/billers/{bid}",
+        server.get(
+            f"/billers/{bid}",
             json={"bid": bid, "name": f"B{bid}", "integrator_id": iid, "status": "active"},
         )
 
@@ -417,7 +426,7 @@ def _profiles(mocked: responses.RequestsMock) -> None:
 CLI_HOSTILE: dict[str, Register] = {
     "bulk read answers HTML": _get("/settings", body="<html>down</html>"),
     "bulk read redirects": lambda m: m.get(
-        f"{BASE}/settings", status=302, headers={"Location": f"{EVIL}/settings"}
+        "/settings", status=302, headers={"Location": f"{EVIL}/settings"}
     ),
     "bulk read answers a list": _get("/settings", json=[]),
     "bulk read keeps failing": _get("/settings", status=503, headers={"Retry-After": "0"}),
@@ -430,15 +439,16 @@ def test_cli_commands_against_a_hostile_crm_exit_1_without_a_traceback(
     name: str,
     command: str,
     hostile_repo: Path,
-    mocked: responses.RequestsMock,
+    server: ScriptedCrm,
+    other_hosts: list[str],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import int360apply.crm.client as client_module
 
     monkeypatch.setattr(client_module, "RetryPolicy", lambda: FAST)
-    _profiles(mocked)
-    CLI_HOSTILE[name](mocked)
+    _profiles(server)
+    CLI_HOSTILE[name](server)
     args = [command] + (["--yes"] if command == "apply" else [])
     try:
         code = main(["--repo", str(hostile_repo), *args])
@@ -448,18 +458,18 @@ def test_cli_commands_against_a_hostile_crm_exit_1_without_a_traceback(
     assert code == 1, out + err
     assert TOKEN not in out + err
     assert "Traceback" not in err
-    _assert_token_stayed_home(mocked)
+    _assert_token_stayed_home(server, other_hosts)
 
 
 def test_the_mocked_repo_plans_cleanly_when_the_crm_behaves(
-    hostile_repo: Path, mocked: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
+    hostile_repo: Path, server: ScriptedCrm, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The CLI cases above fail because of the hostile answer, not the set-up."""
-    _profiles(mocked)
-    items = [
+    _profiles(server)
+    items: list[dict[str, object]] = [
         {"bid": bid, "etag": '"1"', "settings": {}} for bid in (104233, 110392, 200145, 500102)
     ]
-    mocked.get(f"{BASE}/settings", json={"items": items, "missing": []})
+    server.get("/settings", json={"items": items, "missing": []})
     code = main(["--repo", str(hostile_repo), "plan", "--format", "json"])
     out, _err = capsys.readouterr()
     assert code == 2
