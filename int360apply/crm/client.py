@@ -12,7 +12,8 @@ PATCH whose outcome is unknown is never re-sent blindly (see
 ``patch_settings``).
 
 Redirects are not followed (the token must only ever reach the configured
-host); error messages never contain the token.
+host); error messages never contain the token. The HTTP exchange itself is
+``transport.py``'s.
 """
 
 from __future__ import annotations
@@ -30,10 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
+from urllib.parse import urlencode, urlsplit
 
 from int360apply.crm import HEADER_NOTE_LIMITS, AuditNote, Note, Profile
 from int360apply.crm.errors import (
@@ -47,6 +45,13 @@ from int360apply.crm.errors import (
     NotFound,
     PreconditionFailed,
     Unauthorized,
+)
+from int360apply.crm.transport import (
+    Answer,
+    BodyTooLarge,
+    Transport,
+    TransportError,
+    TransportFailure,
 )
 
 ENV_URL = "INT360_CRM_URL"
@@ -205,24 +210,22 @@ class CrmClient:
         self._budget = _Budget(self._retry.total_retries)
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._session = requests.Session()
+        self._concurrency = max(1, concurrency)
         # Proxy settings from the environment would route the loopback sandbox
         # through a proxy; a remote CRM may need them.
-        self._session.trust_env = not loopback
-        self._send_settings = self._session.merge_environment_settings(
-            self.base_url, {}, None, None, None
+        self._transport = Transport(
+            self.base_url,
+            pool_size=self._concurrency,
+            timeout=timeout,
+            use_environment=not loopback,
         )
-        self._concurrency = max(1, concurrency)
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._concurrency, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
 
     def __repr__(self) -> str:
         return f"CrmClient({self.base_url!r})"  # never the token
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> CrmClient:
         return self
@@ -253,7 +256,9 @@ class CrmClient:
         """A biller's settings (secrets in read form) and their ETag."""
         path = f"/billers/{int(bid)}/settings"
         resp = self._call("GET", path)
-        return Versioned(_object(self._json("GET", path, resp), f"GET {path}"), _etag(resp, path))
+        return Versioned(
+            _object(self._json("GET", path, resp), f"GET {path}"), _etag(resp, "GET", path)
+        )
 
     def bulk_settings(self, bids: Iterable[int]) -> BulkSettings:
         """The settings of many billers, ``MAX_BULK`` per request; unknown BIDs in ``missing``."""
@@ -351,7 +356,7 @@ class CrmClient:
             note_id = resp.headers.get(AUDIT_NOTE_ID_HEADER)
             return PatchResult(
                 settings,
-                _etag(resp, path),
+                _etag(resp, "PATCH", path),
                 already_applied=False,
                 note_id=int(note_id) if note_id and note_id.isdigit() else None,
             )
@@ -406,7 +411,7 @@ class CrmClient:
         params: Any = None,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> requests.Response:
+    ) -> Answer:
         """One call of the contract, retried on transient failures; a 2xx response."""
         attempts = _Attempts(self._retry)
         while True:
@@ -423,7 +428,7 @@ class CrmClient:
         params: Any = None,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> requests.Response:
+    ) -> Answer:
         """One try: a 2xx response, ``_Transient``, or the ``CrmError`` of the status."""
         sent = {
             "Accept": "application/json",
@@ -434,30 +439,29 @@ class CrmClient:
         if self._token:
             sent["Authorization"] = f"Bearer {self._token}"
         try:
-            # Prepared here rather than by Session.request: the session holds no
-            # headers, cookies or auth to merge, and its environment settings
-            # (proxies, CA bundle) were read once in __init__.
-            prepared = requests.Request(
-                method, self.base_url + path, params=params, data=body, headers=sent
-            ).prepare()
-            resp = self._session.send(
-                prepared,
-                timeout=self._timeout,
-                allow_redirects=False,  # the token goes to the configured host only
-                **self._send_settings,
+            resp = self._transport.send(
+                method,
+                path,
+                query=urlencode(params, doseq=True) if params else "",
+                body=body,
+                headers=sent,
+                limit=MAX_BODY_BYTES,
             )
-        except requests.Timeout:
-            raise _Transient("timed out") from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise _Transient(f"connection failed ({type(exc).__name__})") from None
-        except requests.RequestException as exc:
+        except TransportFailure as failure:
+            raise _Transient(failure.reason) from None
+        except TransportError as exc:
             raise CrmError(self._scrub(f"{method} {path}: {exc}")) from None
-        if resp.status_code in RETRY_STATUSES:
+        except BodyTooLarge as exc:
+            raise CrmProtocolError(
+                f"{method} {path}: the CRM answered more than {MAX_BODY_BYTES} bytes "
+                f"({exc.size} read); refused"
+            ) from None
+        if resp.status in RETRY_STATUSES:
             raise _Transient(
-                f"HTTP {resp.status_code}",
+                f"HTTP {resp.status}",
                 retry_after=_retry_after(resp.headers.get("Retry-After")),
             )
-        if 200 <= resp.status_code < 300:
+        if 200 <= resp.status < 300:
             return resp
         raise self._error(method, path, resp)
 
@@ -486,8 +490,8 @@ class CrmClient:
         attempts.tries += 1
         self._sleep(delay)
 
-    def _error(self, method: str, path: str, resp: requests.Response) -> CrmError:
-        status = resp.status_code
+    def _error(self, method: str, path: str, resp: Answer) -> CrmError:
+        status = resp.status
         where = f"{method} {path}"
         if 300 <= status < 400:
             target = urlsplit(resp.headers.get("Location", ""))
@@ -516,19 +520,14 @@ class CrmClient:
             return CrmRequestError(text, **kwargs)
         return CrmProtocolError(f"{text} (not a status the contract allows)", **kwargs)
 
-    def _json(self, method: str, path: str, resp: requests.Response) -> Any:
-        if len(resp.content) > MAX_BODY_BYTES:
-            raise CrmProtocolError(
-                f"{method} {path}: the CRM answered {len(resp.content)} bytes, more than "
-                f"{MAX_BODY_BYTES}; refused"
-            )
+    def _json(self, method: str, path: str, resp: Answer) -> Any:
         try:
-            return json.loads(resp.content, parse_constant=_no_constant)
+            return json.loads(resp.body, parse_constant=_no_constant)
         except (ValueError, RecursionError):
             ctype = resp.headers.get("Content-Type") or "no content type"
             raise CrmProtocolError(
-                f"{method} {path}: HTTP {resp.status_code} with a body that is not JSON ({ctype})",
-                status=resp.status_code,
+                f"{method} {path}: HTTP {resp.status} with a body that is not JSON ({ctype})",
+                status=resp.status,
             ) from None
 
     def _scrub(self, text: str) -> str:
@@ -591,10 +590,10 @@ def _note(value: Any, what: str) -> Note:
     )
 
 
-def _etag(resp: requests.Response, path: str) -> str:
+def _etag(resp: Answer, method: str, path: str) -> str:
     etag = resp.headers.get("ETag")
     if not etag:
-        raise CrmProtocolError(f"{resp.request.method} {path}: the response has no ETag")
+        raise CrmProtocolError(f"{method} {path}: the response has no ETag")
     return etag
 
 
@@ -606,11 +605,11 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _error_body(resp: requests.Response) -> tuple[str | None, str, list[FieldProblem]]:
+def _error_body(resp: Answer) -> tuple[str | None, str, list[FieldProblem]]:
     """Code, message and details of a contract error body; a fallback for anything else."""
     fallback = resp.reason or "error"
     try:
-        error = json.loads(resp.content, parse_constant=_no_constant)["error"]
+        error = json.loads(resp.body, parse_constant=_no_constant)["error"]
         code = error.get("code")
         message = error.get("message")
         raw_details = error.get("details") or []

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 import pytest
-import requests
 
 from int360apply.crm import Profile
 from int360apply.crm.client import CrmClient, RetryPolicy, patch_holds
@@ -317,10 +316,13 @@ def test_patch_holds(live: Any, patch: Any, holds: bool) -> None:
     assert patch_holds(live, patch) is holds
 
 
-def test_requests_does_not_retry_on_its_own(sandbox: SandboxServer) -> None:
-    """The client's own loop is the only retry: urllib3 retries are off."""
-    crm = _client(sandbox)
-    adapter = crm._session.get_adapter(sandbox.url)
-    assert isinstance(adapter, requests.adapters.HTTPAdapter)
-    assert adapter.max_retries.total == 0
-    crm.close()
+@pytest.mark.parametrize("kind", ["unavailable", "drop"])
+def test_one_try_is_one_request(make_sandbox: MakeSandbox, kind: str) -> None:
+    """The client's own loop is the only retry: the HTTP library never retries by itself."""
+    server = make_sandbox(faults=FaultConfig(fail_rate=1.0, kinds=(kind,), retry_after=0))
+    with (
+        _client(server, retry=RetryPolicy(attempts=1)) as crm,
+        pytest.raises(CrmUnavailable, match="gave up after 1 tries"),
+    ):
+        crm.get_biller(BID)
+    assert server.faults.counts() == {kind: 1}
