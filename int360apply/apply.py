@@ -292,7 +292,7 @@ def _replan(
 ) -> tuple[list[Change], str]:
     settings, etag = client.get_settings(entry.bid)
     biller = config.billers[entry.bid]
-    sources = {path: str(loc) for path, loc in config.provenance(biller).items()}
+    sources = config.sources(biller)
     changes = diff_settings(
         config.desired(biller),
         settings,

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import merge, yamlio
 from .model import Document, Location, Path_, Problem
@@ -118,17 +118,26 @@ class Config:
 
     def provenance(self, biller: Biller) -> dict[Path_, Location]:
         """Where each leaf of ``desired(biller)`` is written."""
-        layers = self.layers(biller)
-        base_owners, base_locs = self._base_provenance(biller.partner)
-        owners = merge.provenance([layers[-1].settings], base_owners)
-        top = len(layers) - 1
+        base = self._base_provenance(biller.partner)
+        top = Layer(biller.doc, ("overrides",), biller.overrides)
+        owners = merge.provenance([top.settings], base.owners, base.inner)
         return {
-            path: layers[top].loc(path) if index == top else base_locs[path]
+            path: top.loc(path) if index == _BILLER_LAYER else base.locations[path]
             for path, index in owners.items()
         }
 
-    def _base_provenance(self, slug: str) -> tuple[dict[Path_, int], dict[Path_, Location]]:
-        """Owners and locations of ``_defaults`` merged with one partner (cached per partner)."""
+    def sources(self, biller: Biller) -> dict[Path_, str]:
+        """``provenance`` as the ``file:line:col`` text plans show."""
+        base = self._base_provenance(biller.partner)
+        top = Layer(biller.doc, ("overrides",), biller.overrides)
+        owners = merge.provenance([top.settings], base.owners, base.inner)
+        return {
+            path: str(top.loc(path)) if index == _BILLER_LAYER else base.sources[path]
+            for path, index in owners.items()
+        }
+
+    def _base_provenance(self, slug: str) -> _BaseProvenance:
+        """``_defaults`` merged with one partner: owners and locations (cached per partner)."""
         cached = self._base_provenance_cache.get(slug)
         if cached is None:
             partner = self.partners[slug]
@@ -138,14 +147,24 @@ class Config:
             ]
             owners = merge.provenance([layer.settings for layer in layers])
             locs = {path: layers[index].loc(path) for path, index in owners.items()}
-            cached = self._base_provenance_cache[slug] = (owners, locs)
+            cached = self._base_provenance_cache[slug] = _BaseProvenance(
+                owners, merge.inner_paths(owners), locs, {p: str(loc) for p, loc in locs.items()}
+            )
         return cached
 
     @functools.cached_property
-    def _base_provenance_cache(
-        self,
-    ) -> dict[str, tuple[dict[Path_, int], dict[Path_, Location]]]:
+    def _base_provenance_cache(self) -> dict[str, _BaseProvenance]:
         return {}
+
+
+_BILLER_LAYER = 2  # the layer index of a biller's overrides: defaults 0, partner 1
+
+
+class _BaseProvenance(NamedTuple):
+    owners: dict[Path_, int]
+    inner: set[Path_]
+    locations: dict[Path_, Location]
+    sources: dict[Path_, str]
 
 
 def _kind(repo: Repo, path: Path) -> str | None:

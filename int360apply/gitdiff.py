@@ -5,8 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from .config import Biller, Config, load_config
-from .model import Path_
+from .config import Config, load_config
 from .plan import BillerPlan, Plan, diff_settings
 from .repo import Repo
 from .scope import changed_files, scope_from_changes, temp_tree
@@ -35,7 +34,7 @@ def diff_since(config: Config, ref: str) -> Plan:
             after,
             with_references(before, secrets, read_form=True),
             secrets,
-            functools.partial(_sources, config, biller),
+            functools.partial(config.sources, biller),
         )
         if entry.changes:
             entry.status = "change"
@@ -47,8 +46,3 @@ def diff_since(config: Config, ref: str) -> Plan:
         for slug in scope.partners_changed
     }
     return Plan(crm=f"git {ref} → working tree", commit=None, billers=billers, fanout=fanout)
-
-
-def _sources(config: Config, biller: Biller) -> dict[Path_, str]:
-    """Where each desired leaf of ``biller`` is written (a second parse of its file)."""
-    return {path: str(loc) for path, loc in config.provenance(biller).items()}

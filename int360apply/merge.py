@@ -6,18 +6,17 @@ Pure functions: no I/O. A *layer* is a mapping of settings; the result of
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .model import Path_
+from .model import Path_, is_mapping
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
     """Apply one merge patch: mappings merge key by key, ``None`` removes, the rest replaces."""
-    # (dict, Mapping): the data is plain dicts, and an ABC check alone is slow
-    if not isinstance(patch, (dict, Mapping)):
+    if not is_mapping(patch):
         return patch
-    result = dict(target) if isinstance(target, (dict, Mapping)) else {}
+    result = dict(target) if is_mapping(target) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -38,23 +37,30 @@ def leaves(settings: Mapping[str, Any], prefix: Path_ = ()) -> Iterator[tuple[Pa
     """Every leaf (scalar or list; lists are values, not merged) with its path."""
     for key, value in settings.items():
         path = (*prefix, key)
-        if isinstance(value, Mapping):
+        if is_mapping(value):
             yield from leaves(value, path)
         else:
             yield path, value
 
 
+def inner_paths(owners: Iterable[Path_]) -> set[Path_]:
+    """The paths that hold a mapping, given the paths of every leaf."""
+    return {p[:i] for p in owners for i in range(1, len(p))}
+
+
 def provenance(
-    layers: Sequence[Mapping[str, Any]], start: Mapping[Path_, int] | None = None
+    layers: Sequence[Mapping[str, Any]],
+    start: Mapping[Path_, int] | None = None,
+    start_inner: set[Path_] | None = None,
 ) -> dict[Path_, int]:
     """For each leaf of ``merge(layers)``, the index of the layer that set it.
 
     ``start`` is the result for layers merged before these (their indexes kept),
-    so a shared base is worked out once.
+    so a shared base is worked out once; ``start_inner``, its ``inner_paths``.
     """
     owner: dict[Path_, int] = dict(start or {})
     # Paths that hold a mapping: only there can a scalar replace a whole subtree.
-    inner: set[Path_] = {p[:i] for p in owner for i in range(1, len(p))}
+    inner = set(start_inner) if start_inner is not None else inner_paths(owner)
     first = 1 + max(owner.values(), default=-1)
 
     def drop(prefix: Path_) -> None:
@@ -66,7 +72,7 @@ def provenance(
     def walk(patch: Mapping[str, Any], prefix: Path_, index: int) -> None:
         for key, value in patch.items():
             path = (*prefix, key)
-            if value is None or not isinstance(value, Mapping):
+            if value is None or not is_mapping(value):
                 if path in inner:
                     drop(path)
                 if value is None:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 Path_ = tuple[str | int, ...]
 """A path inside a document or the settings: keys and list indexes."""
+
+_PLAIN = (str, int, float, list, type(None))
+
+
+def is_mapping(value: object) -> bool:
+    """``isinstance(value, Mapping)``, fast for the plain JSON values settings hold (an
+    ABC check that fails is slow, and a plan makes one per leaf)."""
+    return type(value) is dict or (not isinstance(value, _PLAIN) and isinstance(value, Mapping))
 
 
 @dataclass(frozen=True, order=True)

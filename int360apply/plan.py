@@ -6,11 +6,11 @@ form (``schemas/plan.schema.json``) is what ``apply --plan`` loads back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Path_, dotted
+from .model import Path_, dotted, is_mapping
 
 FORMAT_VERSION = 1
 
@@ -142,15 +142,27 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
 
 def _leaves(
     settings: Mapping[str, Any], secret_paths: frozenset[Path_], prefix: Path_ = ()
-) -> Iterator[tuple[Path_, Any]]:
-    """Leaves of settings; a secret field is one leaf (its reference), lists are values."""
+) -> dict[Path_, Any]:
+    """Leaves of settings by path; a secret field is one leaf (its reference), lists are
+    values."""
+    found: dict[Path_, Any] = {}
+    _collect(settings, secret_paths, prefix, found)
+    return found
+
+
+def _collect(
+    settings: Mapping[str, Any],
+    secret_paths: frozenset[Path_],
+    prefix: Path_,
+    found: dict[Path_, Any],
+) -> None:
+    # One dict filled in place: a generator per level costs more than the walk itself.
     for key, value in settings.items():
         path = (*prefix, key)
-        # dict first: the settings are plain JSON, and an ABC check is slow
-        if path in secret_paths or not isinstance(value, (dict, Mapping)):
-            yield path, value
+        if path in secret_paths or not is_mapping(value):
+            found[path] = value
         else:
-            yield from _leaves(value, secret_paths, path)
+            _collect(value, secret_paths, path, found)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -193,8 +205,8 @@ def diff_settings(
     ``sources`` (where each desired leaf is written) may be a function, called
     only when something changed: working them out costs a second parse.
     """
-    want = dict(_leaves(desired, secret_paths))
-    have = dict(_leaves(live, secret_paths))
+    want = _leaves(desired, secret_paths)
+    have = _leaves(live, secret_paths)
     changes = []
     found: Sources | None = None if callable(sources) else sources
     for path, after in want.items():

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from .config import Biller, Config
 from .crm import Profile
-from .model import Path_, dotted
+from .model import dotted
 from .plan import BillerError, BillerPlan, Plan, diff_settings
 from .scope import Scope
 
@@ -87,11 +88,10 @@ def plan_biller(
     desired = config.desired(biller)
     secrets = config.schemas.secret_paths
 
-    def sources() -> dict[Path_, str]:
-        return {path: str(loc) for path, loc in config.provenance(biller).items()}
-
-    # Provenance costs a second parse of the biller's file: only for billers that change.
-    entry.changes = diff_settings(desired, settings, secrets, sources, rotate_secrets)
+    # Sources need the biller file's positions: worked out only for billers that change.
+    entry.changes = diff_settings(
+        desired, settings, secrets, functools.partial(config.sources, biller), rotate_secrets
+    )
     if entry.changes:
         entry.status = "change"
     return entry

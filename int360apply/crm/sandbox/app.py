@@ -448,9 +448,13 @@ def _checked(patcher: SettingsPatcher, current: dict[str, Any], patch: Any) -> S
 
 
 def _settings_response(settings: dict[str, Any], revision: int) -> Response:
-    resp = jsonify(settings)
-    resp.headers["ETag"] = etag_of(revision)
-    return resp
+    # Encoded here rather than by jsonify: every write answers with the whole
+    # settings, and Flask's JSON provider costs more than the encoding itself.
+    return Response(
+        json.dumps(settings, separators=(",", ":")),
+        mimetype="application/json",
+        headers={"ETag": etag_of(revision)},
+    )
 
 
 def _audit_note_header(*, default_author: str) -> NewNote | None:
@@ -575,5 +579,10 @@ class _RequestLog:
 
 def _printable(text: str, limit: int) -> str:
     """``text`` safe for a one-line log: control characters escaped, length capped."""
-    safe = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[:limit])
+    shown = text[:limit]
+    safe = (
+        shown
+        if shown.isprintable()
+        else "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in shown)
+    )
     return safe + ("…" if len(text) > limit else "")

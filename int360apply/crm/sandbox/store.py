@@ -374,14 +374,18 @@ class Store:
                 (json.dumps(update.settings, separators=(",", ":")), revision, bid),
             )
             stored = {r[0] for r in conn.execute("SELECT path FROM secrets WHERE bid = ?", (bid,))}
-            conn.executemany(
-                "DELETE FROM secrets WHERE bid = ? AND path = ?",
-                [(bid, path) for path in stored - update.present],
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO secrets (bid, path, name, value) VALUES (?, ?, ?, ?)",
-                [(bid, path, name, value) for path, (name, value) in update.written.items()],
-            )
+            # Only the statements with work to do: each one hands the GIL around while
+            # this thread holds the write lock.
+            if gone := stored - update.present:
+                conn.executemany(
+                    "DELETE FROM secrets WHERE bid = ? AND path = ?",
+                    [(bid, path) for path in gone],
+                )
+            if update.written:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO secrets (bid, path, name, value) VALUES (?, ?, ?, ?)",
+                    [(bid, path, name, value) for path, (name, value) in update.written.items()],
+                )
             note_id = _insert_note(conn, bid, note, None, None).id if note else None
             return StoredSettings(update.settings, revision, note_id)
 
