@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from . import merge, yamlio
 from .model import Document, Location, Path_, Problem
-from .parse_cache import ParseCache, stat_key
+from .parse_cache import ParseCache
 from .repo import BILLER_STEM, DEFAULTS, Repo
 from .schemas import Schemas, fast_check_for, schemas_for
 from .secrets import plaintext_secrets
@@ -217,7 +217,7 @@ def _load_one(
 def _parsed(path: Path, rel: str, positions: bool, cache: ParseCache | None) -> Document | Problem:
     if cache is None:
         return yamlio.load_document(path, rel, positions=positions)
-    stat = stat_key(path)  # before the read: a write during it must not match later
+    stat = cache.stat(rel, path)  # before the read: a write during it must not match later
     doc = cache.get(rel, stat)
     if doc is None:
         # Positions always: the cached document may serve a plan with many changes.

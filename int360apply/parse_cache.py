@@ -47,8 +47,11 @@ class ParseCache:
     something was added or dropped.
     """
 
-    def __init__(self, repo: Repo) -> None:
+    def __init__(self, repo: Repo, stats: dict[str, str] | None = None) -> None:
+        """``stats``: ``stat_key`` of files (by repo-relative path) taken just now, before
+        any was read; others are stat-ed when asked for."""
         self._repo = repo
+        self._stats = stats or {}
         self._started = time.time_ns()
         self._code = _code_key()
         self._entries: dict[str, dict[str, Any]] = {}
@@ -58,6 +61,15 @@ class ParseCache:
             data = json.loads((repo.root / CACHE_FILE).read_bytes())
             if data.get("code") == self._code and isinstance(data.get("files"), dict):
                 self._entries = data["files"]
+
+    def forget_stats(self) -> None:
+        """Stat files afresh from now on (they may have changed since ``stats`` was taken)."""
+        self._stats = {}
+
+    def stat(self, rel: str, path: Path) -> str | None:
+        """The file's ``stat_key`` from before it was read."""
+        known = self._stats.get(rel)
+        return known if known is not None else stat_key(path)
 
     def get(self, rel: str, stat: str | None) -> Document | None:
         """The cached document of ``rel`` if its file still has ``stat`` (``stat_key``)."""

@@ -31,6 +31,9 @@ class Repo:
     def rel(self, path: Path) -> str:
         """``path`` relative to the root, with forward slashes (as errors print it)."""
         # Files listed from the root are relative already; resolve only what came from outside.
+        text, root = str(path), str(self.root)
+        if text.startswith(root) and text[len(root) : len(root) + 1] == os.sep:
+            return text[len(root) + 1 :].replace(os.sep, "/")  # relative_to, without its cost
         try:
             return path.relative_to(self.root).as_posix()
         except ValueError:

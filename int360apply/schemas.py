@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
-
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
+    from referencing import Registry
 
 SCHEMA_FILES = {
     "settings": "settings.schema.json",
@@ -61,7 +59,18 @@ class Schemas:
     """The repository's schemas, their validators and the secret paths."""
 
     documents: Mapping[str, dict[str, Any]]
-    registry: Registry[Any]
+
+    @functools.cached_property
+    def registry(self) -> Registry[Any]:
+        """Every schema under its ``$id``, for validators and ``$ref`` s outside a document."""
+        # Imported on demand: plan and apply from a valid cache need no validator.
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        return Registry().with_resources(
+            (doc["$id"], Resource.from_contents(doc, default_specification=DRAFT202012))
+            for doc in self.documents.values()
+        )
 
     @functools.cached_property
     def _checker(self) -> Any:
@@ -97,39 +106,52 @@ class Schemas:
     @functools.cached_property
     def secret_paths(self) -> frozenset[tuple[str, ...]]:
         """Paths of every settings field the schema marks ``writeOnly`` (secrets)."""
-        return frozenset(_write_only_paths(self.documents["settings"], self.registry))
+        return frozenset(_write_only_paths(self))
 
     def field_schema(self, path: tuple[str, ...]) -> dict[str, Any] | None:
         """The (resolved) schema of the settings field at ``path``, or None if unknown."""
         node: dict[str, Any] | None = self.documents["settings"]["$defs"]["partial_settings"]
         for part in path:
-            node = _resolve(node, self.registry) if node is not None else None
+            node = _resolve(node, self) if node is not None else None
             if node is None:
                 return None
             node = node.get("properties", {}).get(part)
-        return _resolve(node, self.registry) if node is not None else None
+        return _resolve(node, self) if node is not None else None
 
 
-def _resolve(schema: dict[str, Any], registry: Registry[Any]) -> dict[str, Any]:
+def _resolve(schema: dict[str, Any], schemas: Schemas) -> dict[str, Any]:
     """Follow ``$ref`` chains (relative to the settings schema), keeping sibling keywords."""
     seen = 0
     out = dict(schema)
-    resolver = registry.resolver(base_uri=SETTINGS_ID)
     while "$ref" in out and seen < 16:
         ref = out.pop("$ref")
-        target = resolver.lookup(ref).contents
-        merged = dict(target)
+        merged = dict(_lookup(ref, schemas))
         merged.update(out)
         out = merged
         seen += 1
     return out
 
 
-def _write_only_paths(root: dict[str, Any], registry: Registry[Any]) -> Iterator[tuple[str, ...]]:
+def _lookup(ref: str, schemas: Schemas) -> dict[str, Any]:
+    """The schema ``ref`` names, from the settings schema."""
+    if ref.startswith("#/") and "~" not in ref and "%" not in ref:
+        # A plain pointer into the settings schema itself (all the schemas use): walked
+        # here, so that reading the secret paths needs no ``referencing``.
+        node: Any = schemas.documents["settings"]
+        for part in ref[2:].split("/"):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        return node  # type: ignore[no-any-return]
+    resolved: dict[str, Any] = schemas.registry.resolver(base_uri=SETTINGS_ID).lookup(ref).contents
+    return resolved
+
+
+def _write_only_paths(schemas: Schemas) -> Iterator[tuple[str, ...]]:
+    root = schemas.documents["settings"]
+
     def walk(
         schema: dict[str, Any], path: tuple[str, ...], depth: int
     ) -> Iterator[tuple[str, ...]]:
-        schema = _resolve(schema, registry)
+        schema = _resolve(schema, schemas)
         if schema.get("writeOnly") and path:
             yield path
             return
@@ -150,11 +172,7 @@ def load_schemas(schema_dir: Path) -> Schemas:
             documents[name] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise SchemaSetupError(f"{path}: cannot load schema: {exc}") from exc
-    registry: Registry[Any] = Registry().with_resources(
-        (doc["$id"], Resource.from_contents(doc, default_specification=DRAFT202012))
-        for doc in documents.values()
-    )
-    return Schemas(documents=documents, registry=registry)
+    return Schemas(documents=documents)
 
 
 @functools.lru_cache(maxsize=8)
@@ -170,7 +188,7 @@ def ordered(settings: Any, schemas: Schemas, path: tuple[str, ...] = ()) -> Any:
     node = (
         schemas.field_schema(path)
         if path
-        else _resolve(schemas.documents["settings"]["$defs"]["partial_settings"], schemas.registry)
+        else _resolve(schemas.documents["settings"]["$defs"]["partial_settings"], schemas)
     )
     names = list((node or {}).get("properties", {}))
     rank = {name: index for index, name in enumerate(names)}
@@ -178,14 +196,12 @@ def ordered(settings: Any, schemas: Schemas, path: tuple[str, ...] = ()) -> Any:
     return {k: ordered(settings[k], schemas, (*path, k)) for k in keys}
 
 
-def _format_locations(
-    root: dict[str, Any], registry: Registry[Any]
-) -> list[tuple[tuple[str, ...], str]]:
+def _format_locations(root: dict[str, Any], schemas: Schemas) -> list[tuple[tuple[str, ...], str]]:
     """(path, format) of every ``format`` in the partial settings; ``*`` stands for list items."""
     found: list[tuple[tuple[str, ...], str]] = []
 
     def walk(schema: dict[str, Any], path: tuple[str, ...], depth: int) -> None:
-        schema = _resolve(schema, registry)
+        schema = _resolve(schema, schemas)
         if "format" in schema:
             found.append((path, schema["format"]))
         if depth > 8:
@@ -249,7 +265,7 @@ class FastCheck:
         settings_id = schemas.documents["settings"]["$id"]
         self._groups = {g: build({"$ref": f"{settings_id}#/properties/{g}"}) for g in GROUPS}
         self._partial = build({"$ref": f"{settings_id}#/$defs/partial_settings"})
-        self._formats = _format_locations(schemas.documents["settings"], schemas.registry)
+        self._formats = _format_locations(schemas.documents["settings"], schemas)
         self._checker = schemas._checker
 
     def _formats_ok(self, settings: Any) -> bool:

@@ -102,9 +102,10 @@ def validated_config(repo: Repo, *, positions: bool = False) -> tuple[Config, li
     from .parse_cache import ParseCache
 
     started = time.time_ns()
-    key, newest = _fingerprint(repo, repo.biller_files())
+    stats: dict[str, str] = {}
+    key, newest = _fingerprint(repo, repo.biller_files(), stats)
     cached = _read_cache(repo, key)
-    parsed = ParseCache(repo)
+    parsed = ParseCache(repo, stats)
     config = load_config(repo, positions=positions, trusted=cached == [], parse_cache=parsed)
     # The verdict holds only for the files as fingerprinted: one that changed while
     # loading is loaded and validated afresh.
@@ -112,6 +113,7 @@ def validated_config(repo: Repo, *, positions: bool = False) -> tuple[Config, li
         parsed.save()
         return config, cached
     if cached == []:
+        parsed.forget_stats()
         config = load_config(repo, positions=positions, parse_cache=parsed)
     parsed.save()
     problems = validate(config)
@@ -171,9 +173,12 @@ def _parallel(repo: Repo, files: list[Path], workers: int) -> list[Problem]:
     return sorted(set(problems))
 
 
-def _fingerprint(repo: Repo, biller_files: list[Path]) -> tuple[str, int]:
+def _fingerprint(
+    repo: Repo, biller_files: list[Path], stats: dict[str, str] | None = None
+) -> tuple[str, int]:
     """A key that changes with any schema, partner or code file's bytes and any biller
-    file's stat; and the newest biller file's modification time (ns)."""
+    file's stat; and the newest biller file's modification time (ns). ``stats`` gets
+    each biller file's stat as ``parse_cache.stat_key`` writes it."""
     digest = hashlib.sha256()
     package = Path(__file__).parent
     for path in sorted(package.rglob("*.py")):
@@ -192,9 +197,10 @@ def _fingerprint(repo: Repo, biller_files: list[Path]) -> tuple[str, int]:
             stat = os.lstat(path)  # a dangling symlink is still a (bad) biller file
         # ctime too: a rewrite that puts the mtime back still moves it.
         newest = max(newest, stat.st_mtime_ns)
-        lines.append(
-            f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}\n"
-        )
+        identity = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
+        lines.append(f"{path.name}:{identity}\n")
+        if stats is not None:
+            stats[f"billers/{path.name}"] = identity
     digest.update("".join(lines).encode())
     return digest.hexdigest(), newest
 

@@ -387,3 +387,28 @@ def test_format_is_enforced_by_check_jsonschema_too(tmp_path: Path, fmt: str) ->
     )
     assert done.returncode == 1
     assert fmt in done.stdout
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def test_refs_resolved_without_referencing_match_referencing() -> None:
+    """Secret paths and field schemas follow the settings schema's own ``#/…`` refs
+    without loading ``referencing``; each lookup must be the one ``referencing`` makes."""
+    from int360apply.schemas import SETTINGS_ID, _lookup
+
+    schemas = load_schemas(SCHEMAS)
+    refs = set(_refs(schemas.documents["settings"]))
+    assert len(refs) >= 10
+    resolver = schemas.registry.resolver(base_uri=SETTINGS_ID)
+    for ref in [*sorted(refs), "settings.schema.json#/$defs/ftp"]:
+        assert _lookup(ref, schemas) is resolver.lookup(ref).contents, ref
+    assert ("ftp", "auth", "password") in schemas.secret_paths

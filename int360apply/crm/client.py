@@ -18,14 +18,12 @@ host); error messages never contain the token. The HTTP exchange itself is
 
 from __future__ import annotations
 
-import email.utils
 import ipaddress
 import json
 import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -372,6 +370,8 @@ class CrmClient:
         idempotency_key: str | None = None,
     ) -> Note:
         """Add an audit note; retried safely (one ``Idempotency-Key`` for all tries)."""
+        import uuid  # only for a note too long for the PATCH header: rare
+
         path = f"/billers/{int(bid)}/notes"
         note = AuditNote(text, author, commit, tuple(paths) if paths is not None else None)
         headers = {
@@ -634,6 +634,8 @@ def _retry_after(value: str | None) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # only for a Retry-After date: slow to import for every run
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
