@@ -7,6 +7,7 @@ Exit codes: 0 success or nothing to do, 1 invalid input or a failure,
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -187,3 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("int360: interrupted")
         return 130
+    finally:
+        # Commands freeze their loaded config out of the collector's way; hand it back
+        # (main also runs in-process, from tests and other tools).
+        gc.unfreeze()

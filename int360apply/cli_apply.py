@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -114,6 +115,10 @@ def _valid_config(repo: Repo, *, positions: bool = False) -> Config:
     if problems:
         _err(text(problems))
         raise _Invalid()
+    # The loaded config lives, unchanged, until the command ends: keep the garbage
+    # collector from walking it again on every collection while the plan is built
+    # (it spent 0.14 s of a 1,000-biller apply doing so).
+    gc.freeze()
     return config
 
 

@@ -217,3 +217,26 @@ def test_plan_with_the_cache_equals_plan_without(
     fresh = plan()
     assert (root / CACHE).is_file()
     assert plan() == fresh
+
+
+def test_a_command_run_in_process_leaves_nothing_frozen(
+    tmp_repo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan/apply/drift move their loaded config out of the garbage collector's way
+    while they run, and hand it back when ``main`` returns."""
+    import gc
+
+    from int360apply import cli_apply
+
+    frozen: list[int] = []
+    real_plan = cli_apply._plan
+
+    def observe(*args: Any, **kwargs: Any) -> Any:
+        frozen.append(gc.get_freeze_count())
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(cli_apply, "_plan", observe)
+    _settle(tmp_repo.root)
+    assert tmp_repo.run("plan").code == 2
+    assert frozen and frozen[0] > 0
+    assert gc.get_freeze_count() == 0
