@@ -88,6 +88,18 @@ class TmpRepo:
         return CliResult(code, captured.out, captured.err)
 
 
+def rewrite_keeping_size_and_mtime(path: Path) -> None:
+    """Change ``path``'s bytes (still valid YAML) but not its size or mtime: a change
+    only its ctime (and the content) can reveal to a stat-keyed cache."""
+    before = path.stat()
+    text = path.read_bytes()
+    assert text.endswith(b"\n")
+    path.write_bytes(text[:-1] + b" ")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
 def text_pos(text: str, line_has: str, token: str | None = None) -> tuple[int, int]:
     """1-based (line, column) of ``token`` on the one line of ``text`` containing ``line_has``."""
     token = line_has if token is None else token

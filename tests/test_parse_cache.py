@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from conftest import rewrite_keeping_size_and_mtime
 
 from int360apply import config as config_module
 from int360apply.config import Config, load_config
@@ -65,14 +66,7 @@ def _loaded(root: Path) -> Config:
 
 
 def _rewrite_same_size_same_mtime(root: Path) -> None:
-    path = root / FILE
-    before = path.stat()
-    text = path.read_bytes()
-    assert text.endswith(b"\n")
-    path.write_bytes(text[:-1] + b" ")  # still valid YAML, same size
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    after = path.stat()
-    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    rewrite_keeping_size_and_mtime(root / FILE)
 
 
 def _replace(root: Path) -> None:

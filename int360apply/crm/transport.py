@@ -15,7 +15,7 @@ on the threads that wait for the CRM.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -97,7 +97,12 @@ class Transport:
         )
         # Through a proxy every request names the whole URL; without one the pool
         # of the CRM's host is looked up once and sent paths.
-        self._pool = None if proxy else self._manager.connection_from_url(base_url)
+        self._urlopen: Callable[..., urllib3.BaseHTTPResponse]
+        if proxy:
+            self._urlopen, self._url_base = self._manager.urlopen, self._origin
+        else:
+            self._urlopen = self._manager.connection_from_url(base_url).urlopen
+            self._url_base = ""
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -120,29 +125,16 @@ class Transport:
         """
         target = self._prefix + path + (f"?{query}" if query else "")
         try:
-            if self._pool is not None:
-                resp = self._pool.urlopen(
-                    method,
-                    target,
-                    body=body,
-                    headers=headers,
-                    retries=False,
-                    redirect=False,
-                    timeout=self._timeout,
-                    preload_content=False,
-                    assert_same_host=False,
-                )
-            else:
-                resp = self._manager.urlopen(
-                    method,
-                    self._origin + target,
-                    body=body,
-                    headers=headers,
-                    retries=False,
-                    redirect=False,
-                    timeout=self._timeout,
-                    preload_content=False,
-                )
+            resp = self._urlopen(
+                method,
+                self._url_base + target,
+                body=body,
+                headers=headers,
+                retries=False,
+                redirect=False,
+                timeout=self._timeout,
+                preload_content=False,
+            )
             try:
                 data = resp.read(limit + 1, decode_content=True)
                 if len(data) > limit:
