@@ -71,6 +71,8 @@ PLAN_LIMIT_S = 10.0
 APPLY_RATIO_GOAL = 1.5
 MEMORY_LIMIT_MIB = 300.0
 STEPS = ("1", "2", "3", "4", "5", "6")  # the targets, as `--only` names them
+# Target 6 reads its memory from the runs of targets 1, 2 (validate) and 4 (plan).
+NEEDS = {"6": ("1", "2", "4")}
 
 # Runs one command with stdout/stderr to files; prints one JSON line about it.
 # argv: OUT ERR TIMEOUT SAMPLE(0|1) CMD...
@@ -564,7 +566,9 @@ class Benchmark:
     def run(self) -> list[Target]:
         """Generate the fleet and measure every target (or those of ``only``); a
         failure marks only its own row."""
-        wanted = [step for step in STEPS if self.only is None or step in self.only]
+        asked = set(STEPS if self.only is None else self.only)
+        asked.update(need for step in list(asked) for need in NEEDS.get(step, ()))
+        wanted = [step for step in STEPS if step in asked]
         if any(step != "5" for step in wanted):  # apply builds its own fleet
             _progress(f"generating {self.billers} billers in {self.fleet} …")
             make_fleet(self.fleet, self.billers)
@@ -603,8 +607,8 @@ class Benchmark:
                 for t in targets:
                     if t.error is None and t.met is None and not (t.info_only and t.samples):
                         t.error = str(exc)
-        rows = [cold, warm, one, plan, fresh, apply, mem_v, mem_p]
-        return [t for t in rows if t.key.rstrip("abi") in wanted]
+        by_step = {key: targets for key, (targets, _step) in steps.items()}
+        return [row for step in wanted for row in by_step[step]]
 
     def _validate_cold(self, t: Target) -> None:
         _progress("[1] validate, cold, vs check-jsonschema")

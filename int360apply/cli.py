@@ -7,12 +7,12 @@ Exit codes: 0 success or nothing to do, 1 invalid input or a failure,
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from .collector import thaw
 from .repo import Repo, RepoError, open_repo
 from .schemas import SchemaSetupError
 
@@ -179,8 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"int360: {exc}")
         return EXIT_FAIL
     except Exception as exc:
-        from .crm.errors import CrmError
+        from .crm.errors import CrmConfigError, CrmError
 
+        if isinstance(exc, CrmConfigError):
+            _err(f"int360: {exc}")
+            return EXIT_FAIL
         if isinstance(exc, CrmError):
             _err(f"int360: the CRM call failed: {exc}")
             return EXIT_FAIL
@@ -189,6 +192,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err("int360: interrupted")
         return 130
     finally:
-        # Commands freeze their loaded config out of the collector's way; hand it back
-        # (main also runs in-process, from tests and other tools).
-        gc.unfreeze()
+        thaw()  # what the command froze (main also runs in-process)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cli import EXIT_CHANGES, EXIT_FAIL, EXIT_OK, UsageError, _err, _out
+from .collector import freeze_loaded
 from .config import Config, load_config
 from .repo import Repo, RepoError, git
 
@@ -115,10 +115,7 @@ def _valid_config(repo: Repo, *, positions: bool = False) -> Config:
     if problems:
         _err(text(problems))
         raise _Invalid()
-    # The loaded config lives, unchanged, until the command ends: keep the garbage
-    # collector from walking it again on every collection while the plan is built
-    # (it spent 0.14 s of a 1,000-biller apply doing so).
-    gc.freeze()
+    freeze_loaded()  # the config lives, unchanged, until the command ends
     return config
 
 

@@ -118,9 +118,7 @@ class Config:
 
     def provenance(self, biller: Biller) -> dict[Path_, Location]:
         """Where each leaf of ``desired(biller)`` is written."""
-        base = self._base_provenance(biller.partner)
-        top = Layer(biller.doc, ("overrides",), biller.overrides)
-        owners = merge.provenance([top.settings], base.owners, base.inner)
+        owners, top, base = self._owners(biller)
         return {
             path: top.loc(path) if index == _BILLER_LAYER else base.locations[path]
             for path, index in owners.items()
@@ -128,13 +126,18 @@ class Config:
 
     def sources(self, biller: Biller) -> dict[Path_, str]:
         """``provenance`` as the ``file:line:col`` text plans show."""
-        base = self._base_provenance(biller.partner)
-        top = Layer(biller.doc, ("overrides",), biller.overrides)
-        owners = merge.provenance([top.settings], base.owners, base.inner)
+        owners, top, base = self._owners(biller)
         return {
             path: str(top.loc(path)) if index == _BILLER_LAYER else base.sources[path]
             for path, index in owners.items()
         }
+
+    def _owners(self, biller: Biller) -> tuple[dict[Path_, int], Layer, _BaseProvenance]:
+        """The layer index of each leaf of ``desired(biller)``, its top layer, its base."""
+        base = self._base_provenance(biller.partner)
+        top = Layer(biller.doc, ("overrides",), biller.overrides)
+        owners = merge.provenance([top.settings], base.owners, base.inner, first=_BILLER_LAYER)
+        return owners, top, base
 
     def _base_provenance(self, slug: str) -> _BaseProvenance:
         """``_defaults`` merged with one partner: owners and locations (cached per partner)."""

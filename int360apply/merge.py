@@ -52,8 +52,10 @@ def provenance(
     layers: Sequence[Mapping[str, Any]],
     start: Mapping[Path_, int] | None = None,
     start_inner: set[Path_] | None = None,
+    first: int = 0,
 ) -> dict[Path_, int]:
-    """For each leaf of ``merge(layers)``, the index of the layer that set it.
+    """For each leaf of ``merge(layers)``, the index of the layer that set it; the
+    layers are numbered from ``first``.
 
     ``start`` is the result for layers merged before these (their indexes kept),
     so a shared base is worked out once; ``start_inner``, its ``inner_paths``.
@@ -61,7 +63,6 @@ def provenance(
     owner: dict[Path_, int] = dict(start or {})
     # Paths that hold a mapping: only there can a scalar replace a whole subtree.
     inner = set(start_inner) if start_inner is not None else inner_paths(owner)
-    first = 1 + max(owner.values(), default=-1)
 
     def drop(prefix: Path_) -> None:
         size = len(prefix)

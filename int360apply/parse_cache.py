@@ -31,13 +31,18 @@ RACY_NS = 2_000_000_000
 _PARSERS = ("yamlio.py", "model.py", "parse_cache.py")
 
 
+def identity(stat: os.stat_result) -> str:
+    """A file's identity for the caches: size, mtime, ctime (a rewrite that puts the
+    mtime back still moves it) and inode."""
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
+
+
 def stat_key(path: Path) -> str | None:
-    """The file's identity as the validate cache also keys it; None if it cannot be read."""
+    """``identity`` of the file at ``path``; None if it cannot be read."""
     try:
-        stat = os.stat(path)
+        return identity(os.stat(path))
     except OSError:
         return None
-    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
 
 
 class ParseCache:
@@ -80,11 +85,12 @@ class ParseCache:
         data, positions = entry.get("data"), entry.get("positions")
         if not isinstance(data, dict) or not isinstance(positions, str):
             return None
+        path = self._repo.root / rel
         return Document(
             path=rel,
             data=data,
             suspicious=entry.get("suspicious") is True,
-            _locate=lambda: _positions(positions),
+            _locate=lambda: _positions(positions, path),
         )
 
     def put(self, doc: Document, stat: str | None) -> None:
@@ -120,8 +126,23 @@ class ParseCache:
             write_atomic(self._repo.root / CACHE_FILE, payload)
 
 
-def _positions(encoded: str) -> Positions:
-    return {tuple(entry[0]): tuple(entry[1:5]) for entry in json.loads(encoded)}  # type: ignore[misc]
+def _positions(encoded: str, path: Path) -> Positions:
+    """The positions as cached; parsed from the file again if the entry is malformed."""
+    try:
+        entries = json.loads(encoded)
+        if not isinstance(entries, list):
+            raise ValueError(entries)
+        found: Positions = {}
+        for entry in entries:
+            where = tuple(entry[1:5])
+            if len(where) != 4 or not all(type(n) is int for n in where):
+                raise ValueError(entry)
+            found[tuple(entry[0])] = where  # type: ignore[assignment]
+        return found
+    except (ValueError, TypeError, IndexError, KeyError):
+        from .yamlio import locate
+
+        return locate(path.read_bytes())
 
 
 def _mtime_ns(stat: str) -> int:

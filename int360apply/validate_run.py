@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import Config, load_config
 from .model import Location, Problem
+from .parse_cache import ParseCache, identity
 from .repo import Repo
 from .schemas import careful as schemas_careful
 from .validate import billers_problems, cross_file_problems, validate
@@ -99,8 +100,6 @@ def validated_config(repo: Repo, *, positions: bool = False) -> tuple[Config, li
 
     Biller files unchanged since an earlier run are not parsed again (``parse_cache``).
     """
-    from .parse_cache import ParseCache
-
     started = time.time_ns()
     stats: dict[str, str] = {}
     key, newest = _fingerprint(repo, repo.biller_files(), stats)
@@ -178,7 +177,7 @@ def _fingerprint(
 ) -> tuple[str, int]:
     """A key that changes with any schema, partner or code file's bytes and any biller
     file's stat; and the newest biller file's modification time (ns). ``stats`` gets
-    each biller file's stat as ``parse_cache.stat_key`` writes it."""
+    each biller file's ``parse_cache.identity``, by repo-relative path."""
     digest = hashlib.sha256()
     package = Path(__file__).parent
     for path in sorted(package.rglob("*.py")):
@@ -195,12 +194,11 @@ def _fingerprint(
             stat = os.stat(path)
         except OSError:
             stat = os.lstat(path)  # a dangling symlink is still a (bad) biller file
-        # ctime too: a rewrite that puts the mtime back still moves it.
         newest = max(newest, stat.st_mtime_ns)
-        identity = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
-        lines.append(f"{path.name}:{identity}\n")
+        key = identity(stat)
+        lines.append(f"{path.name}:{key}\n")
         if stats is not None:
-            stats[f"billers/{path.name}"] = identity
+            stats[repo.rel(path)] = key
     digest.update("".join(lines).encode())
     return digest.hexdigest(), newest
 

@@ -33,6 +33,7 @@ from urllib.parse import urlencode, urlsplit
 
 from int360apply.crm import HEADER_NOTE_LIMITS, AuditNote, Note, Profile
 from int360apply.crm.errors import (
+    CrmConfigError,
     CrmError,
     CrmProtocolError,
     CrmRequestError,
@@ -194,10 +195,12 @@ class CrmClient:
         """
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"CRM URL must be http(s)://host[:port][/path], not {base_url!r}")
+            raise CrmConfigError(
+                f"{ENV_URL} must be http(s)://host[:port][/path], not {base_url!r}"
+            )
         loopback = _is_loopback(parts.hostname)
         if token and parts.scheme == "http" and not loopback:
-            raise ValueError(
+            raise CrmConfigError(
                 f"refusing to send the CRM token in clear text to {parts.hostname}: "
                 "use an https:// URL"
             )
@@ -451,10 +454,9 @@ class CrmClient:
             raise _Transient(failure.reason) from None
         except TransportError as exc:
             raise CrmError(self._scrub(f"{method} {path}: {exc}")) from None
-        except BodyTooLarge as exc:
+        except BodyTooLarge:
             raise CrmProtocolError(
-                f"{method} {path}: the CRM answered more than {MAX_BODY_BYTES} bytes "
-                f"({exc.size} read); refused"
+                f"{method} {path}: the CRM answered more than {MAX_BODY_BYTES} bytes; refused"
             ) from None
         if resp.status in RETRY_STATUSES:
             raise _Transient(

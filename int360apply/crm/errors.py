@@ -35,6 +35,11 @@ class CrmError(Exception):
         self.details = list(details)
 
 
+class CrmConfigError(CrmError, ValueError):
+    """The CRM cannot be reached as configured (its URL, a proxy, a CA bundle): a
+    setting to fix, not a failure to retry."""
+
+
 class CrmProtocolError(CrmError):
     """The CRM answered something the contract does not allow (not JSON, wrong
     shape, a missing ETag, a redirect)."""
@@ -85,6 +90,7 @@ class InvalidSettings(CrmError):
 
 
 __all__ = [
+    "CrmConfigError",
     "CrmError",
     "CrmProtocolError",
     "CrmRequestError",

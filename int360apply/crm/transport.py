@@ -3,18 +3,17 @@
 The client of the contract (``client.py``) decides what to retry and how; this
 module only sends one request and hands back the whole answer, or raises
 ``TransportFailure`` (worth retrying: the connection failed, dropped or timed
-out) or ``TransportError`` (not worth retrying: TLS, a proxy that refuses, a
+out, a TLS handshake or a proxy failed) or ``TransportError`` (not worth
+retrying: a certificate that does not verify, a proxy that wants credentials, a
 body that cannot be decoded).
 
-urllib3 directly rather than through ``requests``: the client needs none of
-what ``requests`` adds (cookies, hooks, auth handlers, redirects), and that
-layer cost about 0.5 ms of CPU per request, which a 1,000-biller apply pays
-on the threads that wait for the CRM.
+urllib3 is used directly: the client needs none of what ``requests`` adds on
+top (cookies, hooks, auth handlers, redirects), and every request pays for it.
 """
 
 from __future__ import annotations
 
-import os
+import ssl
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -23,6 +22,7 @@ import urllib3
 from urllib3.exceptions import (
     DecodeError,
     HTTPError,
+    NameResolutionError,
     NewConnectionError,
     ProtocolError,
     ProxyError,
@@ -30,8 +30,7 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-# Certificate bundles named the way ``requests`` and curl users already set them.
-CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+from int360apply.crm.environment import ca_options, proxy_for
 
 
 class Answer(NamedTuple):
@@ -56,19 +55,16 @@ class TransportError(Exception):
 
 
 class BodyTooLarge(Exception):
-    """The response body was longer than the limit (``size``: bytes read before stopping)."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__(size)
-        self.size = size
+    """The response body was longer than the limit."""
 
 
 class Transport:
     """Requests to one base URL over at most ``pool_size`` kept-alive connections.
 
     Thread-safe. Redirects are never followed and urllib3 never retries on its
-    own. Proxy and CA-bundle settings come from the environment (``HTTPS_PROXY``,
-    ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``…) unless ``use_environment`` is False.
+    own. With ``use_environment``, a proxy and a CA bundle come from the
+    environment (``environment.py``); a setting there that cannot work raises
+    ``CrmConfigError``.
     """
 
     def __init__(
@@ -82,25 +78,27 @@ class Transport:
         """``timeout`` is (connect, read) seconds."""
         parts = urlsplit(base_url)
         self._prefix = parts.path.rstrip("/")
-        self._origin = f"{parts.scheme}://{parts.netloc}"
         self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
         options: dict[str, object] = {"maxsize": pool_size, "block": False, "retries": False}
+        proxy = None
         if use_environment:
-            bundles = [os.environ[v] for v in CA_BUNDLE_VARIABLES if os.environ.get(v)]
-            if bundles and parts.scheme == "https":
-                options["ca_certs"] = bundles[0]
-        proxy = _proxy_for(parts.scheme, parts.hostname or "") if use_environment else None
-        self._manager: urllib3.PoolManager = (
-            urllib3.ProxyManager(proxy, num_pools=1, **options)  # type: ignore[arg-type]
-            if proxy
-            else urllib3.PoolManager(num_pools=1, **options)  # type: ignore[arg-type]
-        )
-        # Through a proxy every request names the whole URL; without one the pool
-        # of the CRM's host is looked up once and sent paths.
+            options.update(ca_options(parts.scheme))
+            proxy = proxy_for(parts.scheme, parts.hostname or "")
+        self._manager: urllib3.PoolManager
         self._urlopen: Callable[..., urllib3.BaseHTTPResponse]
-        if proxy:
-            self._urlopen, self._url_base = self._manager.urlopen, self._origin
+        if proxy is not None:
+            # Through a proxy every request names the whole URL.
+            self._manager = urllib3.ProxyManager(
+                proxy.url,
+                num_pools=1,
+                proxy_headers=proxy.headers,
+                **options,  # type: ignore[arg-type]
+            )
+            self._urlopen = self._manager.urlopen
+            self._url_base = f"{parts.scheme}://{parts.netloc}"
         else:
+            # Without one, the pool of the CRM's host is looked up once and sent paths.
+            self._manager = urllib3.PoolManager(num_pools=1, **options)  # type: ignore[arg-type]
             self._urlopen = self._manager.connection_from_url(base_url).urlopen
             self._url_base = ""
 
@@ -139,16 +137,28 @@ class Transport:
                 data = resp.read(limit + 1, decode_content=True)
                 if len(data) > limit:
                     resp.close()  # unread bytes must not reach the next request
-                    raise BodyTooLarge(len(data))
-                if resp.read(1, decode_content=True):  # a decoder may stop short of the limit
-                    resp.close()
-                    raise BodyTooLarge(limit + 1)
+                    raise BodyTooLarge()
             finally:
                 resp.release_conn()
-        except (ProxyError, SSLError) as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}") from None
-        except NewConnectionError:
-            raise TransportFailure("connection failed (could not connect)") from None
+        except SSLError as exc:
+            cause = exc.args[0] if exc.args else exc
+            if isinstance(cause, ssl.SSLCertVerificationError):
+                raise TransportError(
+                    f"the CRM's TLS certificate does not verify ({cause}); if it is signed "
+                    "by a private CA, name its bundle in REQUESTS_CA_BUNDLE"
+                ) from None
+            raise TransportFailure(f"TLS handshake failed ({type(cause).__name__})") from None
+        except ProxyError as exc:
+            if "407" in str(exc):
+                raise TransportError(
+                    "the proxy refused the request (407 Proxy Authentication Required): "
+                    "check the credentials in HTTPS_PROXY"
+                ) from None
+            raise TransportFailure(f"the proxy failed ({_cause(exc)})") from None
+        except NameResolutionError:
+            raise TransportFailure("connection failed (could not resolve the host)") from None
+        except NewConnectionError as exc:
+            raise TransportFailure(f"connection failed ({_cause(exc)})") from None
         except Urllib3Timeout:
             raise TransportFailure("timed out") from None
         except ProtocolError as exc:
@@ -162,18 +172,10 @@ class Transport:
         return Answer(resp.status, resp.reason or "", resp.headers, data)
 
 
-def _proxy_for(scheme: str, host: str) -> str | None:
-    """The proxy the environment names for ``scheme``, unless ``NO_PROXY`` exempts ``host``."""
-    import urllib.request  # only for a remote CRM: it is slow to import
-
-    proxies = urllib.request.getproxies()
-    proxy = proxies.get(scheme) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass(host):
-        return None
-    return proxy
-
-
-def _cause(exc: ProtocolError) -> str:
-    """The underlying error's class name (e.g. ``ConnectionResetError``), not its text."""
-    inner = exc.args[1] if len(exc.args) > 1 else None
-    return type(inner).__name__ if isinstance(inner, BaseException) else type(exc).__name__
+def _cause(exc: HTTPError) -> str:
+    """The class name of the error underneath (e.g. ``ConnectionRefusedError``), not its
+    text (which may name hosts or carry more than a log line should)."""
+    for inner in (exc.__context__, *exc.args[1:]):
+        if isinstance(inner, BaseException):
+            return type(inner).__name__
+    return type(exc).__name__

@@ -448,8 +448,8 @@ def _checked(patcher: SettingsPatcher, current: dict[str, Any], patch: Any) -> S
 
 
 def _settings_response(settings: dict[str, Any], revision: int) -> Response:
-    # Encoded here rather than by jsonify: every write answers with the whole
-    # settings, and Flask's JSON provider costs more than the encoding itself.
+    # Encoded here rather than by jsonify: every settings read and write answers with
+    # the whole settings, and Flask's JSON provider costs more than the encoding.
     return Response(
         json.dumps(settings, separators=(",", ":")),
         mimetype="application/json",
