@@ -236,27 +236,6 @@ def test_a_command_run_in_process_leaves_nothing_frozen(
     assert gc.get_freeze_count() == 0
 
 
-def test_sources_of_a_biller_whose_partner_sets_nothing(tmp_repo: Any) -> None:
-    """With an empty partner template every base leaf comes from ``_defaults.yaml``;
-    the biller's own overrides must still be traced to the biller's file."""
-    root = tmp_repo.root
-    text = (root / "partners/bsa.yaml").read_text(encoding="utf-8")
-    head = text[: text.index("settings:")]
-    (root / "partners/bsa.yaml").write_text(head + "settings: {}\n", encoding="utf-8")
-    config = load_config(Repo(root), positions=True)
-    biller = config.billers[200145]
-    provenance = config.provenance(biller)
-    sources = config.sources(biller)
-    label = ("advanced", "account_number_label")
-    assert provenance[label].path == "billers/200145.yaml"
-    assert sources[label] == str(provenance[label])
-    assert {loc.path for loc in provenance.values()} == {
-        "billers/200145.yaml",
-        "partners/_defaults.yaml",
-    }
-    assert sources == {path: str(loc) for path, loc in provenance.items()}
-
-
 @pytest.mark.parametrize("positions", ["[1]", '[[["bid"], "x", 1, 2, 3]]', "{}", "not json"])
 def test_malformed_cached_positions_are_worked_out_from_the_file(
     tmp_repo: Any, positions: str
