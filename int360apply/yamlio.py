@@ -196,9 +196,16 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+# Where an anchor (&name) or alias (*name) could start: at a line's start, after a
+# space, a flow indicator or another indicator (libyaml takes "key":&a and [?&a]),
+# and followed by a name character. Anything else with & or
+# * in it ("0 6 * * 1-5", "R&D") needs no second pass over its events.
+_MAYBE_ANCHOR = re.compile(r"(?:^|[\s\[\]{},:?!|>-])[&*][^\s\[\]{},]", re.MULTILINE)
+
+
 def _check_anchors(text: str) -> None:
     """Refuse anchors even when never aliased (libyaml drops them from the node tree)."""
-    if "&" not in text and "*" not in text:
+    if _MAYBE_ANCHOR.search(text) is None:
         return
     try:
         loader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader

@@ -373,3 +373,63 @@ def test_any_input_parses_or_is_refused_with_a_position(raw: bytes) -> None:
     else:
         assert isinstance(data, dict)
         assert set(locate(raw)) >= {(k,) for k in data}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "&root\na: 1\n",
+        "a: !!str &x v\n",
+        "a: [1, &x 2]\n",
+        "a: {b: &x 1}\n",
+        "a: {b: 1,c: &x 2}\n",
+        "a:\n  - &x 1\n",
+        "? &x k\n: v\n",
+        "a: &x\n  b: 1\n",
+        "a: [?&x k]\n",
+        "a: {'q':&x v}\n",
+        "a: [ &x -1]\n",
+    ],
+)
+def test_an_anchor_anywhere_is_refused(text: str) -> None:
+    assert "anchor" in refused(text).message
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['cron: "0 6 * * 1-5"\n', "name: R&D Utilities\n", "rule: a*b & c\n", "x: '&nbsp;'\n"],
+)
+def test_ampersands_and_stars_in_values_are_plain_text(text: str) -> None:
+    from int360apply.yamlio import parse
+
+    assert isinstance(parse(text.encode()), dict)
+
+
+def test_the_anchor_prefilter_never_misses_one_libyaml_sees() -> None:
+    """Files without a possible anchor skip the second pass over their events: on
+    random token soup, every text in which libyaml reports an anchor or alias must be
+    one the prefilter sends to that pass."""
+    import random
+
+    import yaml
+
+    from int360apply.yamlio import _MAYBE_ANCHOR
+
+    tokens = [
+        *("a", "b", "0", "~", "'q'", '"q"', "&x", "*x", "&x ", "*x ", "&", "*"),
+        *(":", ": ", "- ", "-", "? ", "?", "!t ", "!!str ", "!", "|", ">", "|\n  ", ">\n  "),
+        *("[", "]", "{", "}", ",", ", ", " ", "  ", "\n", "#c", "---\n", "...\n", "<<", "%"),
+        *("[?", "{?", "'q':", '"q":', "[-", "!t", "|-", ">-"),
+    ]
+    rng = random.Random(360)
+    anchored = 0
+    for _ in range(60_000):
+        text = "".join(rng.choice(tokens) for _ in range(rng.randint(1, 14)))
+        try:
+            events = list(yaml.parse(text, Loader=yaml.CSafeLoader))
+        except yaml.YAMLError:
+            continue
+        if any(getattr(e, "anchor", None) is not None for e in events):
+            anchored += 1
+            assert _MAYBE_ANCHOR.search(text), repr(text)
+    assert anchored > 500
