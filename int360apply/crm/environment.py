@@ -58,8 +58,9 @@ def proxy_for(scheme: str, host: str, environ: Mapping[str, str] | None = None) 
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:
-    """Whether ``NO_PROXY`` names ``host``: ``*``, the host, a domain it is in, its
-    IP address or a CIDR range holding it."""
+    """Whether ``NO_PROXY`` names ``host``: ``*``, the host, a domain it is in
+    (``example.com``, ``.example.com`` or ``*.example.com``), its IP address or a CIDR
+    range holding it."""
     host = host.lower().strip("[]")
     try:
         address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
@@ -78,7 +79,7 @@ def _bypassed(host: str, no_proxy: str) -> bool:
             except ValueError:
                 pass
             continue
-        suffix = entry.lstrip(".")
+        suffix = entry.removeprefix("*").lstrip(".")  # *.example.com, .example.com
         if host == suffix or host.endswith(f".{suffix}"):
             return True
     return False

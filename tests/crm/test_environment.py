@@ -38,6 +38,8 @@ def test_credentials_become_a_header_and_leave_the_url() -> None:
     [
         ("crm.example.com", "example.com", True),
         ("crm.example.com", ".example.com", True),
+        ("crm.example.com", "*.example.com", True),
+        ("crm.example.com", "*.other.com", False),
         ("crm.example.com", "crm.example.com:443", True),
         ("crm.example.com", "ample.com", False),
         ("crm.example.com", "other.org, *", True),
