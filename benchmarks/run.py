@@ -53,6 +53,7 @@ from types import TracebackType
 from typing import Any
 
 from benchmarks.fleet import REPO, make_fleet
+from int360apply.parse_cache import RACY_NS
 
 FULL_BILLERS = 10_000
 QUICK_BILLERS = 1_000
@@ -721,8 +722,8 @@ class Benchmark:
         _progress(f"[5] apply of {APPLY_BILLERS} billers, fresh sandbox db per run")
         repo = self.work / "fleet-apply"
         make_fleet(repo, APPLY_BILLERS)
-        # A checkout's files are older than the caches' 2 s "racily clean" window.
-        time.sleep(2.1)
+        # A checkout's files are older than the caches' "racily clean" window.
+        time.sleep(RACY_NS / 1e9 + 0.1)
         env = {**self.env, **_secrets_env(repo)}
         t.ideal = cold.ideal = APPLY_BILLERS * APPLY_LATENCY_MS / 1000 / APPLY_CONCURRENCY
         cmd = [*(self.int360 or []), "--repo", str(repo), "apply", "--all", "--yes"]

@@ -226,19 +226,28 @@ def _confirm(count: int, yes: bool) -> bool:
 
 def cmd_apply(args: argparse.Namespace, repo: Repo) -> int:
     """``int360 apply``: make live = desired; exit 0 all applied or unchanged, 1 otherwise."""
-    from .apply import Applier, ApplyOptions, ApplyRefused, apply_plan, guard
-    from .crmconn import connect
-    from .render.plan import text
+    from .crm import IO_SWITCH_INTERVAL
 
     if args.plan and (args.bid or args.partner or args.changed_since or args.all):
         raise UsageError("--plan executes a saved plan; it takes no scope")
     if args.concurrency < 1 or args.max_billers < 0:
         raise UsageError("--concurrency must be at least 1 and --max-billers at least 0")
-    from .crm import IO_SWITCH_INTERVAL
-
     # Worker threads wait on the CRM while the main thread plans: a worker whose
     # response arrived should not wait out Python's default 5 ms switch interval.
+    # Put back afterwards: main also runs in-process.
+    previous = sys.getswitchinterval()
     sys.setswitchinterval(IO_SWITCH_INTERVAL)
+    try:
+        return _apply(args, repo)
+    finally:
+        sys.setswitchinterval(previous)
+
+
+def _apply(args: argparse.Namespace, repo: Repo) -> int:
+    from .apply import Applier, ApplyOptions, ApplyRefused, apply_plan, guard
+    from .crmconn import connect
+    from .render.plan import text
+
     try:
         config = _valid_config(repo, positions=True)  # an apply expects changes: their sources
     except _Invalid:

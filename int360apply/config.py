@@ -88,15 +88,6 @@ class Config:
         settings = self.defaults.data.get("settings")
         return settings if isinstance(settings, Mapping) else {}
 
-    def layers(self, biller: Biller) -> list[Layer]:
-        """The merge layers of ``biller``: defaults, partner, biller."""
-        partner = self.partners[biller.partner]
-        return [
-            Layer(self.defaults, ("settings",), self.default_settings),
-            Layer(partner.doc, ("settings",), partner.settings),
-            Layer(biller.doc, ("overrides",), biller.overrides),
-        ]
-
     def partner_base(self, slug: str) -> dict[str, Any]:
         """``_defaults`` merged with one partner's template (cached per partner)."""
         return self._bases(slug)

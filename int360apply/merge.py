@@ -94,7 +94,7 @@ def get_path(settings: Mapping[str, Any], path: Path_) -> Any:
     """The value at ``path``, or ``None`` when any step is missing."""
     node: Any = settings
     for part in path:
-        if isinstance(node, (dict, Mapping)):
+        if is_mapping(node):
             node = node.get(part)
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]

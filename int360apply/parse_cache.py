@@ -26,6 +26,8 @@ from .model import Document, Positions
 from .repo import Repo
 
 CACHE_FILE = ".int360/parse-cache.json"
+# Files changed less than this before a run are too fresh to trust a stat-keyed cache
+# with (the validate cache keeps the same rule).
 RACY_NS = 2_000_000_000
 # The modules whose code decides what a parse yields.
 _PARSERS = ("yamlio.py", "model.py", "parse_cache.py")

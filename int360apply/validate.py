@@ -9,7 +9,7 @@ from typing import Any
 
 from . import rules, yamlio
 from .config import Biller, Config, Partner
-from .model import Document, Location, Path_, Problem, dotted
+from .model import Document, Location, Path_, Problem, dotted, is_mapping
 from .repo import DEFAULTS
 from .schemas import GROUPS, fast_check_for
 
@@ -174,7 +174,7 @@ def _override_paths(overrides: Mapping[str, Any], prefix: Path_ = ()) -> Iterato
     for key, value in overrides.items():
         path = (*prefix, key)
         yield path
-        if isinstance(value, (dict, Mapping)):
+        if is_mapping(value):
             yield from _override_paths(value, path)
 
 

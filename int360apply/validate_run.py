@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .config import Config, load_config
 from .model import Location, Problem
-from .parse_cache import ParseCache, identity
+from .parse_cache import RACY_NS, ParseCache, identity
 from .repo import Repo
 from .schemas import careful as schemas_careful
 from .validate import billers_problems, cross_file_problems, validate
@@ -22,8 +22,6 @@ from .validate import billers_problems, cross_file_problems, validate
 # Below this many billers a second process costs more than it saves.
 PARALLEL_THRESHOLD = 2000
 CACHE_FILE = ".int360/validate-cache.json"
-# Files changed less than this before a run are too fresh to trust a stat-keyed cache with.
-RACY_NS = 2_000_000_000
 
 
 def run_validate(

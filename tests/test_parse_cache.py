@@ -247,3 +247,28 @@ def test_malformed_cached_positions_are_worked_out_from_the_file(
     data["files"][FILE]["positions"] = positions
     (root / CACHE).write_text(json.dumps(data), encoding="utf-8")
     assert _snapshot(_loaded(root)) == expected
+
+
+def test_apply_run_in_process_puts_the_switch_interval_back(
+    tmp_repo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """apply switches threads every ``IO_SWITCH_INTERVAL`` while it runs, and restores
+    the caller's interval when it returns."""
+    import sys
+
+    from int360apply import cli_apply
+    from int360apply.crm import IO_SWITCH_INTERVAL
+
+    during: list[float] = []
+    real_plan = cli_apply._plan
+
+    def observe(*args: Any, **kwargs: Any) -> Any:
+        during.append(sys.getswitchinterval())
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(cli_apply, "_plan", observe)
+    before = sys.getswitchinterval()
+    assert before != IO_SWITCH_INTERVAL
+    assert tmp_repo.run("apply", "--yes").code == 0
+    assert during == [IO_SWITCH_INTERVAL]
+    assert sys.getswitchinterval() == before

@@ -48,6 +48,11 @@ class NoteLimits(NamedTuple):
     path: int
 
 
+# The PATCH request header carrying an audit note, and the response header confirming
+# the note the CRM committed with the change.
+AUDIT_NOTE_HEADER = "Audit-Note"
+AUDIT_NOTE_ID_HEADER = "Audit-Note-Id"
+
 # ``NoteCreate`` (POST /billers/{bid}/notes) and ``AuditNoteHeader`` (a PATCH's
 # Audit-Note header, which must stay well under an HTTP server's 64 KiB line limit).
 BODY_NOTE_LIMITS = NoteLimits(text=10000, paths=1000, path=300)
@@ -84,6 +89,8 @@ class AuditNote(NamedTuple):
 
 
 __all__ = [
+    "AUDIT_NOTE_HEADER",
+    "AUDIT_NOTE_ID_HEADER",
     "BODY_NOTE_LIMITS",
     "HEADER_NOTE_LIMITS",
     "IO_SWITCH_INTERVAL",

@@ -31,7 +31,14 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
-from int360apply.crm import HEADER_NOTE_LIMITS, AuditNote, Note, Profile
+from int360apply.crm import (
+    AUDIT_NOTE_HEADER,
+    AUDIT_NOTE_ID_HEADER,
+    HEADER_NOTE_LIMITS,
+    AuditNote,
+    Note,
+    Profile,
+)
 from int360apply.crm.errors import (
     CrmConfigError,
     CrmError,
@@ -57,8 +64,6 @@ ENV_URL = "INT360_CRM_URL"
 ENV_TOKEN = "INT360_CRM_TOKEN"
 MAX_BULK = 500  # the contract's limit of BIDs per bulk read
 MAX_PAGE = 1000  # the contract's largest page of a list
-AUDIT_NOTE_HEADER = "Audit-Note"
-AUDIT_NOTE_ID_HEADER = "Audit-Note-Id"
 MAX_AUDIT_NOTE_HEADER = 8192
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "int360-as-code/0.1"
@@ -206,7 +211,6 @@ class CrmClient:
             )
         self.base_url = base_url.rstrip("/")
         self._token = token
-        self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self._budget = _Budget(self._retry.total_retries)
         self._sleep = sleep

@@ -29,6 +29,8 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from int360apply.crm import (
+    AUDIT_NOTE_HEADER,
+    AUDIT_NOTE_ID_HEADER,
     BODY_NOTE_LIMITS,
     HEADER_NOTE_LIMITS,
     PROFILE_STATUSES,
@@ -60,8 +62,6 @@ MAX_BULK = 500
 MAX_BODY = 1 << 20
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PATCH_TYPES = ("application/merge-patch+json", "application/json")
-AUDIT_NOTE_HEADER = "Audit-Note"
-AUDIT_NOTE_ID_HEADER = "Audit-Note-Id"
 _DIGITS = re.compile(r"[0-9]{1,16}")
 _COMMIT = re.compile(r"[0-9a-f]{7,64}")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")

@@ -23,9 +23,7 @@ from werkzeug.wsgi import LimitedStream
 from int360apply.crm import IO_SWITCH_INTERVAL, Profile
 from int360apply.crm.sandbox.app import create_app
 from int360apply.crm.sandbox.faults import FaultConfig, FaultInjector
-from int360apply.crm.sandbox.options import (
-    Token,
-)
+from int360apply.crm.sandbox.options import Token
 from int360apply.crm.sandbox.store import Store
 from int360apply.schemas import Schemas, SchemaSetupError, schemas_for
 
