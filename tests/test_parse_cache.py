@@ -213,6 +213,21 @@ def test_plan_with_the_cache_equals_plan_without(
     assert plan() == fresh
 
 
+def _while_planning(monkeypatch: pytest.MonkeyPatch, probe: Callable[[], Any]) -> list[Any]:
+    """What ``probe`` returns each time a command starts planning, as a list that fills."""
+    from int360apply import cli_apply
+
+    seen: list[Any] = []
+    real_plan = cli_apply._plan
+
+    def observe(*args: Any, **kwargs: Any) -> Any:
+        seen.append(probe())
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(cli_apply, "_plan", observe)
+    return seen
+
+
 def test_a_command_run_in_process_leaves_nothing_frozen(
     tmp_repo: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -220,16 +235,7 @@ def test_a_command_run_in_process_leaves_nothing_frozen(
     while they run, and hand it back when ``main`` returns."""
     import gc
 
-    from int360apply import cli_apply
-
-    frozen: list[int] = []
-    real_plan = cli_apply._plan
-
-    def observe(*args: Any, **kwargs: Any) -> Any:
-        frozen.append(gc.get_freeze_count())
-        return real_plan(*args, **kwargs)
-
-    monkeypatch.setattr(cli_apply, "_plan", observe)
+    frozen = _while_planning(monkeypatch, gc.get_freeze_count)
     _settle(tmp_repo.root)
     assert tmp_repo.run("plan").code == 2
     assert frozen and frozen[0] > 0
@@ -256,17 +262,9 @@ def test_apply_run_in_process_puts_the_switch_interval_back(
     the caller's interval when it returns."""
     import sys
 
-    from int360apply import cli_apply
     from int360apply.crm import IO_SWITCH_INTERVAL
 
-    during: list[float] = []
-    real_plan = cli_apply._plan
-
-    def observe(*args: Any, **kwargs: Any) -> Any:
-        during.append(sys.getswitchinterval())
-        return real_plan(*args, **kwargs)
-
-    monkeypatch.setattr(cli_apply, "_plan", observe)
+    during = _while_planning(monkeypatch, sys.getswitchinterval)
     before = sys.getswitchinterval()
     assert before != IO_SWITCH_INTERVAL
     assert tmp_repo.run("apply", "--yes").code == 0
