@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from .jsonvalue import json_equal
 from .model import Path_, is_mapping
 
 
@@ -120,6 +121,6 @@ def diff_patch(live: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str,
             sub = diff_patch(old, value)
             if sub:
                 patch[key] = sub
-        elif old != value or type(old) is not type(value):
+        elif key not in live or not json_equal(old, value):
             patch[key] = value
     return patch

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .jsonvalue import json_equal
 from .model import Path_, dotted, is_mapping
 
 FORMAT_VERSION = 1
@@ -165,15 +166,6 @@ def _collect(
             _collect(value, secret_paths, path, found)
 
 
-def _same(a: Any, b: Any) -> bool:
-    # ``True == 1`` and ``1 == 1.0`` in Python; the CRM stores JSON types, so compare those too.
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
-
-
 def _secret_name(value: Any) -> str | None:
     if isinstance(value, Mapping):
         name = value.get("secret")
@@ -217,7 +209,7 @@ def diff_settings(
                 continue
             after = {"secret": _secret_name(after)}
             before = {"secret": _secret_name(before)} if _secret_name(before) else None
-        elif path in have and _same(after, before):
+        elif path in have and json_equal(after, before):
             continue
         if found is None and callable(sources):
             found = sources()

@@ -143,3 +143,12 @@ def int360_subprocess() -> RunModule:
         )
 
     return run
+
+
+# Hypothesis: derandomized on CI (CI=true), so a green run is reproducible; free
+# exploration on a developer's machine.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+_hypothesis_settings.register_profile("dev", deadline=None)
+_hypothesis_settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "dev")

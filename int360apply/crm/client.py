@@ -59,6 +59,7 @@ from int360apply.crm.transport import (
     TransportError,
     TransportFailure,
 )
+from int360apply.jsonvalue import json_equal
 
 ENV_URL = "INT360_CRM_URL"
 ENV_TOKEN = "INT360_CRM_TOKEN"
@@ -658,15 +659,6 @@ def _is_secret_write(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"secret", "value"}
 
 
-def _same(a: Any, b: Any) -> bool:
-    """JSON equality that tells 1 from 1.0 and from True."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
-
-
 def patch_holds(live: Any, patch: Any) -> bool:
     """Whether applying the merge ``patch`` to ``live`` would change nothing.
 
@@ -679,7 +671,7 @@ def patch_holds(live: Any, patch: Any) -> bool:
             and live.get("set") is True
         )
     if not isinstance(patch, dict):
-        return _same(live, patch)
+        return json_equal(live, patch)
     if not isinstance(live, dict):
         return False
     for key, value in patch.items():

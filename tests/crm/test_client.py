@@ -290,7 +290,8 @@ def test_backoff_is_exponential_with_full_jitter(make_sandbox: MakeSandbox) -> N
     ("live", "patch", "holds"),
     [
         ({"ftp": {"port": 22, "host": "h"}}, {"ftp": {"port": 22}}, True),
-        ({"ftp": {"port": 22}}, {"ftp": {"port": 22.0}}, False),  # types matter
+        ({"ftp": {"port": 22}}, {"ftp": {"port": 22.0}}, True),  # one JSON number
+        ({"ftp": {"port": 22}}, {"ftp": {"port": 23.0}}, False),
         ({"ftp": {"enabled": True}}, {"ftp": {"enabled": 1}}, False),
         ({"ftp": {"port": 22}}, {"ftp": {"host": None}}, True),
         ({"ftp": {"host": "h"}}, {"ftp": {"host": None}}, False),
