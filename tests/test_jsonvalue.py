@@ -12,7 +12,9 @@ from int360apply.jsonvalue import json_equal
 from int360apply.merge import diff_patch, merge_patch
 from int360apply.plan import diff_settings
 
-SCALARS = st.booleans() | st.integers(-3, 3) | st.floats(-3, 3, allow_nan=False) | st.text(max_size=2)
+SCALARS = (
+    st.booleans() | st.integers(-3, 3) | st.floats(-3, 3, allow_nan=False) | st.text(max_size=2)
+)
 VALUES = st.recursive(
     SCALARS | st.lists(SCALARS, max_size=3),
     lambda inner: st.dictionaries(st.sampled_from("abc"), inner, min_size=1, max_size=3),
