@@ -38,7 +38,9 @@ def test_the_environment_is_the_default_source() -> None:
         assert source.fetch("FTP_X") == "v-1"
     with pytest.raises(SecretUnavailable) as caught:
         source.fetch("FTP_Y")
-    assert caught.value.message == "secret FTP_Y: not set in the environment: set INT360_SECRET_FTP_Y"
+    assert (
+        caught.value.message == "secret FTP_Y: not set in the environment: set INT360_SECRET_FTP_Y"
+    )
     assert caught.value.code == "secret-missing"
 
 
