@@ -124,13 +124,14 @@ class KeyVaultSource:
                 name, f"not read from {where}: {reason}", "secret-unreadable"
             ) from None
         except HttpResponseError as exc:
-            code = _error_code(exc)
-            if exc.status_code == 403 and code != "SecretDisabled":
-                reason = f"access denied ({code or 403}): {ROLE_HINT}"
-            elif code == "SecretDisabled":
+            code, inner = _error_codes(exc)
+            if "SecretDisabled" in (code, inner):
                 reason = "the secret is disabled in the vault"
+            elif exc.status_code == 403:
+                label = ", ".join(c for c in (code, inner) if c) or "403"
+                reason = f"access denied ({label}): {ROLE_HINT}"
             else:
-                reason = f"the vault answered {exc.status_code} {code or exc.reason or ''}".rstrip()
+                reason = f"the vault answered {exc.status_code} {code or ''}".rstrip()
             raise SecretUnavailable(
                 name, f"not read from {where}: {reason}", "secret-unreadable"
             ) from None
@@ -146,10 +147,17 @@ class KeyVaultSource:
         return value
 
 
-def _error_code(exc: Any) -> str | None:
+def _error_codes(exc: Any) -> tuple[str | None, str | None]:
+    """The vault's error code and inner error code (``Forbidden``, ``SecretDisabled``)."""
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None)
-    return shown(code) if isinstance(code, str) and code else None
+    inner = getattr(error, "innererror", None)
+    inner_code = inner.get("code") if isinstance(inner, dict) else None
+
+    def safe(text: Any) -> str | None:
+        return shown(text) if isinstance(text, str) and text else None
+
+    return safe(code), safe(inner_code)
 
 
 def _is_loopback(url: str) -> bool:

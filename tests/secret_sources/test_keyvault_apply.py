@@ -9,7 +9,9 @@ value appears in any output, report or note.
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,7 +112,8 @@ def test_a_secret_missing_or_forbidden_in_the_vault_fails_that_biller_only(
                 "code": "secret-unreadable",
                 "message": (
                     f"secret FTP_SHELBYVILLE_PASSWORD: not read from Azure Key Vault "
-                    f"{vault.url} (as ftp-shelbyville-password): access denied (Forbidden): "
+                    f"{vault.url} (as ftp-shelbyville-password): "
+                    "access denied (Forbidden, ForbiddenByRbac): "
                     "the identity needs the role Key Vault Secrets User on the vault "
                     "(or get permission on secrets in its access policy)"
                 ),
@@ -170,4 +173,30 @@ def test_the_embedded_sandbox_gets_a_placeholder_for_a_secret_the_vault_lacks(
         "FTP_SPRINGFIELD_KEY"
     ) in run.err
     assert vault.fetches["ftp-springfield-key"] == 1
+    ws.assert_no_secret_leaks()
+
+
+def test_without_a_sign_in_each_biller_with_a_secret_fails_and_says_how_to_sign_in(
+    ws: Workspace, vault: VaultStandIn, az_log: Path
+) -> None:
+    """The real ``DefaultAzureCredential`` with no Azure CLI on the PATH (no ``az login``)."""
+    crm = ws.start_crm()
+    path = os.pathsep.join(
+        p for p in ws.env["PATH"].split(os.pathsep) if Path(p) != az_log.parent / "az-bin"
+    )
+    assert shutil.which("az", path=path) is None
+    run = ws.run("apply", "--yes", "--report", "r.json", env={"PATH": path})
+    assert run.code == 1, run
+    assert "Apply: 2 applied, 0 unchanged, 0 stale, 12 failed." in run.out  # 2 have no secret
+    errors = report_errors(ws.tmp / "r.json")
+    assert len(errors) == 12
+    for bid, [error] in errors.items():
+        assert error["code"] == "secret-unreadable", bid
+        assert error["message"].endswith(
+            "no Azure credential could get a token: sign in with az login, use azure/login "
+            "in a workflow, or run where a managed identity is assigned"
+        )
+        assert crm.settings(bid)[0] == {}
+    assert not vault.fetches and vault.challenges >= 1
+    assert "Traceback" not in run.err and "DefaultAzureCredential" not in run.err
     ws.assert_no_secret_leaks()

@@ -7,8 +7,11 @@ from __future__ import annotations
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+from azure.core.credentials import AccessToken
+from azure.core.exceptions import ClientAuthenticationError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -93,7 +96,10 @@ def test_forbidden_says_which_role_the_identity_needs(vault: VaultStandIn, ca_fi
         source(vault, ca_file, StaticCredential()).fetch("FTP_X")
     message = caught.value.message
     assert message.startswith(f"secret FTP_X: not read from Azure Key Vault {vault.url} (as ftp-x)")
-    assert "access denied (Forbidden)" in message and "Key Vault Secrets User" in message
+    assert (
+        "access denied (Forbidden, ForbiddenByRbac)" in message
+        and "Key Vault Secrets User" in message
+    )
     assert caught.value.code == "secret-unreadable"
     assert vault.secrets["ftp-x"] not in message
 
@@ -143,3 +149,86 @@ def test_one_fetch_per_name_however_many_threads_ask(vault: VaultStandIn, ca_fil
         f"secret MISSING_KEY: not found in Azure Key Vault {vault.url} (as missing-key)"
     }
     assert vault.fetches == {**{vault_name(n): 1 for n in values}, "missing-key": 1}
+
+
+def test_a_disabled_secret(vault: VaultStandIn, ca_file: Path) -> None:
+    vault.put("ftp-x", "v-" + secrets.token_hex(16))
+    vault.disabled.add("ftp-x")
+    with pytest.raises(SecretUnavailable) as caught:
+        source(vault, ca_file, StaticCredential()).fetch("FTP_X")
+    assert caught.value.message == (
+        f"secret FTP_X: not read from Azure Key Vault {vault.url} (as ftp-x): "
+        "the secret is disabled in the vault"
+    )
+
+
+def test_another_answer_of_the_vault_is_named_by_its_status_and_code(
+    vault: VaultStandIn, ca_file: Path
+) -> None:
+    vault.answers["ftp-x"] = (500, {"error": {"code": "InternalError", "message": "x"}})
+    vault.answers["ftp-y"] = (200, {"id": f"{vault.url}secrets/ftp-y/1", "attributes": {}})
+    quick = KeyVaultSource(
+        vault.url, StaticCredential(), connection_verify=str(ca_file), retry_total=0
+    )
+    with pytest.raises(SecretUnavailable) as caught:
+        quick.fetch("FTP_X")
+    assert caught.value.message == (
+        f"secret FTP_X: not read from Azure Key Vault {vault.url} (as ftp-x): "
+        "the vault answered 500 InternalError"
+    )
+    with pytest.raises(SecretUnavailable) as caught:
+        quick.fetch("FTP_Y")
+    assert caught.value.message == (
+        f"secret FTP_Y: Azure Key Vault {vault.url} (as ftp-y) returned no value"
+    )
+
+
+class _NoSignIn(StaticCredential):
+    """A credential that cannot get a token (no az login, no identity)."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self.scopes.append(scopes)
+        raise ClientAuthenticationError("no credential in this chain could get a token")
+
+
+def test_a_failed_sign_in_is_said_once_per_name_and_tried_once(
+    vault: VaultStandIn, ca_file: Path
+) -> None:
+    credential = _NoSignIn()
+    kv = source(vault, ca_file, credential)
+    messages = []
+    for name in ("FTP_X", "FTP_Y"):
+        with pytest.raises(SecretUnavailable) as caught:
+            kv.fetch(name)
+        messages.append(caught.value.message)
+    assert messages[1] == (
+        f"secret FTP_Y: not read from Azure Key Vault {vault.url} (as ftp-y): "
+        "no Azure credential could get a token: sign in with az login, use azure/login "
+        "in a workflow, or run where a managed identity is assigned"
+    )
+    assert len(credential.scopes) == 1  # the second name did not try again
+    assert not vault.fetches
+
+
+class _Broken:
+    """A source whose failure no source foresaw."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def fetch(self, name: str) -> str:
+        self.calls += 1
+        raise RuntimeError(f"request body was {{'value': 'v-{name}'}}")
+
+    def describe(self) -> str:
+        return "a broken source"
+
+
+def test_an_unforeseen_failure_fails_the_name_without_its_text() -> None:
+    broken = _Broken()
+    resolver = SharedResolver(broken)
+    for _ in range(3):
+        with pytest.raises(SecretUnavailable) as caught:
+            resolver.value("FTP_X")
+        assert caught.value.message == "secret FTP_X: not read from a broken source: RuntimeError"
+    assert broken.calls == 1

@@ -38,6 +38,9 @@ class VaultStandIn:
         self.token = token
         self.secrets: dict[str, str] = {}
         self.forbidden: set[str] = set()
+        self.disabled: set[str] = set()
+        # name -> (status, body): any other answer a vault might give
+        self.answers: dict[str, tuple[int, Any]] = {}
         self.fetches: Counter[str] = Counter()
         self.challenges = 0
         self.bad_tokens = 0
@@ -135,12 +138,32 @@ class _Handler(BaseHTTPRequestHandler):
         name = segments[1]
         with vault.lock:
             vault.fetches[name] += 1
-        if name in vault.forbidden:
-            self._error(
+        if name in vault.answers:
+            self._send(*vault.answers[name])
+            return
+        if name in vault.disabled:
+            self._send(
                 403,
-                "Forbidden",
-                "Caller is not authorized to perform action on resource. "
-                "Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'",
+                {
+                    "error": {
+                        "code": "Forbidden",
+                        "message": "Operation get is not allowed on a disabled secret.",
+                        "innererror": {"code": "SecretDisabled"},
+                    }
+                },
+            )
+            return
+        if name in vault.forbidden:
+            self._send(
+                403,
+                {
+                    "error": {
+                        "code": "Forbidden",
+                        "message": "Caller is not authorized to perform action on resource. "
+                        "Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'",
+                        "innererror": {"code": "ForbiddenByRbac"},
+                    }
+                },
             )
             return
         if name not in vault.secrets:
