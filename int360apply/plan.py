@@ -27,11 +27,24 @@ class Change:
     secret: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form; secrets by name only."""
-        out = {"path": self.path, "before": self.before, "after": self.after, "source": self.source}
+        """The JSON form; secrets by name only (whatever the change was built with)."""
+        before, after = self.before, self.after
+        if self.secret:
+            before, after = masked(before), masked(after)
+        out = {"path": self.path, "before": before, "after": after, "source": self.source}
         if self.secret:
             out["secret"] = True
         return out
+
+
+def masked(value: Any) -> dict[str, Any] | None:
+    """A secret field's value as a plan may show it: ``{secret: NAME}``, None when
+    absent, and ``{secret: null}`` for anything else the CRM holds there (a
+    plaintext in a legacy record, a malformed reference): never the value."""
+    if value is None:
+        return None
+    name = value.get("secret") if isinstance(value, Mapping) else None
+    return {"secret": name if isinstance(name, str) else None}
 
 
 @dataclass(frozen=True)
@@ -207,8 +220,8 @@ def diff_settings(
         if secret:
             if _secret_same(after, before) and not rotate_secrets:
                 continue
-            after = {"secret": _secret_name(after)}
-            before = {"secret": _secret_name(before)} if _secret_name(before) else None
+            after = masked(after)
+            before = masked(before)
         elif path in have and json_equal(after, before):
             continue
         if found is None and callable(sources):
@@ -217,8 +230,9 @@ def diff_settings(
     for path, before in have.items():
         if path not in want and not _covered(path, want):
             secret = path in secret_paths
-            shown = {"secret": _secret_name(before)} if secret and _secret_name(before) else before
-            changes.append(Change(dotted(path), shown, None, None, secret))
+            changes.append(
+                Change(dotted(path), masked(before) if secret else before, None, None, secret)
+            )
     return changes
 
 

@@ -52,6 +52,7 @@ from int360apply.crm.errors import (
     PreconditionFailed,
     Unauthorized,
 )
+from int360apply.crm.settings import ENV_TOKEN, ENV_URL, checked, redact_url
 from int360apply.crm.transport import (
     Answer,
     BodyTooLarge,
@@ -61,8 +62,6 @@ from int360apply.crm.transport import (
 )
 from int360apply.jsonvalue import json_equal
 
-ENV_URL = "INT360_CRM_URL"
-ENV_TOKEN = "INT360_CRM_TOKEN"
 MAX_BULK = 500  # the contract's limit of BIDs per bulk read
 MAX_PAGE = 1000  # the contract's largest page of a list
 MAX_AUDIT_NOTE_HEADER = 8192
@@ -158,9 +157,18 @@ class _Attempts:
 
 
 def crm_config_from_env(env: Mapping[str, str] | None = None) -> CrmConfig:
-    """``INT360_CRM_URL`` and ``INT360_CRM_TOKEN``; empty values count as unset."""
+    """``INT360_CRM_URL`` and ``INT360_CRM_TOKEN``; empty values count as unset.
+
+    A value with a control character (a pasted trailing newline) raises
+    ``CrmConfigError`` naming the variable, never the value.
+    """
     env = os.environ if env is None else env
-    return CrmConfig(url=env.get(ENV_URL) or None, token=env.get(ENV_TOKEN) or None)
+    url = env.get(ENV_URL) or None
+    token = env.get(ENV_TOKEN) or None
+    return CrmConfig(
+        url=checked(ENV_URL, url) if url is not None else None,
+        token=checked(ENV_TOKEN, token) if token is not None else None,
+    )
 
 
 def client_from_env(env: Mapping[str, str] | None = None, **kwargs: Any) -> CrmClient | None:
@@ -199,10 +207,17 @@ class CrmClient:
         connection pool (use the number of worker threads); ``timeout`` is
         (connect, read) seconds. ``sleep`` and ``rng`` are for tests.
         """
-        parts = urlsplit(base_url)
+        checked(ENV_URL, base_url)
+        if token is not None:
+            checked(ENV_TOKEN, token)
+        try:
+            parts = urlsplit(base_url)
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            parts = urlsplit("")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise CrmConfigError(
-                f"{ENV_URL} must be http(s)://host[:port][/path], not {base_url!r}"
+                f"{ENV_URL} must be http(s)://host[:port][/path], not {redact_url(base_url)!r}"
             )
         loopback = _is_loopback(parts.hostname)
         if token and parts.scheme == "http" and not loopback:
@@ -212,6 +227,10 @@ class CrmClient:
             )
         self.base_url = base_url.rstrip("/")
         self._token = token
+        # Every secret value sent so far: a CRM that echoes a request body in an
+        # error must not put one into a message (see ``_scrub``).
+        self._sent: set[str] = set()
+        self._sent_lock = threading.Lock()
         self._retry = retry or RetryPolicy()
         self._budget = _Budget(self._retry.total_retries)
         self._sleep = sleep
@@ -227,7 +246,7 @@ class CrmClient:
         )
 
     def __repr__(self) -> str:
-        return f"CrmClient({self.base_url!r})"  # never the token
+        return f"CrmClient({redact_url(self.base_url)!r})"  # never the token or a password
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -334,6 +353,7 @@ class CrmClient:
         converges and writes nothing that already holds).
         """
         path = f"/billers/{int(bid)}/settings"
+        self._remember_secrets(patch)
         body = json.dumps(patch, allow_nan=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/merge-patch+json", "If-Match": etag}
         if note is not None and note.fits(HEADER_NOTE_LIMITS):
@@ -510,6 +530,8 @@ class CrmClient:
                 status=status,
             )
         code, message, details = _error_body(resp)
+        details = [FieldProblem(self._scrub(d.path), self._scrub(d.message)) for d in details]
+        code = self._scrub(code) if code is not None else None
         text = self._scrub(f"{where}: HTTP {status}{f' {code}' if code else ''}: {message}")
         kwargs: dict[str, Any] = {"status": status, "code": code, "details": details}
         if status == 401:
@@ -537,9 +559,26 @@ class CrmClient:
                 status=resp.status,
             ) from None
 
+    def _remember_secrets(self, patch: Any) -> None:
+        """Note the value of every write-form secret in ``patch`` (for ``_scrub``)."""
+        found = list(_secret_values(patch))
+        if found:
+            with self._sent_lock:
+                self._sent.update(found)
+
     def _scrub(self, text: str) -> str:
-        """Never let the token into a message, even if a server echoes it."""
-        return text.replace(self._token, "***") if self._token else text
+        """Never let the token or a secret value sent into a message, even if a server
+        echoes it (as sent, or escaped as JSON would)."""
+        with self._sent_lock:
+            needles = set(self._sent)
+        if self._token:
+            needles.add(self._token)
+        # Longest first: a value that contains another is replaced whole.
+        for needle in sorted(needles, key=len, reverse=True):
+            for form in {needle, json.dumps(needle)[1:-1], repr(needle)[1:-1]}:
+                if form and form in text:
+                    text = text.replace(form, "***")
+        return text
 
 
 # -- response shapes -----------------------------------------------------------
@@ -653,6 +692,19 @@ def _retry_after(value: str | None) -> float | None:
 
 
 # -- lost responses ------------------------------------------------------------
+
+
+def _secret_values(patch: Any) -> Iterator[str]:
+    """The values of the write-form secrets ``{secret, value}`` anywhere in ``patch``."""
+    if isinstance(patch, dict):
+        value = patch.get("value")
+        if "secret" in patch and isinstance(value, str) and value:
+            yield value
+        for child in patch.values():
+            yield from _secret_values(child)
+    elif isinstance(patch, list):
+        for item in patch:
+            yield from _secret_values(item)
 
 
 def _is_secret_write(value: Any) -> bool:
