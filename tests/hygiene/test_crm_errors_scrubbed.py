@@ -50,9 +50,11 @@ def test_an_error_that_echoes_the_body_shows_no_secret_value_and_no_token(
     server.patch(
         "/billers/7/settings", status=status, json=_echoing_error(status, sent + " " + SECRET)
     )
-    with CrmClient(server.url, TOKEN, retry=POLICY) as client:
-        with pytest.raises((CrmRequestError, InvalidSettings)) as failure:
-            client.patch_settings(7, patch, '"1"')
+    with (
+        CrmClient(server.url, TOKEN, retry=POLICY) as client,
+        pytest.raises((CrmRequestError, InvalidSettings)) as failure,
+    ):
+        client.patch_settings(7, patch, '"1"')
     error = failure.value
     text = " ".join(
         [str(error), str(error.code), *(f"{d.path} {d.message}" for d in error.details)]
