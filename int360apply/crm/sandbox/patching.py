@@ -203,6 +203,8 @@ def _safe_message(error: ValidationError) -> str:
         return f"expected type {error.validator_value}, got {kind}"
     if error.validator in ("enum", "const"):
         return f"expected one of {error.validator_value!r}, got another value ({kind})"
+    if error.validator == "not":
+        return "holds a character the schema does not allow (a control character?)"
     if error.validator in ("pattern", "format"):
         return f"does not match {error.validator} {error.validator_value!r}"
     return f"does not satisfy {error.validator} {error.validator_value!r}"
