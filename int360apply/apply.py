@@ -17,6 +17,7 @@ from typing import Any
 from .config import Config
 from .crm import AuditNote
 from .crm.errors import CrmError, PreconditionFailed
+from .errors import Int360Error
 from .plan import BillerPlan, Change, Plan, diff_settings, patch_from_changes
 from .secrets import resolve
 
@@ -81,7 +82,7 @@ class Report:
         }
 
 
-class ApplyRefused(Exception):
+class ApplyRefused(Int360Error):
     """Nothing was written: the plan is over the guard, or cannot be executed."""
 
 

@@ -13,14 +13,18 @@ from pathlib import Path
 from typing import NoReturn
 
 from .collector import thaw
-from .repo import Repo, RepoError, open_repo
-from .schemas import SchemaSetupError
+from .errors import EXIT_CHANGES, EXIT_FAIL, EXIT_OK, EXIT_USAGE, Int360Error, UsageError
+from .repo import Repo, open_repo
 
-EXIT_OK, EXIT_FAIL, EXIT_CHANGES, EXIT_USAGE = 0, 1, 2, 64
-
-
-class UsageError(Exception):
-    """A command line that cannot be acted on (exit 64)."""
+__all__ = [
+    "EXIT_CHANGES",
+    "EXIT_FAIL",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "UsageError",
+    "build_parser",
+    "main",
+]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -172,22 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         repo = open_repo(args.repo) if getattr(args, "needs_repo", True) else None
         handler: Handler = args.func
         return handler(args, repo)  # type: ignore[arg-type]
-    except UsageError as exc:
-        _err(f"int360: error: {exc}")
-        return EXIT_USAGE
-    except (RepoError, SchemaSetupError) as exc:
-        _err(f"int360: {exc}")
-        return EXIT_FAIL
-    except Exception as exc:
-        from .crm.errors import CrmConfigError, CrmError
-
-        if isinstance(exc, CrmConfigError):
-            _err(f"int360: {exc}")
-            return EXIT_FAIL
-        if isinstance(exc, CrmError):
-            _err(f"int360: the CRM call failed: {exc}")
-            return EXIT_FAIL
-        raise
+    except Int360Error as exc:  # every error the user is told about, in one place
+        _err(exc.report())
+        return exc.exit_code
     except KeyboardInterrupt:
         _err("int360: interrupted")
         return 130

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .cli import EXIT_CHANGES, EXIT_FAIL, EXIT_OK, UsageError, _err, _out
 from .collector import freeze_loaded
 from .config import Config, load_config
+from .errors import Reported
 from .repo import Repo, RepoError, git
 
 if TYPE_CHECKING:
@@ -113,14 +114,9 @@ def _valid_config(repo: Repo, *, positions: bool = False) -> Config:
 
     config, problems = validated_config(repo, positions=positions)
     if problems:
-        _err(text(problems))
-        raise _Invalid()
+        raise Reported(text(problems))
     freeze_loaded()  # the config lives, unchanged, until the command ends
     return config
-
-
-class _Invalid(Exception):
-    pass
 
 
 def _commit(repo: Repo) -> str | None:
@@ -187,10 +183,7 @@ def cmd_plan(args: argparse.Namespace, repo: Repo) -> int:
     """``int360 plan``: desired vs live per biller; exit 0 none, 2 changes, 1 error."""
     from .crmconn import connect
 
-    try:
-        config = _valid_config(repo)
-    except _Invalid:
-        return EXIT_FAIL
+    config = _valid_config(repo)
     scope = _scope(config, args)
     with connect(config) as crm:
         _announce(crm.label, args.format)
@@ -244,14 +237,11 @@ def cmd_apply(args: argparse.Namespace, repo: Repo) -> int:
 
 
 def _apply(args: argparse.Namespace, repo: Repo) -> int:
-    from .apply import Applier, ApplyOptions, ApplyRefused, apply_plan, guard
+    from .apply import Applier, ApplyOptions, apply_plan, guard
     from .crmconn import connect
     from .render.plan import text
 
-    try:
-        config = _valid_config(repo, positions=True)  # an apply expects changes: their sources
-    except _Invalid:
-        return EXIT_FAIL
+    config = _valid_config(repo, positions=True)  # an apply expects changes: their sources
     saved = _load_plan(args.plan) if args.plan else None
     with connect(config, concurrency=args.concurrency) as crm:
         _announce(crm.label, "text")
@@ -285,11 +275,7 @@ def _apply(args: argparse.Namespace, repo: Repo) -> int:
             if scope is not None:
                 plan = _plan(config, scope, crm, _commit(repo), args)
             _out(text(plan, colour=sys.stdout.isatty()))
-            try:
-                guard(plan, args.max_billers)
-            except ApplyRefused as exc:
-                _err(f"int360: {exc}")
-                return EXIT_FAIL
+            guard(plan, args.max_billers)  # ApplyRefused: main reports it
             if plan.changed and not _confirm(len(plan.changed), args.yes):
                 return EXIT_FAIL
             report = apply_plan(plan, crm.client, options, config)
@@ -333,10 +319,7 @@ def cmd_diff(args: argparse.Namespace, repo: Repo) -> int:
     from .gitdiff import diff_since
     from .scope import default_base
 
-    try:
-        config = _valid_config(repo)
-    except _Invalid:
-        return EXIT_FAIL
+    config = _valid_config(repo)
     base = args.base or default_base(repo)
     plan = diff_since(config, base)
     _out(_render(plan, args.format, title="Int360 diff"))
@@ -351,10 +334,7 @@ def cmd_drift(args: argparse.Namespace, repo: Repo) -> int:
     from .scope import Scope
     from .yamlwrite import rewrite_overrides
 
-    try:
-        config = _valid_config(repo)
-    except _Invalid:
-        return EXIT_FAIL
+    config = _valid_config(repo)
     with connect(config) as crm:
         _announce(crm.label, args.format)
         plan = build_plan(

@@ -9,11 +9,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import Int360Error
+
 BILLER_STEM = re.compile(r"^(?P<bid>[0-9]+)(?:-[a-z0-9][a-z0-9-]*)?$")
 DEFAULTS = "partners/_defaults.yaml"
 
 
-class RepoError(Exception):
+class RepoError(Int360Error):
     """The repository cannot be found or read."""
 
 
