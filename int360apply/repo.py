@@ -94,6 +94,12 @@ def open_repo(path: str | None) -> Repo:
     return Repo(root)
 
 
+def biller_paths(repo: Repo, bid: int | str) -> list[Path]:
+    """The files of biller ``bid``: ``billers/{bid}.yaml`` first, then ``{bid}-*.yaml``."""
+    folder = repo.root / "billers"
+    return sorted(folder.glob(f"{bid}.yaml")) + sorted(folder.glob(f"{bid}-*.yaml"))
+
+
 def git(repo: Repo, *args: str) -> str:
     """Run git in the repository; ``RepoError`` with git's message on failure."""
     try:

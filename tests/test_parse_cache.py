@@ -215,16 +215,16 @@ def test_plan_with_the_cache_equals_plan_without(
 
 def _while_planning(monkeypatch: pytest.MonkeyPatch, probe: Callable[[], Any]) -> list[Any]:
     """What ``probe`` returns each time a command starts planning, as a list that fills."""
-    from int360apply import cli_apply
+    from int360apply import engine
 
     seen: list[Any] = []
-    real_plan = cli_apply._plan
+    real_plan = engine.plan
 
     def observe(*args: Any, **kwargs: Any) -> Any:
         seen.append(probe())
         return real_plan(*args, **kwargs)
 
-    monkeypatch.setattr(cli_apply, "_plan", observe)
+    monkeypatch.setattr(engine, "plan", observe)
     return seen
 
 
