@@ -136,9 +136,4 @@ def build_plan(
     return Plan(crm=crm, commit=commit, billers=billers, fanout=fanout)
 
 
-def changed_paths(entry: BillerPlan) -> list[str]:
-    """The dotted paths a plan entry changes (for audit notes: names, never values)."""
-    return [c.path for c in entry.changes]
-
-
-__all__ = ["build_plan", "changed_paths", "dotted", "plan_biller", "profile_errors"]
+__all__ = ["build_plan", "dotted", "plan_biller", "profile_errors"]
