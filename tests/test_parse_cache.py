@@ -197,6 +197,7 @@ def test_a_file_written_while_it_is_read_is_parsed_again_next_time(
     assert "name_note" in config.billers[104233].doc.data  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 def test_plan_with_the_cache_equals_plan_without(
     tmp_repo: Any, int360_subprocess: RunModule
 ) -> None:
