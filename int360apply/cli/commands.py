@@ -20,7 +20,9 @@ from .terminal import announce, colour, confirm, err, out, progress
 
 if TYPE_CHECKING:
     from ..apply import Report
+    from ..config import Config
     from ..plan import Plan
+    from ..scope import Scope
 
 Handler = Callable[..., int]  # (args, repo, tuning) -> exit code
 
@@ -105,7 +107,7 @@ def cmd_diff(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
 # --- the CRM -----------------------------------------------------------------
 
 
-def _scope_of(config: Any, args: argparse.Namespace) -> Any:
+def _scope_of(config: Config, args: argparse.Namespace) -> Scope:
     return engine.scope(
         config, bids=args.bid or (), partners=args.partner or (), changed_since=args.changed_since
     )
