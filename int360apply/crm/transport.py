@@ -95,7 +95,8 @@ class Transport:
                 **options,  # type: ignore[arg-type]
             )
             self._urlopen = self._manager.urlopen
-            self._url_base = f"{parts.scheme}://{parts.netloc}"
+            # Never a user:password of the URL: the proxy would see (and log) it.
+            self._url_base = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
         else:
             # Without one, the pool of the CRM's host is looked up once and sent paths.
             self._manager = urllib3.PoolManager(num_pools=1, **options)  # type: ignore[arg-type]

@@ -157,3 +157,19 @@ def test_a_malformed_url_with_credentials_is_refused_without_echoing_them() -> N
     with pytest.raises(CrmConfigError) as failure:
         CrmClient("ftp://ops:pw-9f8e@crm.example.com/api", None)
     assert "pw-9f8e" not in str(failure.value) and "INT360_CRM_URL" in str(failure.value)
+
+
+def test_a_proxy_never_sees_the_urls_credentials(
+    server: ScriptedCrm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``server`` plays the proxy: the absolute URL it is sent has no user:password."""
+    monkeypatch.setenv("HTTP_PROXY", server.origin)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    route = server.get(
+        "/billers/1", json={"bid": 1, "name": "One", "integrator_id": 93, "status": "active"}
+    )
+    with CrmClient("http://ops:pw-3e2d@crm.example.test/api", None, retry=POLICY) as client:
+        assert client.get_biller(1).name == "One"
+    assert route.call_count == 1
+    assert server.calls[0].url == "http://crm.example.test/api/billers/1"
