@@ -3,7 +3,8 @@
 For each yaml-language-server version given (installed from the npm registry
 into a temporary folder), a small LSP client opens the repository's files
 through the ``# yaml-language-server: $schema=../schemas/…`` modeline on their
-first line, with every HTTP(S) fetch sent to a dead loopback port, and checks:
+first line (and again with the modeline removed, through ``.vscode/settings.json``'s
+``yaml.schemas``), with every HTTP(S) fetch sent to a dead loopback port, and checks:
 
 * every shipped biller and partner file (and ``_defaults.yaml``) gets no
   diagnostic;
@@ -40,6 +41,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DEAD_PROXY = "http://127.0.0.1:9"
+MODES = ("modeline", "vscode")
 SETTINGS = {
     "yaml": {
         "validate": True,
@@ -55,7 +57,8 @@ SETTINGS = {
 class Client:
     """A minimal LSP client over a server's stdin/stdout."""
 
-    def __init__(self, command: list[str], cwd: Path) -> None:
+    def __init__(self, command: list[str], cwd: Path, settings: dict[str, Any]) -> None:
+        self.settings = settings
         env = dict(os.environ)
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
             env[name] = DEAD_PROXY
@@ -103,7 +106,8 @@ class Client:
         """Requests from the server: settings, capability registration, schema lookups."""
         method = request["method"]
         if method == "workspace/configuration":
-            result: Any = [_section(item.get("section")) for item in request["params"]["items"]]
+            items = request["params"]["items"]
+            result: Any = [_section(self.settings, item.get("section")) for item in items]
         elif method == "custom/schema/request":
             result = []  # no editor-side schema associations: only the modeline
         else:
@@ -164,9 +168,9 @@ class Client:
             self.proc.wait()
 
 
-def _section(section: str | None) -> Any:
+def _section(settings: dict[str, Any], section: str | None) -> Any:
     """The value of one settings section (``yaml``, ``http``, ``yaml.validate``...)."""
-    node: Any = SETTINGS
+    node: Any = settings
     for part in (section or "").split("."):
         if not part:
             continue
@@ -204,25 +208,40 @@ def workspace(schemas: Path, into: Path) -> Path:
     return into
 
 
-def check(command: list[str], root: Path) -> list[str]:
-    """Every failure of one server on the workspace at ``root`` (empty: all passed)."""
+def check(command: list[str], root: Path, mode: str) -> list[str]:
+    """Every failure of one server on the workspace at ``root`` (empty: all passed).
+
+    ``mode``: ``modeline`` (the files as they are) or ``vscode`` (the modeline
+    removed; the schemas associated by ``.vscode/settings.json``'s ``yaml.schemas``).
+    """
     failures: list[str] = []
-    client = Client(command, root)
+    settings = json.loads(json.dumps(SETTINGS))
+    if mode == "vscode":
+        vscode = json.loads((REPO / ".vscode" / "settings.json").read_text(encoding="utf-8"))
+        settings["yaml"]["schemas"] = vscode["yaml.schemas"]
+    client = Client(command, root, settings)
     try:
         client.request(
             "initialize",
             {
                 "processId": os.getpid(),
                 "rootUri": root.as_uri(),
+                "workspaceFolders": [{"uri": root.as_uri(), "name": root.name}],
                 "capabilities": {
-                    "workspace": {"configuration": True},
+                    "workspace": {"configuration": True, "workspaceFolders": True},
                     "textDocument": {"hover": {"contentFormat": ["markdown", "plaintext"]}},
                 },
-                "initializationOptions": SETTINGS,
+                "initializationOptions": settings,
             },
         )
         client.notify("initialized", {})
-        client.notify("workspace/didChangeConfiguration", {"settings": SETTINGS})
+        client.notify("workspace/didChangeConfiguration", {"settings": settings})
+
+        def as_opened(text: str) -> str:
+            if mode == "vscode":  # no modeline: the settings' association must do
+                assert text.startswith("# yaml-language-server: $schema=")
+                return text.split("\n", 1)[1]
+            return text
 
         def open_file(path: Path, text: str) -> str:
             uri = path.as_uri()
@@ -236,13 +255,13 @@ def check(command: list[str], root: Path) -> list[str]:
             (root / "partners").glob("*.yaml")
         )
         # All opened first: the servers validate them concurrently, one settle time for all.
-        uris = [open_file(path, path.read_text(encoding="utf-8")) for path in shipped]
+        uris = [open_file(path, as_opened(path.read_text(encoding="utf-8"))) for path in shipped]
         for path, uri in zip(shipped, uris, strict=True):
             found = client.wait_diagnostics(uri)
             if found:
                 failures.append(f"{path.relative_to(root)}: {_messages(found)}")
 
-        good = (root / "billers" / "104233.yaml").read_text(encoding="utf-8")
+        good = as_opened((root / "billers" / "104233.yaml").read_text(encoding="utf-8"))
         bad = good.replace("bid: 104233", "bid: 900001").replace(
             "    host: sftp.", "    port: 0\n    host: sftp."
         )
@@ -267,7 +286,7 @@ def check(command: list[str], root: Path) -> list[str]:
         wanted = settings_doc["$defs"]["ftp"]["properties"]["host"]["description"]
         if wanted[:40] not in text:
             failures.append(f"hover on overrides.ftp.host: no description in {text[:200]}")
-        print(f"  {len(shipped)} files opened, invalid biller: {_messages(found)}")
+        print(f"  {mode}: {len(shipped)} files opened, invalid biller: {_messages(found)}")
         if wanted[:40] in text:
             print(f"  hover on overrides.ftp.host: {wanted[:60]}…")
     finally:
@@ -297,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             command, installed = install(version, Path(tmp) / f"npm-{version}")
             root = workspace(args.schemas, Path(tmp) / f"ws-{version}")
             print(f"yaml-language-server {installed} ({version}):")
-            failures = check(command, root)
+            failures = [f for mode in MODES for f in check(command, root, mode)]
             for failure in failures:
                 print(f"  FAIL {failure}")
             print("  ok" if not failures else f"  {len(failures)} failure(s)")
