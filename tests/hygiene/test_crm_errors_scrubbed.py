@@ -122,6 +122,7 @@ def test_the_sandbox_422_never_quotes_a_write_form_at_a_path_that_is_not_a_secre
         ("INT360_CRM_TOKEN", TOKEN + "é"),
         ("INT360_CRM_URL", "https://crm.example.com/api\n"),
         ("INT360_CRM_URL", "https://crm.example.com/\tapi"),
+        ("INT360_CRM_URL", "https://crm.example.com/api\x85"),
     ],
 )
 def test_a_control_character_is_a_configuration_error_naming_the_variable(
@@ -153,9 +154,12 @@ def test_url_credentials_are_redacted(url: str, shown: str) -> None:
         assert repr(client) == f"CrmClient({shown.rstrip('/')!r})"
 
 
-def test_a_malformed_url_with_credentials_is_refused_without_echoing_them() -> None:
+@pytest.mark.parametrize(
+    "url", ["ftp://ops:pw-9f8e@crm.example.com/api", "https://ops:pw-9f8e@crm.example.com:99999/"]
+)
+def test_a_malformed_url_with_credentials_is_refused_without_echoing_them(url: str) -> None:
     with pytest.raises(CrmConfigError) as failure:
-        CrmClient("ftp://ops:pw-9f8e@crm.example.com/api", None)
+        CrmClient(url, None)
     assert "pw-9f8e" not in str(failure.value) and "INT360_CRM_URL" in str(failure.value)
 
 

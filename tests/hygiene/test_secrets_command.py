@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from apply._support import clean_env
+from apply._support import Workspace, clean_env
 
 from benchmarks.fleet import make_fleet
 from int360apply.config import load_config
@@ -131,3 +131,25 @@ def _write_form(desired: dict[str, object], values: dict[str, str]) -> dict[str,
 
     fill(ftp)
     return {"ftp": ftp}
+
+
+def test_secrets_says_what_is_wrong_in_one_line(ws: Workspace) -> None:
+    bad_source = ws.run("secrets", env={"INT360_SECRET_SOURCE": "vault"})
+    assert bad_source.code == 1, bad_source
+    assert bad_source.err.splitlines()[-1].startswith("int360: INT360_SECRET_SOURCE is 'vault'")
+    assert "Traceback" not in bad_source.err
+    unknown = ws.run("secrets", "--bid", "999999")
+    assert unknown.code == 64, unknown
+    assert unknown.err == "int360: error: --bid 999999: no such biller file in billers/\n"
+    assert ws.run("plan", "--partner", "nope").err.endswith(
+        "--partner nope: no such partner in partners/\n"
+    )
+    no_url = ws.run(
+        "secrets", env={"INT360_SECRET_SOURCE": "azure-keyvault", "INT360_KEYVAULT_URL": None}
+    )
+    assert no_url.code == 1 and "INT360_KEYVAULT_URL" in no_url.err, no_url
+    # The embedded sandbox, every secret in the environment: exit 0, no value shown.
+    fine = ws.run("secrets")
+    assert fine.code == 0, fine
+    assert fine.out.startswith("CRM: embedded sandbox")
+    ws.assert_no_secret_leaks()
