@@ -69,15 +69,8 @@ def _is_read_form(value: Any) -> bool:
     if not isinstance(value, Mapping) or not set(value) <= {"secret", "set"}:
         return False
     name, flag = value.get("secret"), value.get("set", True)
-    return (
-        isinstance(name, str)
-        and _SECRET_NAME.fullmatch(name) is not None
-        and flag
-        in (
-            True,
-            False,
-        )
-    )
+    well_named = isinstance(name, str) and _SECRET_NAME.fullmatch(name) is not None
+    return well_named and flag in (True, False)
 
 
 def known_fields(

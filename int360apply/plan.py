@@ -45,7 +45,20 @@ def masked(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     name = value.get("secret") if isinstance(value, Mapping) else None
-    return {"secret": name if isinstance(name, str) else None}
+    return {"secret": name if isinstance(name, str) and _showable_name(name) else None}
+
+
+def _showable_name(name: str) -> bool:
+    """A name the CRM holds is shown only if it could be one: short, printable, one
+    line and not key material (a record edited by hand may hold a key there)."""
+    from .secrets.literals import looks_like_key_material
+
+    return (
+        0 < len(name) <= 64
+        and name.isprintable()
+        and " " not in name
+        and (not looks_like_key_material(name))
+    )
 
 
 @dataclass(frozen=True)

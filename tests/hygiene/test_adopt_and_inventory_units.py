@@ -85,6 +85,10 @@ def test_a_secret_change_never_carries_what_the_crm_holds() -> None:
     forged = Change("ftp.auth.password", PLAIN, {"secret": "X", "value": PLAIN}, secret=True)
     assert PLAIN not in repr(forged.as_dict())
     assert masked([PLAIN]) == {"secret": None} and masked(None) is None
+    key = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{PLAIN}"
+    assert masked({"secret": key, "set": True}) == {"secret": None}
+    assert masked({"secret": "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU" + PLAIN}) == {"secret": None}
+    assert masked({"secret": "FTP_KEY", "set": True}) == {"secret": "FTP_KEY"}
 
 
 class _Broken:
