@@ -258,7 +258,7 @@ def pr_comment(
             f"(`--max-billers {max_billers}`). After the merge, the apply run **refuses and "
             "writes nothing**. If the fan-out is intended, a maintainer then runs "
             "**Actions → apply → Run workflow** on `main` with `max_billers` ≥ "
-            f"{touched}, which the `crm-break-glass` environment's reviewers approve. "
+            f"{touched}, which the `production-break-glass` environment's reviewers approve. "
             "Otherwise, split the change.",
             "",
             "",
@@ -349,7 +349,7 @@ def _guard_text(report: Mapping[str, Any]) -> str:
         f"`--max-percent {cell(percent, 20)}`). Nothing was written.**\n>\n"
         "> If the fan-out is intended, a maintainer runs **Actions → apply → Run workflow** "
         f"on `main` with `max_billers` ≥ {cell(changing, 20)} and an empty `scope` (it applies "
-        "the same range); the `crm-break-glass` environment's reviewers approve it. Every "
+        "the same range); the `production-break-glass` environment's reviewers approve it. Every "
         "later push is refused the same way until then, because each applies from the last "
         "successful apply. Otherwise revert or split the change.\n\n"
     )

@@ -35,9 +35,9 @@ ALLOWED_ACTIONS = {
     "azure/login",
 }
 # The environments, and which holds what (docs/github-setup.md).
-ENVIRONMENTS = {"crm-read", "crm-apply", "crm-break-glass"}
+ENVIRONMENTS = {"crm-read", "production", "production-break-glass"}
 APPLY_ENVIRONMENT = (
-    "${{ github.event_name == 'workflow_dispatch' && 'crm-break-glass' || 'crm-apply' }}"
+    "${{ github.event_name == 'workflow_dispatch' && 'production-break-glass' || 'production' }}"
 )
 LOCKED_INSTALL = [
     "python -m pip install --require-hashes --no-deps -r requirements/apply.txt",
@@ -340,12 +340,18 @@ def _project(requirement: str) -> str:
 
 
 def test_the_lockfile_is_hashed_and_follows_pyproject() -> None:
-    """requirements/apply.in lists pyproject's dependencies and build backend, and
+    """requirements/apply.in lists pyproject's dependencies, the [azure] extra and the
+    build backend, and
     apply.txt pins every package, with hashes (pip-compile --generate-hashes)."""
     import tomllib
 
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-    wanted = [*pyproject["project"]["dependencies"], *pyproject["build-system"]["requires"]]
+    project = pyproject["project"]
+    wanted = [
+        *project["dependencies"],
+        *project["optional-dependencies"]["azure"],  # the Key Vault source of the apply job
+        *pyproject["build-system"]["requires"],
+    ]
     listed = [
         line.split("#")[0].strip()
         for line in (REPO_ROOT / "requirements" / "apply.in").read_text().splitlines()

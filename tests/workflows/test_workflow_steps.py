@@ -144,7 +144,7 @@ def vault(s: Scenario, missing: tuple[str, ...] = ()) -> dict[str, dict[str, str
 
 
 def crm_write(s: Scenario) -> tuple[dict[str, str], dict[str, str]]:
-    """(secrets, vars) of the crm-apply and crm-break-glass environments."""
+    """(secrets, vars) of the production and production-break-glass environments."""
     assert s.crm is not None
     return (
         {"INT360_CRM_TOKEN": WRITE_TOKEN},
@@ -491,7 +491,7 @@ def test_apply_on_push_applies_the_range(scenario: Scenario) -> None:
 
     job = run["apply"]
     assert job.conclusion == "success", job.log
-    assert job.environment == "crm-apply"  # no manual gate for pushes
+    assert job.environment == "production"  # no manual gate for pushes
     assert job.step("scope").outputs["mode"] == "range"
     assert job.step("scope").outputs["args"] == f"--changed-since {s.base}"
     report = json.loads((artifact(job, "int360-apply-report-90001-1") / "report.json").read_text())
@@ -547,7 +547,7 @@ def test_rerun_of_a_dispatch_refuses(scenario: Scenario) -> None:
     )
     job = run["apply"]
     assert job.conclusion == "failure"
-    assert job.environment == "crm-break-glass"
+    assert job.environment == "production-break-glass"
     level, props, message = job.step("scope").annotations[0]
     assert (level, props) == ("error", "title=Re-run of a dispatch")
     assert "dispatch again" in message and "dispatch again" in job.summary
@@ -594,7 +594,7 @@ def test_scheduled_reconcile_applies_what_is_pending(scenario: Scenario) -> None
     )
     job = run["apply"]
     assert job.conclusion == "success", job.log
-    assert job.environment == "crm-apply"
+    assert job.environment == "production"
     assert job.step("scope").outputs["args"] == f"--changed-since {s.base}"
     assert crm.settings(104233)[0]["ftp"]["host"] == "sftp2.springfield.example.gov"
 
@@ -709,7 +709,7 @@ def test_apply_guard_refusal_opens_the_issue_and_break_glass_applies(scenario: S
     )
     job = run["apply"]
     assert job.conclusion == "success", job.log
-    assert job.environment == "crm-break-glass"
+    assert job.environment == "production-break-glass"
     outputs = job.step("scope").outputs
     assert (outputs["mode"], outputs["args"], outputs["max"]) == (
         "range",
