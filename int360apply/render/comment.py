@@ -327,10 +327,10 @@ def pr_comment(
 def apply_outcome(report: Mapping[str, Any] | None, exit_code: int) -> str:
     """``applied`` (all held or written), ``refused`` (the guard), ``failed`` (some
     biller failed or was stale) or ``error`` (no usable report)."""
+    if exit_code == 3 or (isinstance(report, Mapping) and report.get("status") == "refused"):
+        return "refused"  # exit 3 is the guard's, report or not
     if not isinstance(report, Mapping) or not isinstance(report.get("billers"), list):
         return "error" if exit_code else "applied"
-    if report.get("status") == "refused":
-        return "refused"
     s = _summary(report)
     if s.get("failed") or s.get("stale") or exit_code:
         return "failed"
@@ -398,8 +398,8 @@ def _apply_body(
             "",
         ]
     body.add_head("\n".join(head) + "\n")
-    if outcome == "refused" and report is not None:
-        body.add_head(_guard_text(report))
+    if outcome == "refused":
+        body.add_head(_guard_text(report or {}))
         return body.text()
     if outcome == "error":
         body.add_head(

@@ -210,3 +210,11 @@ def test_every_body_stays_within_the_limit(
     ]
     for body in bodies:
         assert len(body) <= LIMIT
+
+
+def test_exit_3_without_a_report_is_still_a_refusal() -> None:
+    kw = {"commit": "c" * 40, "scope": "--all", "why": "", "run_url": RUN, "runbook_url": BOOK}
+    summary = comment.apply_summary(None, exit_code=3, **kw)
+    assert comment.apply_outcome(None, 3) == "refused"
+    assert "Refused by the apply guard: ? of ? managed billers" in summary
+    assert "Nothing was written" in summary
