@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from .config import Config
+from .errors import UsageError
 from .plan import BillerPlan, Plan
 from .repo import RepoError
 
 
-class PendingRefError(Exception):
-    """``--pending-since`` names no commit of the repository."""
+class PendingRefError(UsageError):
+    """``--pending-since`` names no commit of the repository (exit 64)."""
 
 
 def pending_bids(config: Config, since: str) -> set[int]:
@@ -49,9 +50,9 @@ def as_dict(plan: Plan, pending: Iterable[int]) -> dict[str, Any]:
     return data
 
 
-def note(pending: list[BillerPlan], since: str) -> str:
+def note(pending: list[BillerPlan], since: str | None) -> str:
     """One line for the text and Markdown output: which billers are pending apply."""
-    if not pending:
+    if not pending or not since:
         return ""
     bids = ", ".join(str(b.bid) for b in pending[:50])
     more = f" and {len(pending) - 50} more" if len(pending) > 50 else ""

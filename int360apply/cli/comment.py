@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
+
+from ..errors import EXIT_OK, Failure
+from ..runtime import Tuning
+from .terminal import out
 
 KINDS = ("pr", "apply-summary", "apply-issue", "apply-pr-note", "drift-issue", "adopt-body")
 
 
-class ReportError(Exception):
-    """A report file that exists but cannot be read as a JSON object."""
+class ReportError(Failure):
+    """A report file that exists but cannot be read as a JSON object (exit 1)."""
 
 
 def add_command(sub: Any) -> None:
     """Register ``comment`` on the ``int360`` sub-parsers."""
-    from .render.comment import PLAN_STATES
+    from ..render.comment import PLAN_STATES
 
     p = sub.add_parser("comment", help="render a GitHub comment or summary from JSON reports")
     p.add_argument("kind", choices=KINDS, metavar="KIND", help=", ".join(KINDS))
@@ -71,7 +74,7 @@ def read_report(path: str | None) -> dict[str, Any] | None:
 
 def render(args: argparse.Namespace) -> str:
     """The text of one comment kind (``ReportError`` for an unreadable report)."""
-    from .render import comment
+    from ..render import comment
 
     if args.kind == "pr":
         return comment.pr_comment(
@@ -112,13 +115,8 @@ def render(args: argparse.Namespace) -> str:
     return comment.adopt_body(drift, run_url=args.run_url)
 
 
-def cmd_comment(args: argparse.Namespace, repo: object) -> int:
-    """``int360 comment KIND``: print the rendered text; exit 1 for an unreadable report."""
-    try:
-        text = render(args)
-    except ReportError as exc:
-        sys.stderr.write(f"int360: {exc}\n")
-        return 1
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    sys.stdout.flush()
-    return 0
+def cmd_comment(args: argparse.Namespace, repo: object, tuning: Tuning) -> int:
+    """``int360 comment KIND``: print the rendered text (an unreadable report: exit 1)."""
+    text = render(args)
+    out(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK
