@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from int360apply.cli import main
 from int360apply.render import comment
 
 LIMIT = 65_536
@@ -218,3 +222,27 @@ def test_exit_3_without_a_report_is_still_a_refusal() -> None:
     assert comment.apply_outcome(None, 3) == "refused"
     assert "Refused by the apply guard: ? of ? managed billers" in summary
     assert "Nothing was written" in summary
+
+
+def test_comment_command_reads_reports_and_names_a_bad_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    diff = tmp_path / "diff.json"
+    diff.write_text(json.dumps(doc([biller(1)])))
+    args = ["comment", "pr", "--diff", str(diff), "--plan", str(tmp_path / "none.json")]
+    assert main([*args, "--plan-state", "skipped", "--head", "b" * 40]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.startswith(comment.PLAN_MARKER) and "No CRM plan" in printed.out
+    assert printed.err == ""
+
+    bad = tmp_path / "plan.json"
+    for text, says in (("{x", "1:2: not JSON"), ("[1]", "not a JSON object")):
+        bad.write_text(text)
+        assert main(["comment", "pr", "--diff", str(diff), "--plan", str(bad)]) == 1
+        printed = capsys.readouterr()
+        assert printed.out == ""
+        assert len(printed.err.splitlines()) == 1
+        assert printed.err.startswith(f"int360: {bad}") and says in printed.err
+    with pytest.raises(SystemExit) as usage:
+        main(["comment", "nonsense"])
+    assert usage.value.code == 64
