@@ -273,7 +273,7 @@ def test_apply_workflow_shape() -> None:
     assert not any(p.startswith("docs") or p.endswith(".md") for p in paths)
     assert wf["on"]["schedule"][0]["cron"]  # the reconcile
     inputs = set(wf["on"]["workflow_dispatch"]["inputs"])
-    assert inputs == {"max_billers", "scope", "rotate_secrets"}
+    assert inputs == {"max_billers", "max_percent", "scope", "rotate_secrets"}
     assert wf["concurrency"] == {"group": "int360-apply", "cancel-in-progress": False}
     (job,) = wf["jobs"].values()
     # Pushes and the reconcile go through the environment without a gate; a
@@ -400,6 +400,7 @@ def test_apply_has_no_per_biller_secret_lines_for_a_fleet_of_1000(tmp_path: Path
     assert set(apply["env"]) == {
         "SCOPE_ARGS",
         "SCOPE_MAX",
+        "SCOPE_PERCENT",
         "INT360_CRM_URL",
         "INT360_CRM_TOKEN",
         "INT360_SECRET_SOURCE",

@@ -731,6 +731,7 @@ def test_apply_guard_refusal_opens_the_issue_and_break_glass_applies(scenario: S
         ({"max_billers": 5, "scope": "$(id)"}, "main", "Bad input"),
         ({"max_billers": 5, "scope": "104233"}, "main", "Bad input"),
         ({"max_billers": 5, "scope": "", "rotate_secrets": True}, "main", "Bad input"),
+        ({"max_billers": 5, "max_percent": 101, "scope": ""}, "main", "Bad input"),
         ({"max_billers": 5, "scope": "--all"}, "feature", "Not main"),
     ],
 )
@@ -764,6 +765,16 @@ def test_break_glass_scope_can_rotate_secrets_and_does_not_count(scenario: Scena
     )
     outputs = run["apply"].step("scope").outputs
     assert (outputs["mode"], outputs["args"]) == ("scope", "--bid 104233 --rotate-secrets")
+    assert outputs["percent"] == ""  # int360's default guard percentage
+    inputs = {"max_billers": 500, "max_percent": 100, "scope": "--partner bsa"}
+    run = s.run(
+        "apply.yml",
+        dispatch_event(s, s.base, inputs),
+        inputs=inputs,
+        stubs=INSTALL | {"apply": "echo stub", "report": "echo stub"},
+    )
+    outputs = run["apply"].step("scope").outputs
+    assert (outputs["args"], outputs["max"], outputs["percent"]) == ("--partner bsa", "500", "100")
 
 
 # ---------------------------------------------------------------------------
