@@ -912,3 +912,37 @@ def test_drift_does_not_run_during_an_apply(scenario: Scenario) -> None:
     assert drift.step("quiet").annotations[0][1] == "title=Drift skipped"
     assert drift.step("drift").outcome == "skipped"
     assert s.gh_state("issues") == []
+
+
+def test_drift_discards_its_result_when_an_apply_ran_meanwhile(scenario: Scenario) -> None:
+    s = scenario
+    s.start_crm()
+    applied_runs(s, s.base)
+    newer = s.commit({"docs/x.md": "x\n"})
+    # The drift step, standing in for a slow plan during which an apply of `newer`
+    # succeeded: the last applied commit moved, so the result is stale.
+    moved = (
+        'python3 - <<"EOF"\n'
+        "import json, os\n"
+        "path = os.path.join(os.environ['FAKE_GH_DIR'], 'runs.json')\n"
+        "runs = json.load(open(path))\n"
+        "new = dict(runs[0], databaseId=7000, headSha=os.environ['NEWER'])\n"
+        "json.dump(runs + [new], open(path, 'w'))\n"
+        "EOF\n"
+        'mkdir -p "$RUNNER_TEMP/int360" && echo "drift" >"$RUNNER_TEMP/int360/drift.md"\n'
+        'echo "drift=true" >>"$GITHUB_OUTPUT"\n'
+    )
+    secrets, vars = s.crm_read()
+    run = s.run(
+        "drift.yml",
+        schedule_event(s, newer),
+        secrets=secrets,
+        vars=vars,
+        stubs=INSTALL | {"drift": moved},
+        step_env={"drift": {"NEWER": newer}},
+    )
+    drift = run["drift"]
+    assert drift.conclusion == "success", drift.log
+    (issue_step,) = [st for st in drift.steps if st.name == "Open, update or close the drift issue"]
+    assert issue_step.annotations[0][1] == "title=Drift result discarded"
+    assert s.gh_state("issues") == []
