@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ._support import Workspace, assert_plan_document
+
+pytestmark = pytest.mark.slow  # end to end: real processes, git and the sandbox CRM
 
 
 def test_drift_marks_billers_pending_apply_and_adopt_leaves_them(ws: Workspace) -> None:

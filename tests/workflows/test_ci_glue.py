@@ -6,7 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import GITHUB_REPOSITORY, Scenario, git
+
+pytestmark = pytest.mark.slow  # real git and a fake gh per call
 
 SCRIPT = Path(__file__).resolve().parents[2] / ".github" / "scripts" / "int360_ci.py"
 

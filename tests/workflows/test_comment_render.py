@@ -178,6 +178,7 @@ def test_drift_issue_separates_pending_and_adopt_skips_it() -> None:
 big_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=3000)
 
 
+@pytest.mark.slow  # a property test over big bodies
 @settings(max_examples=25, deadline=None)
 @given(
     n_problems=st.integers(0, 3000),
