@@ -323,6 +323,11 @@ def _partner(doc: Document) -> Partner:
     )
 
 
+def stray_problems(repo: Repo) -> list[Problem]:
+    """A ``filename`` problem for each file ``Repo.stray_files`` finds (never loaded)."""
+    return [Problem(Location(rel), "filename", why) for rel, why in repo.stray_files()]
+
+
 def load_config(
     repo: Repo,
     biller_paths: Iterable[Path] | None = None,
@@ -364,6 +369,8 @@ def load_config(
     billers: dict[int, Biller] = {}
     paths: dict[int, list[str]] = {}
     flawed: set[int] = set()
+    if biller_paths is None:
+        problems += stray_problems(repo)
     files = repo.biller_files() if biller_paths is None else list(biller_paths)
     for path in files:
         doc, found = _load_one(repo, schemas, path, "biller", positions, trusted, parse_cache)

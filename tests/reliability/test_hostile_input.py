@@ -35,6 +35,10 @@ PARTNER_DEST = "partners/hostile-partner.yaml"
 DESTINATIONS = {
     "duplicate-bid__second-file-for-104233.yaml": "billers/104233-copy.yaml",
     "filename__bad-file-stem.yaml": "billers/900001_Final.yaml",
+    "filename__yml-extension.yaml": "billers/900001.yml",
+    "filename__upper-case-extension.yaml": "billers/900001.YAML",
+    "filename__in-a-sub-folder.yaml": "billers/imported/900001.yaml",
+    "filename__partner-yml-extension.yaml": "partners/hostile-partner.yml",
 }
 
 
@@ -53,9 +57,17 @@ class Case:
 
 def _copy_from(source: Path) -> Callable[[Path, str], None]:
     def place(root: Path, dest: str) -> None:
+        (root / dest).parent.mkdir(parents=True, exist_ok=True)
         (root / dest).write_bytes(source.read_bytes())
 
     return place
+
+
+def _non_utf8_name(root: Path, dest: str) -> None:
+    """A valid biller under a file name that is not UTF-8 (Latin-1 bytes)."""
+    folder = os.fsencode(root / "billers")
+    with open(os.path.join(folder, b"900001-caf\xe9.yaml"), "wb") as handle:
+        handle.write(VALID_BILLER.encode())
 
 
 def _bytes(make: Callable[[], bytes]) -> Callable[[Path, str], None]:
@@ -100,6 +112,12 @@ def _cases() -> list[Case]:
         cases.append(Case(name, BILLER_DEST, (name.split("__", 1)[0],), _bytes(make)))
     # Path tricks. A loop or a dangling link is no file in billers/: either rule will do.
     cases += [
+        Case(
+            "filename__name-not-utf8.yaml",
+            "billers/900001-caf\\xe9.yaml",  # printed with the byte escaped
+            ("filename",),
+            _non_utf8_name,
+        ),
         Case(
             "filename__symlink-outside-billers.yaml",
             BILLER_DEST,
