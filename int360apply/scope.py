@@ -34,7 +34,8 @@ class GitChanges:
 def changed_files(repo: Repo, ref: str) -> GitChanges:
     """``git diff --name-status REF`` against the working tree, plus untracked files."""
     git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    out = git(repo, "diff", "--name-status", "-M", "--no-color", ref, "--")
+    # --relative: paths from the repository's folder (it may sit below the git work tree).
+    out = git(repo, "diff", "--relative", "--name-status", "-M", "--no-color", ref, "--")
     changed: set[str] = set()
     deleted: set[str] = set()
     for line in out.splitlines():
@@ -129,9 +130,18 @@ def checkout_tree(repo: Repo, ref: str, into: Path) -> None:
         message = result.stderr.decode("utf-8", "replace").strip().splitlines()
         raise RepoError(f"git archive {ref}: {message[-1] if message else 'failed'}")
     with tarfile.open(fileobj=io.BytesIO(result.stdout)) as archive:
-        archive.extractall(into, filter="data")
+        archive.extractall(into, filter=_inside_only)
     for folder in ("partners", "billers", "schemas"):
         (into / folder).mkdir(exist_ok=True)
+
+
+def _inside_only(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """The ``data`` filter, except that a member it refuses (a symlink to an absolute
+    path or out of the tree) is left out: that file was no valid configuration then."""
+    try:
+        return tarfile.data_filter(member, dest)
+    except tarfile.FilterError:
+        return None
 
 
 def temp_tree(repo: Repo, ref: str) -> tempfile.TemporaryDirectory[str]:
