@@ -66,6 +66,15 @@ class _Composer(_Parser, _Resolver12):  # type: ignore[misc, valid-type]
         _Resolver12.__init__(self)
 
 
+def plain_tag(text: str) -> str:
+    """The tag this reader gives ``text`` written as a plain (unquoted) scalar: how a
+    writer knows a string must be quoted to read back as a string."""
+    tag: str = _PLAIN_RESOLVER.resolve(ynodes.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return tag
+
+
+_PLAIN_RESOLVER = _Resolver12()
+
 STR = "tag:yaml.org,2002:str"
 MAP = "tag:yaml.org,2002:map"
 SEQ = "tag:yaml.org,2002:seq"

@@ -6,14 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from ..model import Location, Path_, dotted
 
 
 def as_yaml(settings: Mapping[str, Any]) -> str:
-    """Block-style YAML in the settings' own key order."""
-    return yaml.safe_dump(dict(settings), sort_keys=False, allow_unicode=True, width=1000)
+    """Block-style YAML 1.2 in the settings' own key order (the one YAML writer)."""
+    from ..yamlwrite import settings_text
+
+    return settings_text(settings)
 
 
 def explain_yaml(settings: Mapping[str, Any], provenance: Mapping[Path_, Location]) -> str:
