@@ -45,3 +45,51 @@ def test_a_mapping_removed_from_the_file_is_removed_from_the_crm(ws: Workspace) 
     again = ws.run("plan", "--bid", "500102")
     assert again.code == 0, again
     ws.assert_no_secret_leaks()
+
+
+def test_audit_note_values_over_the_crm_limits_still_write(ws: Workspace) -> None:
+    """A non-hex GITHUB_SHA and a 250-character actor made every PATCH fail with 422."""
+    crm = ws.start_crm()
+    actor = "release-bot-" + "x" * 238
+    run = ws.run(
+        "apply",
+        "--bid",
+        "104233",
+        "200145",
+        "--yes",
+        env={"GITHUB_SHA": "refs/pull/42/merge", "GITHUB_ACTOR": actor},
+    )
+    assert run.code == 0, run
+    assert "Apply: 2 applied" in run.out
+    for bid in (104233, 200145):
+        (note,) = crm.notes(bid)
+        assert note["author"] == actor[:200]
+        assert "commit" not in note  # not a SHA: named in the text only
+        assert "refs/pull/42/merge" in note["text"]
+
+
+def test_one_billers_unexpected_failure_is_contained_and_reported(ws: Workspace) -> None:
+    """A hand-edited plan whose entry for one biller contradicts itself: that biller
+    fails with the reason, the others are written, the report is written, exit 1."""
+    import json
+
+    crm = ws.start_crm()
+    saved = ws.tmp / "plan.json"
+    made = ws.run("plan", "--bid", "104233", "200145", "--out", str(saved))
+    assert made.code == 2, made
+    plan = json.loads(saved.read_text(encoding="utf-8"))
+    entry = by_bid(plan)[200145]
+    # "ftp" set to a scalar and a leaf below it: no merge patch can say both.
+    entry["changes"].insert(0, {"path": "ftp", "before": None, "after": 5, "source": None})
+    saved.write_text(json.dumps(plan), encoding="utf-8")
+    run = ws.run("apply", "--plan", str(saved), "--yes", "--report", "report.json")
+    assert run.code == 1, run
+    assert "Traceback" not in run.err
+    report = json.loads((ws.tmp / "report.json").read_text(encoding="utf-8"))
+    assert_plan_document(report)
+    outcome = {b["bid"]: b for b in report["billers"]}
+    assert outcome[104233]["status"] == "applied"
+    assert outcome[200145]["status"] == "failed"
+    assert outcome[200145]["errors"][0]["code"] == "internal-error"
+    assert crm.settings(104233)[0]["ftp"]["username"] == "springfield"
+    assert crm.notes(200145) == []
