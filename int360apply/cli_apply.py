@@ -344,12 +344,15 @@ def cmd_diff(args: argparse.Namespace, repo: Repo) -> int:
 
 
 def cmd_drift(args: argparse.Namespace, repo: Repo) -> int:
-    """``int360 drift``: plan of every biller; exit 0 none, 2 drift, 1 error."""
-    from .adopt import AdoptError, minimal_overrides
+    """``int360 drift``: plan of every biller; exit 0 none, 2 drift, 1 error.
+
+    ``--adopt`` rewrites each drifted biller's file it can (the result validates),
+    names each it cannot and why, and still exits 2: the drift was there.
+    """
+    from .adopt import adopt, shared_drift
     from .crmconn import connect
     from .planner import build_plan
     from .scope import Scope
-    from .yamlwrite import rewrite_overrides
 
     try:
         config = _valid_config(repo)
@@ -361,45 +364,67 @@ def cmd_drift(args: argparse.Namespace, repo: Repo) -> int:
             config, Scope(set(config.billers)), crm.client, crm=crm.label, commit=_commit(repo)
         )
         _out(_render(plan, args.format, title="Int360 drift"))
+        for hint in shared_drift(config, plan.changed):
+            _err(f"hint: {hint}")
         if args.adopt and plan.changed:
-            failed = False
+            # Every file is checked before the first is written.
+            results = []
             for entry in plan.changed:
-                biller = config.billers[entry.bid]
                 live, _etag = crm.client.get_settings(entry.bid)
-                try:
-                    overrides = minimal_overrides(config, biller.partner, live)
-                except AdoptError as exc:
-                    _err(f"{biller.doc.path}: not adopted: {exc}")
-                    failed = True
-                    continue
-                rewrite_overrides(repo.root / biller.doc.path, overrides)
-                _err(f"{biller.doc.path}: rewritten to the live settings")
-            if failed:
-                return EXIT_FAIL
+                results.append(adopt(config, config.billers[entry.bid], live))
+            for result in results:
+                if result.text is None:
+                    _err(f"{result.path}: not adopted: {result.reason}")
+                else:
+                    result.write(config)
+                    _err(f"{result.path}: rewritten to the live settings")
     return _plan_exit(plan)
 
 
 def cmd_import(args: argparse.Namespace, repo: Repo) -> int:
-    """``int360 import``: biller files with the minimal overrides of the live settings."""
-    from .adopt import AdoptError, minimal_overrides
-    from .crm.errors import CrmError
+    """``int360 import``: biller files with the minimal overrides of the live settings.
+
+    Named BIDs: each one's file, or an error (exit 1). ``--integrator-id``: every
+    biller with that ID; files that exist are skipped (``--force`` overwrites).
+    """
+    from .adopt import import_file
+    from .crm.errors import CrmError, NotFound
     from .crmconn import connect
-    from .yamlwrite import biller_text, write_atomic
 
     if not args.bids and args.integrator_id is None:
         raise UsageError("name billers (BID…) or --integrator-id N")
+    for bid in args.bids:
+        if bid < 1:
+            raise UsageError(f"BID {bid}: a BID is a positive whole number")
     config = load_config(repo)
     if args.partner and args.partner not in config.partners:
-        raise UsageError(f"--partner {args.partner}: no such partner")
+        raise UsageError(f"--partner {args.partner}: no such partner; see int360 partners")
+    if (
+        args.integrator_id is not None
+        and not args.partner
+        and _partner_of(config, args.integrator_id) is None
+    ):
+        raise UsageError(
+            f"--integrator-id {args.integrator_id}: no partner has this integrator ID; "
+            "add it to the partner's integrator_ids or pass --partner SLUG"
+        )
     status = EXIT_OK
     with connect(config) as crm:
         _announce(crm.label, "text")
         client = crm.client
-        profiles = (
-            [client.get_biller(b) for b in args.bids]
-            if args.bids
-            else list(client.list_billers(integrator_id=args.integrator_id))
-        )
+        profiles = []
+        for bid in args.bids:
+            try:
+                profiles.append(client.get_biller(bid))
+            except NotFound:
+                _err(f"{bid}: not imported: no biller {bid} in the CRM")
+                status = EXIT_FAIL
+        if args.integrator_id is not None:
+            profiles = list(client.list_billers(integrator_id=args.integrator_id))
+            if not profiles:
+                _err(f"int360: no biller in the CRM has integrator ID {args.integrator_id}")
+                return EXIT_FAIL
+        bulk = args.integrator_id is not None
         for profile in profiles:
             slug = args.partner or _partner_of(config, profile.integrator_id)
             existing = sorted((repo.root / "billers").glob(f"{profile.bid}.yaml")) + sorted(
@@ -413,21 +438,28 @@ def cmd_import(args: argparse.Namespace, repo: Repo) -> int:
                 status = EXIT_FAIL
                 continue
             if existing and not args.force:
-                _err(f"{existing[0].relative_to(repo.root)}: exists; pass --force to overwrite")
-                status = EXIT_FAIL
+                rel = existing[0].relative_to(repo.root).as_posix()
+                if bulk:
+                    _err(f"{rel}: exists; skipped (--force overwrites it)")
+                else:
+                    _err(f"{rel}: exists; pass --force to overwrite")
+                    status = EXIT_FAIL
                 continue
+            target = existing[0] if existing else repo.root / "billers" / f"{profile.bid}.yaml"
+            rel = target.relative_to(repo.root).as_posix()
             try:
                 live, _etag = client.get_settings(profile.bid)
-                overrides = minimal_overrides(config, slug, live)
-            except (AdoptError, CrmError) as exc:
+            except CrmError as exc:
                 _err(f"{profile.bid}: not imported: {exc}")
                 status = EXIT_FAIL
                 continue
-            partner = config.partners[slug]
-            iid = profile.integrator_id if len(partner.integrator_ids) > 1 else None
-            target = existing[0] if existing else repo.root / "billers" / f"{profile.bid}.yaml"
-            write_atomic(target, biller_text(profile.bid, profile.name, slug, iid, overrides))
-            _out(f"wrote {target.relative_to(repo.root).as_posix()}\n")
+            result = import_file(config, profile, slug, live, rel)
+            if result.text is None:
+                _err(f"{rel}: not imported: {result.reason}")
+                status = EXIT_FAIL
+                continue
+            result.write(config)
+            _out(f"wrote {rel}\n")
     return status
 
 

@@ -108,6 +108,11 @@ def _update(target: CommentedMap, new: Mapping[str, Any]) -> None:
 
 def rewrite_overrides(path: Path, overrides: Mapping[str, Any]) -> None:
     """Replace a biller file's ``overrides`` (comments and the rest of the file kept)."""
+    write_atomic(path, overrides_text(path, overrides))
+
+
+def overrides_text(path: Path, overrides: Mapping[str, Any]) -> str:
+    """A biller file's text with its ``overrides`` replaced (comments and the rest kept)."""
     yaml = _yaml()
     data = yaml.load(path.read_text(encoding="utf-8"))
     if overrides:
@@ -119,7 +124,7 @@ def rewrite_overrides(path: Path, overrides: Mapping[str, Any]) -> None:
         del data["overrides"]
     stream = io.StringIO()
     yaml.dump(data, stream)
-    write_atomic(path, stream.getvalue())
+    return stream.getvalue()
 
 
 def write_atomic(path: Path, text: str) -> None:
