@@ -81,6 +81,10 @@ CHANGES: dict[str, Callable[[Path], object]] = {
     "biller renamed": lambda root: (root / "billers" / "104233.yaml").rename(
         root / "billers" / "104233-springfield.yaml"
     ),
+    "biller saved as .yml": _copy("billers/104233.yaml", "billers/104233-copy.yml"),
+    "biller in a sub-folder": lambda root: shutil.copytree(
+        root / "billers", root / "billers" / "old", ignore=shutil.ignore_patterns("[2-9]*")
+    ),
     "partner edited": _append("partners/bsa.yaml", "# reviewed\n"),
     "partner added": _copy("partners/bsa.yaml", "partners/bsa-copy.yaml"),
     "partner deleted": lambda root: (root / "partners" / "bsa.yaml").unlink(),
