@@ -180,6 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
     except Exception as exc:
         from .crm.errors import CrmConfigError, CrmError
+        from .scope import ScopeError
+
+        if isinstance(exc, ScopeError):
+            _err(f"int360: error: {exc}")
+            return EXIT_USAGE
 
         if isinstance(exc, CrmConfigError):
             _err(f"int360: {exc}")

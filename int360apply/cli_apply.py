@@ -187,6 +187,7 @@ def cmd_plan(args: argparse.Namespace, repo: Repo) -> int:
     """``int360 plan``: desired vs live per biller; exit 0 none, 2 changes, 1 error."""
     from .crmconn import connect
 
+    check_output_file("--out", args.out)
     try:
         config = _valid_config(repo)
     except _Invalid:
@@ -208,10 +209,37 @@ def _load_plan(path: str) -> Any:
     from .plan import PlanFormatError, plan_from_dict
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(
+            Path(path).read_text(encoding="utf-8"),
+            parse_float=_finite,
+            parse_constant=_no_constant,
+        )
         return plan_from_dict(data)
     except (OSError, ValueError, PlanFormatError) as exc:
         raise UsageError(f"--plan {path}: {exc}") from exc
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def check_output_file(flag: str, value: str | None) -> None:
+    """A usage error, before anything is written, for an output file that cannot be one
+    (a directory, a folder that does not exist)."""
+    if value is None:
+        return
+    path = Path(value)
+    if path.is_dir():
+        raise UsageError(f"{flag} {value}: is a directory; name a file")
+    if not path.parent.is_dir():
+        raise UsageError(f"{flag} {value}: the folder {path.parent} does not exist")
 
 
 def _confirm(count: int, yes: bool) -> bool:
@@ -232,6 +260,7 @@ def cmd_apply(args: argparse.Namespace, repo: Repo) -> int:
         raise UsageError("--plan executes a saved plan; it takes no scope")
     if args.concurrency < 1 or args.max_billers < 0:
         raise UsageError("--concurrency must be at least 1 and --max-billers at least 0")
+    check_output_file("--report", args.report)
     # Worker threads wait on the CRM while the main thread plans: a worker whose
     # response arrived should not wait out Python's default 5 ms switch interval.
     # Put back afterwards: main also runs in-process.
@@ -253,6 +282,7 @@ def _apply(args: argparse.Namespace, repo: Repo) -> int:
     except _Invalid:
         return EXIT_FAIL
     saved = _load_plan(args.plan) if args.plan else None
+    scope = _scope(config, args) if saved is None else None  # a usage error before any write
     with connect(config, concurrency=args.concurrency) as crm:
         _announce(crm.label, "text")
         if saved is not None:
@@ -272,7 +302,6 @@ def _apply(args: argparse.Namespace, repo: Repo) -> int:
             actor=_actor(repo),
             progress=_progress if sys.stderr.isatty() else None,
         )
-        scope = _scope(config, args) if saved is None else None
         if scope is not None and args.yes and len(scope.bids) <= args.max_billers:
             # Confirmed up front and no guard to trip: write each biller as soon as it
             # is planned, overlapping the writes with planning the rest.

@@ -97,6 +97,32 @@ def scope_from_changes(config: Config, changes: GitChanges, ref: str) -> Scope:
     )
 
 
+class ScopeError(Exception):
+    """A ``--bid`` or ``--partner`` that names nothing in the repository (a usage error:
+    planning or applying around it would do less than was asked, silently)."""
+
+
+def check_names(config: Config, bids: Iterable[int], partners: Iterable[str]) -> None:
+    """``ScopeError`` naming every ``--bid`` without a file and ``--partner`` without one."""
+    import difflib
+
+    problems = []
+    missing = [b for b in bids if b not in config.billers]
+    if missing:
+        shown = " ".join(map(str, missing))
+        files = ", ".join(f"billers/{b}.yaml" for b in missing[:3])
+        problems.append(
+            f"--bid {shown}: no biller file ({files}{', …' if len(missing) > 3 else ''})"
+        )
+    for slug in partners:
+        if slug not in config.partners:
+            close = difflib.get_close_matches(slug, sorted(config.partners), n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else "see int360 partners"
+            problems.append(f"--partner {slug}: no such partner; {hint}")
+    if problems:
+        raise ScopeError("; ".join(problems))
+
+
 def select(
     config: Config,
     *,
@@ -106,6 +132,7 @@ def select(
 ) -> Scope:
     """The scope of the command line: ``--bid``, ``--partner``, ``--changed-since`` or all."""
     bid_list, partner_list = list(bids), list(partners)
+    check_names(config, bid_list, partner_list)
     if changed_since is not None:
         return scope_from_changes(config, changed_files(config.repo, changed_since), changed_since)
     if not bid_list and not partner_list:
