@@ -192,3 +192,22 @@ def test_import_of_bid_zero_or_negative_is_a_usage_error(ws: Workspace) -> None:
         assert f"BID {bid}" in run.err
     assert not list((ws.root / "billers").glob("0*.yaml"))
     assert not list((ws.root / "billers").glob("-5*.yaml"))
+
+
+def test_import_by_an_integrator_id_no_crm_biller_has_says_so(ws: Workspace) -> None:
+    crm = ws.start_crm()
+    for bid in (110392, 112006):  # the billers of Caselle Batch's ID 175 leave the CRM
+        crm.delete_profile(bid)
+    run = ws.run("import", "--integrator-id", "175")
+    assert run.code == 1, run
+    assert run.err.strip().splitlines()[-1] == (
+        "int360: no biller in the CRM has integrator ID 175"
+    )
+
+
+def test_import_of_a_bid_the_crm_does_not_have_says_so(ws: Workspace) -> None:
+    ws.start_crm()
+    run = ws.run("import", "424242")
+    assert run.code == 1, run
+    assert run.err.strip().splitlines()[-1] == "424242: not imported: no biller 424242 in the CRM"
+    assert not ws.path("billers/424242.yaml").exists()
