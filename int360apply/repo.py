@@ -79,6 +79,14 @@ class Repo:
                 path = top / name
                 if not _utf8(name):
                     found.append((shown, "the file name is not valid UTF-8; rename the file"))
+                elif path.is_dir() and path.is_symlink() and not _yaml_like(name):
+                    found.append(
+                        (
+                            shown,
+                            f"a link to a folder is not read; {folder[:-1]} files live "
+                            f"directly in {folder}/",
+                        )
+                    )
                 elif path.is_dir() and not path.is_symlink():
                     found += [
                         (

@@ -65,6 +65,14 @@ def _copy_from(source: Path) -> Callable[[Path, str], None]:
     return place
 
 
+def _link_to_folder(root: Path, dest: str) -> None:
+    """``billers/more`` a symlink to a folder outside holding a valid biller."""
+    outside = root.parent / "more-billers"
+    outside.mkdir(exist_ok=True)
+    (outside / "900001.yaml").write_text(VALID_BILLER, encoding="utf-8")
+    os.symlink(outside, root / dest)
+
+
 def _non_utf8_name(root: Path, dest: str) -> None:
     """A valid biller under a file name that is not UTF-8 (Latin-1 bytes)."""
     folder = os.fsencode(root / "billers")
@@ -114,6 +122,12 @@ def _cases() -> list[Case]:
         cases.append(Case(name, BILLER_DEST, (name.split("__", 1)[0],), _bytes(make)))
     # Path tricks. A loop or a dangling link is no file in billers/: either rule will do.
     cases += [
+        Case(
+            "filename__link-to-a-folder-of-billers.yaml",
+            "billers/more",
+            ("filename",),
+            _link_to_folder,
+        ),
         Case(
             "filename__name-not-utf8.yaml",
             "billers/900001-caf\\xe9.yaml",  # printed with the byte escaped
