@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from waitress import wasyncore
 from waitress.channel import ClientDisconnected, HTTPChannel
@@ -139,7 +139,7 @@ class _Channel(HTTPChannel):  # type: ignore[misc]
             self.received(data)
             return
         with self.requests_lock:
-            request: Any = self.request
+            request: Any = cast(Any, self).request  # untyped in waitress
             if request is None or not request.headers_finished or self.requests:
                 self.connected = False
                 super().handle_close()
