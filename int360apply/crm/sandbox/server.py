@@ -33,6 +33,8 @@ from int360apply.crm import IO_SWITCH_INTERVAL, Profile
 from int360apply.crm.sandbox.app import MAX_BODY, create_app
 from int360apply.crm.sandbox.faults import FaultConfig, FaultInjector
 from int360apply.crm.sandbox.options import Token
+from int360apply.crm.sandbox.patching import InvalidPatch, SettingsPatcher
+from int360apply.crm.sandbox.seeding import SeedBiller, split
 from int360apply.crm.sandbox.store import Store
 from int360apply.schemas import Schemas, SchemaSetupError, schemas_for
 
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 HOST = "127.0.0.1"
 log = logging.getLogger("int360apply.crm.sandbox")
 
-ProfileLike = Profile | tuple[int, str, int]
+ProfileLike = Profile | tuple[int, str, int] | SeedBiller
 
 # Worker threads: requests served at once. Injected latency sleeps in a worker, so
 # this bounds the throughput of a slow sandbox (16 / 20 ms = 800 requests a second),
@@ -326,23 +328,39 @@ def build_server(
 ) -> SandboxServer:
     """Open (and seed) the database and bind the server on 127.0.0.1:``port``; not serving yet.
 
-    ``profiles`` are added when never seeded before (unless ``seed`` is
-    False); see ``Store.seed``. ``port=0`` picks a free port.
+    ``profiles`` (``Profile``, ``(bid, name, integrator_id)`` or ``SeedBiller``
+    with settings) seed a new database, unless ``seed`` is False; a database
+    seeded before gets nothing (see ``Store.seed``). ``port=0`` picks a free port.
     """
     if schemas is None:
         schemas = schemas_for(schema_dir if schema_dir is not None else find_schema_dir())
     store = Store(db_path)
     try:
-        if seed:
-            added = store.seed(Profile(*p) for p in profiles)
-            if added:
-                log.info("seeded %d new biller profile(s) into %s", added, db_path)
+        if seed and not store.seeded():
+            added = _seed(store, schemas, list(profiles))
+            log.info("seeded %d biller profile(s) into the new database %s", added, db_path)
         app = create_app(store, schemas, tokens=tokens, faults=faults)
         server = _Server(HOST, port, app)
     except BaseException:
         store.close()
         raise
     return SandboxServer(server, store, app.extensions["int360_faults"])
+
+
+def _seed(store: Store, schemas: Schemas, items: list[ProfileLike]) -> int:
+    """Seed ``store`` with ``items``; their settings go through the CRM's own checks."""
+    billers = split(items)
+    patcher = SettingsPatcher(schemas)
+    settings = {}
+    for biller in billers:
+        if biller.settings is not None:
+            try:
+                settings[biller.profile.bid] = patcher.apply({}, biller.settings)
+            except InvalidPatch as exc:
+                first = exc.errors[0] if exc.errors else None
+                where = f"{first.path}: {first.message}" if first else "invalid"
+                raise ValueError(f"seed settings of {biller.profile.bid}: {where}") from None
+    return store.seed([b.profile for b in billers], settings)
 
 
 def start_background(
