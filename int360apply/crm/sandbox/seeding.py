@@ -62,8 +62,10 @@ def crm_only_billers(partners: Iterable[PartnerSample], taken: set[int]) -> list
             while bid in used:
                 bid += 1
             used.add(bid)
-            place = _PLACES[(rank * PER_PARTNER + n) % len(_PLACES)]
-            name = f"{place} {_KINDS[n % len(_KINDS)]}"
+            index = rank * PER_PARTNER + n
+            place = _PLACES[index % len(_PLACES)]
+            # Each round of the places moves the kind on: names stay unique up to 72.
+            name = f"{place} {_KINDS[(n + index // len(_PLACES)) % len(_KINDS)]}"
             profile = Profile(
                 bid,
                 name,
