@@ -20,7 +20,7 @@ from int360apply.crm.sandbox.seeding import PLACEHOLDER
 from int360apply.crm.sandbox.server import SandboxServer
 from int360apply.schemas import Schemas
 
-from .conftest import PROFILES, MakeSandbox
+from .conftest import PROFILES, SCHEMA_DIR, MakeSandbox
 
 BID = PROFILES[0].bid
 
@@ -146,3 +146,101 @@ def test_edits_reach_a_sandbox_started_later(make_sandbox: MakeSandbox, schemas:
     first.stop()
     again = make_sandbox(db=db)
     assert _settings(again).json()["ftp"]["port"] == 2200
+
+
+# -- the command-line side: int360 sandbox set / profile ------------------------------
+
+
+def _run(kind: str, root: Path, *argv: str) -> int:
+    import argparse
+
+    from int360apply.crm.sandbox import commands
+
+    parser = argparse.ArgumentParser(prog=f"int360 sandbox {kind}")
+    if kind == "set":
+        commands.add_set_arguments(parser)
+        args = parser.parse_args(argv)
+        return commands.run_set(args, root, schema_dir=SCHEMA_DIR)
+    commands.add_profile_arguments(parser)
+    args = parser.parse_args(argv)
+    return commands.run_profile(args, root, commands.biller_name(root, args.bid))
+
+
+@pytest.fixture
+def repo_with_sandbox(tmp_path: Path, make_sandbox: MakeSandbox) -> Path:
+    """A repository copy whose embedded sandbox database exists (as after a first plan)."""
+    import shutil
+
+    from .conftest import REPO_ROOT
+
+    root = tmp_path / "repo"
+    for folder in ("billers", "partners", "schemas"):
+        shutil.copytree(REPO_ROOT / folder, root / folder)
+    make_sandbox(db=root / ".int360" / "sandbox.sqlite").stop()
+    return root
+
+
+def test_sandbox_set_command(
+    repo_with_sandbox: Path, make_sandbox: MakeSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run("set", repo_with_sandbox, str(BID), "ftp.port=2022") == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and f"biller {BID} changed: ftp.port" in out
+    server = make_sandbox(db=repo_with_sandbox / ".int360" / "sandbox.sqlite")
+    assert _settings(server).json()["ftp"]["port"] == 2022
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["424242", "ftp.port=1"], 1, "the sandbox has no biller 424242"),
+        ([str(BID), "ftp.colour=1"], 64, "ftp.colour: no such settings field"),
+        ([str(BID), "ftp.port=[1"], 64, "the value is not YAML"),
+        ([str(BID), "ftp.port=-4"], 1, "ftp.port"),
+    ],
+)
+def test_sandbox_set_errors_are_one_line(
+    repo_with_sandbox: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    code: int,
+    message: str,
+) -> None:
+    assert _run("set", repo_with_sandbox, *argv) == code
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("int360 sandbox set: ") and captured.err.count("\n") == 1
+    assert message in captured.err
+
+
+def test_sandbox_set_without_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run("set", tmp_path, str(BID), "ftp.port=22") == 1
+    assert "no sandbox database" in capsys.readouterr().err
+    assert not (tmp_path / ".int360").exists()
+
+
+def test_sandbox_profile_command_names_from_the_file(
+    repo_with_sandbox: Path, make_sandbox: MakeSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 104233 exists in the repository's files; 100001 (the fixture's) does not.
+    assert _run("profile", repo_with_sandbox, "104233", "--integrator-id", "201") == 0
+    assert "created profile 104233 'Springfield Water & Sewer'" in capsys.readouterr().out
+    assert _run("profile", repo_with_sandbox, "104233", "--status", "inactive") == 0
+    assert "changed profile 104233" in capsys.readouterr().out
+    assert _run("profile", repo_with_sandbox, "777777") == 64
+    assert "--integrator-id" in capsys.readouterr().err
+    server = make_sandbox(db=repo_with_sandbox / ".int360" / "sandbox.sqlite")
+    got = requests.get(f"{server.url}/billers/104233", timeout=5).json()
+    assert (got["integrator_id"], got["status"]) == (201, "inactive")
+
+
+def test_sandbox_bid_arguments_are_checked() -> None:
+    import argparse
+
+    from int360apply.crm.sandbox import commands
+
+    parser = argparse.ArgumentParser()
+    commands.add_profile_arguments(parser)
+    for bad in (["0"], ["-5"], ["12a"], ["١٢"], ["5", "--integrator-id", "x"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
