@@ -47,9 +47,11 @@ log = logging.getLogger("int360apply.crm.sandbox")
 ProfileLike = Profile | tuple[int, str, int] | SeedBiller
 
 # Worker threads: requests served at once. Injected latency sleeps in a worker, so
-# this bounds the throughput of a slow sandbox (16 / 20 ms = 800 requests a second),
-# well above the applier's default concurrency of 8.
-THREADS = 16
+# this bounds the throughput of a slow sandbox (8 / 20 ms = 400 requests a second),
+# matching the applier's default concurrency of 8. Each thread costs address space
+# (its stack, and a malloc arena once it allocates): 16 no longer start under the
+# 1 GiB limit the reliability tests give a child process.
+THREADS = 8
 # Open connections accepted at once (each costs a file descriptor, not a thread).
 CONNECTION_LIMIT = 1000
 # A request body over this size gets 413 (the app's own limit: one place decides).
