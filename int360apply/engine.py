@@ -95,6 +95,7 @@ def plan(
         commit=commit,
         rotate_secrets=rotate_secrets,
         on_entry=on_entry,
+        embedded_sandbox=crm.embedded,
     )
 
 
