@@ -132,16 +132,6 @@ def select(
         return scope_from_changes(config, changed_files(config.repo, changed_since))
     if not bid_list and not partner_list:
         return Scope(set(config.billers))
-    unknown_bids = [str(b) for b in bid_list if b not in config.billers]
-    unknown_partners = [p for p in partner_list if p not in config.partners]
-    if unknown_bids or unknown_partners:
-        from .errors import UsageError
-
-        raise UsageError(
-            f"--bid {' '.join(unknown_bids)}: no such biller file in billers/"
-            if unknown_bids
-            else f"--partner {' '.join(unknown_partners)}: no such partner in partners/"
-        )
     chosen = set(bid_list)
     chosen |= {b.bid for b in config.billers.values() if b.partner in set(partner_list)}
     return Scope(chosen)

@@ -71,7 +71,7 @@ def test_a_live_plaintext_at_a_secret_path_is_masked_in_every_format_and_never_a
     assert imported.code == 1, imported
     assert "not imported" in imported.err and "ftp.auth.private_key" in imported.err
     adopt = ws.run("drift", "--adopt")
-    assert adopt.code == 1, adopt
+    assert adopt.code == 2, adopt  # drift found, the file not adopted
     assert f"{rel}: not adopted" in adopt.err and "ftp.auth.private_key" in adopt.err
     assert ws.read(rel) == before
 

@@ -140,10 +140,7 @@ def test_secrets_says_what_is_wrong_in_one_line(ws: Workspace) -> None:
     assert "Traceback" not in bad_source.err
     unknown = ws.run("secrets", "--bid", "999999")
     assert unknown.code == 64, unknown
-    assert unknown.err == "int360: error: --bid 999999: no such biller file in billers/\n"
-    assert ws.run("plan", "--partner", "nope").err.endswith(
-        "--partner nope: no such partner in partners/\n"
-    )
+    assert unknown.err == "int360: error: --bid 999999: no biller file (billers/999999.yaml)\n"
     no_url = ws.run(
         "secrets", env={"INT360_SECRET_SOURCE": "azure-keyvault", "INT360_KEYVAULT_URL": None}
     )

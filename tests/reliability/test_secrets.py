@@ -272,7 +272,8 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
         assert run(f"plaintext drift {fmt}", "drift", "--format", fmt) == 2
     assert run("plaintext import", "import", str(pw_bid), "--force") == 1
     assert password_path in outputs["plaintext import: stderr"]
-    assert run("plaintext adopt", "drift", "--adopt") == 1
+    assert run("plaintext adopt", "drift", "--adopt") == 2  # drift; the file not adopted
+    assert "not adopted" in outputs["plaintext adopt: stderr"]
     report = reports / "5.json"
     assert (
         run("plaintext apply", "apply", "--yes", "--bid", str(pw_bid), "--report", str(report)) == 0
