@@ -313,6 +313,9 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
             "--rotate-secrets",
             "--max-billers",
             "1000",
+            # The in-process sandbox's threads and the writers' share the child's 1 GiB.
+            "--concurrency",
+            "2",
             "--report",
             str(report),
             env=embedded,
