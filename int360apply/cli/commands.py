@@ -57,7 +57,15 @@ def cmd_render(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         if problems:
             err(text(problems))
         else:
-            err(f"no biller {args.bid}: no file billers/{args.bid}.yaml")
+            from ..config import stray_problems
+
+            # A billers/<bid>.yml or a file in a sub-folder is never read: say so.
+            stray = [
+                p
+                for p in stray_problems(repo)
+                if p.location.path.rsplit("/", 1)[-1].startswith(str(args.bid))
+            ]
+            err(text(stray) if stray else f"no biller {args.bid}: no file billers/{args.bid}.yaml")
         return EXIT_FAIL
     own = [p for p in config.problems if p.location.path == biller.doc.path]
     problems = sorted(set(own + biller_problems(config, biller)))
