@@ -3,6 +3,7 @@ sized to the concurrency, and the route (proxy, CA bundle) from the environment.
 
 from __future__ import annotations
 
+from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import urlsplit
 
 import requests
@@ -45,6 +46,8 @@ def make_session(
     session = requests.Session()
     session.trust_env = False
     session.auth = _Bearer(token)
+    # The contract is stateless: no cookie a load balancer sets is stored or sent back.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     session.headers.update(
         {
             "Accept": "application/json",
