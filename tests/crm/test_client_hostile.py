@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -180,3 +181,29 @@ def test_configuration_from_the_environment() -> None:
     assert client is not None and client.base_url == BASE
     assert TOKEN not in repr(client)
     client.close()
+
+
+def test_cookies_are_never_sent_back(server: HTTPServer, crm: CrmClient) -> None:
+    profile = {"bid": 1, "name": "x", "integrator_id": 1, "status": "active"}
+    answer(server, "GET", "/billers/1", json=profile, headers={"Set-Cookie": "lb=node-3; Path=/"})
+    crm.get_biller(1)
+    crm.get_biller(1)
+    assert [c.headers.get("Cookie") for c in calls(server)] == [None, None]
+
+
+def test_netrc_credentials_never_replace_the_token_or_go_out_without_one(
+    server: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / ".netrc"
+    netrc.write_text(f"machine {server.host} login ops password hunter2\n", encoding="ascii")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    profile = {"bid": 1, "name": "x", "integrator_id": 1, "status": "active"}
+    answer(server, "GET", "/billers/1", json=profile)
+    with CrmClient(crm_url(server), TOKEN, retry=POLICY) as crm:
+        crm.get_biller(1)
+    with CrmClient(crm_url(server), retry=POLICY) as crm:
+        crm.get_biller(1)
+    sent = [c.headers.get("Authorization") for c in calls(server)]
+    assert sent == [f"Bearer {TOKEN}", None]
