@@ -6,8 +6,9 @@ and where its traffic goes: a proxy and a CA bundle.
 ``http://``; ``user:password@`` in it is sent as ``Proxy-Authorization``),
 ``NO_PROXY`` (host names, domain suffixes, IP addresses and CIDR ranges), and
 ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` (a PEM file or a directory of
-certificates; without one, certifi's bundle). Only a CRM that is not on
-loopback uses them.
+certificates). Without one the system's trust store is used, as the urllib3 client
+did before (requests alone would use certifi's bundle, and a private CA installed
+in the system would stop verifying). Only a CRM that is not on loopback uses them.
 
 They are read once, when the client is made: a setting that cannot work
 raises ``CrmConfigError`` naming the variable then, not on the first request
@@ -17,6 +18,7 @@ of an apply; no message shows a proxy's credentials.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -45,7 +47,7 @@ def crm_config_from_env(env: Mapping[str, str] | None = None) -> CrmConfig:
 
 class Route(NamedTuple):
     """How to reach the CRM: through ``proxy`` (a URL, credentials included; None:
-    directly), trusting ``verify`` (True: certifi's bundle; a path: that bundle)."""
+    directly), trusting ``verify`` (a path: that bundle or directory; True: certifi's)."""
 
     proxy: str | None
     verify: bool | str
@@ -85,4 +87,11 @@ def _ca_bundle() -> bool | str:
         if not os.path.exists(value):
             raise CrmConfigError(f"{name}={value}: no such file or directory of certificates")
         return value
-    return True
+    return _system_trust()
+
+
+def _system_trust() -> bool | str:
+    """The system's CA file or directory as OpenSSL finds it (``SSL_CERT_FILE`` and
+    ``SSL_CERT_DIR`` included); True (certifi's bundle) when it has none."""
+    paths = ssl.get_default_verify_paths()
+    return paths.cafile or paths.capath or True

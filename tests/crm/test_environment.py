@@ -86,9 +86,12 @@ def test_a_ca_bundle_may_be_a_file_or_a_directory(env: pytest.MonkeyPatch, tmp_p
     pem = tmp_path / "ca.pem"
     pem.write_text("-----BEGIN CERTIFICATE-----\n", encoding="ascii")
     https, http = "https://crm.example.com/api", "http://crm.example.com/api"
-    assert route_from_environment(https).verify is True  # certifi's bundle
-    env.setenv("REQUESTS_CA_BUNDLE", str(pem))
+    env.setenv("SSL_CERT_FILE", str(pem))  # the system's trust store, as OpenSSL finds it
     assert route_from_environment(https).verify == str(pem)
+    other = tmp_path / "other.pem"
+    other.write_text("-----BEGIN CERTIFICATE-----\n", encoding="ascii")
+    env.setenv("REQUESTS_CA_BUNDLE", str(other))
+    assert route_from_environment(https).verify == str(other)
     assert route_from_environment(http).verify is True
     env.delenv("REQUESTS_CA_BUNDLE")
     env.setenv("CURL_CA_BUNDLE", str(tmp_path))
