@@ -98,7 +98,7 @@ class Transport:
                 method,
                 url,
                 data=body,
-                headers=dict(headers),
+                headers=dict(headers) if headers else None,  # None: requests merges less
                 timeout=self._timeout,
                 allow_redirects=False,
                 stream=True,
