@@ -5,12 +5,12 @@ configuration error naming the variable; URL credentials never show."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from scripted_crm import ScriptedCrm
+from pytest_httpserver import HTTPServer
+from scripted_crm import answer, calls, crm_url, origin, scripted
 
 from int360apply.crm.client import CrmClient, RetryPolicy, crm_config_from_env
 from int360apply.crm.errors import CrmConfigError, CrmRequestError, InvalidSettings
@@ -24,9 +24,8 @@ REPO_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
 @pytest.fixture
-def server() -> Iterator[ScriptedCrm]:
-    with ScriptedCrm() as scripted:
-        yield scripted
+def server(httpserver: HTTPServer) -> HTTPServer:
+    return scripted(httpserver)
 
 
 def _echoing_error(status: int, sent: str) -> dict[str, object]:
@@ -42,16 +41,20 @@ def _echoing_error(status: int, sent: str) -> dict[str, object]:
 
 @pytest.mark.parametrize("status", [400, 409, 422])
 def test_an_error_that_echoes_the_body_shows_no_secret_value_and_no_token(
-    server: ScriptedCrm, status: int
+    server: HTTPServer, status: int
 ) -> None:
     patch = {"ftp": {"auth": {"password": {"secret": "FTP_X", "value": SECRET}}}}
     sent = json.dumps(patch)  # with SECRET escaped as JSON writes it
     assert SECRET not in sent
-    server.patch(
-        "/billers/7/settings", status=status, json=_echoing_error(status, sent + " " + SECRET)
+    answer(
+        server,
+        "PATCH",
+        "/billers/7/settings",
+        status=status,
+        json=_echoing_error(status, sent + " " + SECRET),
     )
     with (
-        CrmClient(server.url, TOKEN, retry=POLICY) as client,
+        CrmClient(crm_url(server), TOKEN, retry=POLICY) as client,
         pytest.raises((CrmRequestError, InvalidSettings)) as failure,
     ):
         client.patch_settings(7, patch, '"1"')
@@ -63,13 +66,15 @@ def test_an_error_that_echoes_the_body_shows_no_secret_value_and_no_token(
         assert needle not in text
     assert "***" in str(error) and f"HTTP {status}" in str(error)
     # The request really carried the value (the scrub is not vacuous).
-    assert SECRET.encode() in server.calls[0].body.decode("unicode_escape").encode()
+    assert json.loads(calls(server)[0].get_data())["ftp"]["auth"]["password"]["value"] == SECRET
 
 
-def test_a_later_error_does_not_show_a_value_sent_earlier(server: ScriptedCrm) -> None:
-    server.patch("/billers/7/settings", json={}, headers={"ETag": '"2"'})
-    server.get("/billers/8", status=400, json={"error": {"code": "x", "message": SECRET}})
-    with CrmClient(server.url, None, retry=POLICY) as client:
+def test_a_later_error_does_not_show_a_value_sent_earlier(server: HTTPServer) -> None:
+    answer(server, "PATCH", "/billers/7/settings", json={}, headers={"ETag": '"2"'})
+    answer(
+        server, "GET", "/billers/8", status=400, json={"error": {"code": "x", "message": SECRET}}
+    )
+    with CrmClient(crm_url(server), None, retry=POLICY) as client:
         client.patch_settings(
             7, {"ftp": {"auth": {"password": {"secret": "A_B", "value": SECRET}}}}, '"1"'
         )
@@ -164,16 +169,18 @@ def test_a_malformed_url_with_credentials_is_refused_without_echoing_them(url: s
 
 
 def test_a_proxy_never_sees_the_urls_credentials(
-    server: ScriptedCrm, monkeypatch: pytest.MonkeyPatch
+    server: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``server`` plays the proxy: the absolute URL it is sent has no user:password."""
-    monkeypatch.setenv("HTTP_PROXY", server.origin)
+    monkeypatch.setenv("HTTP_PROXY", origin(server))
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    route = server.get(
-        "/billers/1", json={"bid": 1, "name": "One", "integrator_id": 93, "status": "active"}
+    answer(
+        server,
+        "GET",
+        "/billers/1",
+        json={"bid": 1, "name": "One", "integrator_id": 93, "status": "active"},
     )
     with CrmClient("http://ops:pw-3e2d@crm.example.test/api", None, retry=POLICY) as client:
         assert client.get_biller(1).name == "One"
-    assert route.call_count == 1
-    assert server.calls[0].url == "http://crm.example.test/api/billers/1"
+    assert [c.url for c in calls(server)] == ["http://crm.example.test/api/billers/1"]

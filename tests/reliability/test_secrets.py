@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from scripted_crm import ScriptedCrm
+from pytest_httpserver import HTTPServer
+from scripted_crm import answer, calls, scripted
 
 from int360apply.crm.client import CrmClient
 
@@ -115,6 +116,7 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
     tmp_path: Path,
     sandbox_serve: Callable[[Path], Sandbox],
     figure: Callable[[str, int], None],
+    httpserver: HTTPServer,
 ) -> None:
     all_billers = sorted(p.name for p in (REPO_ROOT / "billers").glob("*.yaml"))
     root = copy_repo(tmp_path / "repo", all_billers)
@@ -280,25 +282,25 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
     )
 
     # A CRM that echoes the request (its secret value) and the token in its 422.
-    with ScriptedCrm() as echoing:
-        echo_settings(echoing, config_bid=bid, value=values["FTP_SPRINGFIELD_KEY_2024"])
-        echo_url = echoing.url.replace("http://", f"http://ops:{URL_PASSWORD}@")
-        echo_env = {**crm, "INT360_CRM_URL": echo_url, "INT360_CRM_TOKEN": ECHOED_TOKEN}
-        report = reports / "6.json"
-        assert (
-            run(
-                "echoing CRM",
-                "apply",
-                "--yes",
-                "--bid",
-                str(bid),
-                "--report",
-                str(report),
-                env=echo_env,
-            )
-            == 1
+    echoing = scripted(httpserver)
+    echo_settings(echoing, config_bid=bid, value=values["FTP_SPRINGFIELD_KEY_2024"])
+    echo_url = crm_url(echoing).replace("http://", f"http://ops:{URL_PASSWORD}@")
+    echo_env = {**crm, "INT360_CRM_URL": echo_url, "INT360_CRM_TOKEN": ECHOED_TOKEN}
+    report = reports / "6.json"
+    assert (
+        run(
+            "echoing CRM",
+            "apply",
+            "--yes",
+            "--bid",
+            str(bid),
+            "--report",
+            str(report),
+            env=echo_env,
         )
-        sent = [c.body.decode() for c in echoing.calls if c.method == "PATCH"]
+        == 1
+    )
+    sent = [c.get_data(as_text=True) for c in calls(echoing) if c.method == "PATCH"]
     assert sent and values["FTP_SPRINGFIELD_KEY_2024"] in sent[0], "the value was sent"
     assert "error[invalid_settings]" in outputs["echoing CRM: stdout"]
 
@@ -430,19 +432,18 @@ def stage_plaintext(db: Path, bid: int, dotted: str, value: str) -> None:
         )
 
 
-def echo_settings(crm: ScriptedCrm, *, config_bid: int, value: str) -> None:
+def echo_settings(crm: HTTPServer, *, config_bid: int, value: str) -> None:
     """A CRM that knows biller ``config_bid`` with empty settings and refuses its PATCH
     with a 422 quoting the secret value and the token it was sent."""
-    crm.get(
-        f"/billers/{config_bid}",
-        json={"bid": config_bid, "name": "Echo", "integrator_id": 201, "status": "active"},
-    )
-    crm.get(
-        "/settings",
-        json={"items": [{"bid": config_bid, "etag": '"1"', "settings": {}}], "missing": []},
-    )
+    profile = {"bid": config_bid, "name": "Echo", "integrator_id": 201, "status": "active"}
+    answer(crm, "GET", f"/billers/{config_bid}", json=profile)
+    answer(crm, "GET", "/billers", json={"items": [profile], "next_cursor": None})
+    bulk = {"items": [{"bid": config_bid, "etag": '"1"', "settings": {}}], "missing": []}
+    answer(crm, "GET", "/settings", json=bulk)
     quoted = f'{{"ftp":{{"auth":{{"private_key":{{"value":"{value}"}}}}}}}}'
-    crm.patch(
+    answer(
+        crm,
+        "PATCH",
         f"/billers/{config_bid}/settings",
         status=422,
         json={
