@@ -103,8 +103,10 @@ class ApplyOptions:
 
 class _Secrets:
     """Secret values at write time from the configured source, one fetch per name
-    shared by every worker thread; the embedded sandbox gets a placeholder.
+    shared by every worker thread.
 
+    The embedded sandbox always gets a placeholder and the source is never asked:
+    its database is a file in the working tree, no place for a real value.
     Made before the first write, so a misconfigured source (``SecretSourceError``)
     stops the run with nothing written.
     """
@@ -116,13 +118,13 @@ class _Secrets:
         self.lock = threading.Lock()
 
     def value(self, name: str) -> str:
+        if self.options.embedded:
+            with self.lock:
+                self.placeheld.add(name)
+            return SANDBOX_PLACEHOLDER
         try:
             return self.resolver.value(name)
         except SecretUnavailable as exc:
-            if self.options.embedded:
-                with self.lock:
-                    self.placeheld.add(name)
-                return SANDBOX_PLACEHOLDER
             raise _BillerFailed(exc.code, exc.message) from None
 
 
@@ -273,8 +275,8 @@ class Applier:
         report = Report(plan.crm, plan.commit, outcomes)
         if self._secrets.placeheld:
             report.warnings.append(
-                "the embedded sandbox got placeholder values for secrets without a value: "
-                + ", ".join(sorted(self._secrets.placeheld))
+                "the embedded sandbox got placeholder values, never real ones, for the "
+                "secrets " + ", ".join(sorted(self._secrets.placeheld))
             )
         return report
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .apply import Applier, ApplyOptions, Report, guard
 from .config import Config, load_config
@@ -20,6 +20,9 @@ from .plan import BillerPlan, Plan
 from .repo import Repo, RepoError, biller_paths, git
 from .runtime import Tuning
 from .scope import Scope
+
+if TYPE_CHECKING:
+    from .secrets.inventory import Inventory
 
 
 def valid_config(repo: Repo, *, positions: bool = False, tuning: Tuning | None = None) -> Config:
@@ -216,6 +219,7 @@ class Adopted(NamedTuple):
 
     path: str
     error: str | None
+    dropped: tuple[str, ...] = ()  # live fields the schema does not know: left out
 
 
 def adopt(config: Config, crm: Crm, drifted: Plan) -> Iterator[Adopted]:
@@ -236,7 +240,7 @@ def adopt(config: Config, crm: Crm, drifted: Plan) -> Iterator[Adopted]:
             yield Adopted(result.path, result.reason)
         else:
             result.write(config)
-            yield Adopted(result.path, None)
+            yield Adopted(result.path, None, result.dropped)
 
 
 def shared_drift(config: Config, drifted: Plan) -> list[str]:
@@ -259,6 +263,7 @@ class Imported(NamedTuple):
     written: str | None
     problem: str | None
     skipped: bool = False
+    dropped: tuple[str, ...] = ()  # live fields the schema does not know: left out
 
 
 def load(repo: Repo) -> Config:
@@ -350,7 +355,7 @@ def import_billers(
             yield Imported(profile.bid, None, f"{rel}: not imported: {result.reason}")
             continue
         result.write(config)
-        yield Imported(profile.bid, rel, None)
+        yield Imported(profile.bid, rel, None, dropped=result.dropped)
 
 
 def _partner_of(config: Config, integrator_id: int) -> str | None:
@@ -358,3 +363,16 @@ def _partner_of(config: Config, integrator_id: int) -> str | None:
         if integrator_id in partner.integrator_ids:
             return slug
     return None
+
+
+# --- secrets -------------------------------------------------------------------
+
+
+def secrets(config: Config, scope: Scope, crm: Crm) -> Inventory:
+    """Every secret the billers of ``scope`` reference: set in the CRM, and whether the
+    configured source can provide it (asked once per name; values are dropped)."""
+    from .secrets import source_from_environment
+    from .secrets.inventory import inventory_of
+
+    source = source_from_environment()  # a misconfigured source: one line, before any read
+    return inventory_of(config, scope.bids, crm.client, source, crm=crm.label)

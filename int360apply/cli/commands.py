@@ -292,6 +292,7 @@ def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
             # What can be adopted is; what cannot is named. Either way there was drift (2).
             for adopted in engine.adopt(config, crm, drifted):
                 if adopted.error is None:
+                    _note_dropped(adopted.path, adopted.dropped)
                     err(f"{adopted.path}: rewritten to the live settings")
                 else:
                     err(f"{adopted.path}: not adopted: {adopted.error}")
@@ -329,8 +330,32 @@ def cmd_import(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
                 err(imported.problem)
                 status = status if imported.skipped else EXIT_FAIL
             else:
+                _note_dropped(str(imported.written), imported.dropped)
                 out(f"wrote {imported.written}\n")
     return status
+
+
+def _note_dropped(path: str, dropped: tuple[str, ...]) -> None:
+    if dropped:
+        err(
+            f"{path}: left out what the CRM holds at {', '.join(dropped)}: "
+            "no such field in schemas/settings.schema.json"
+        )
+
+
+def cmd_secrets(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 secrets [SCOPE]``: every referenced secret, set in the CRM, available from
+    the source; never a value. Exit 0 when every needed secret is available, else 1."""
+    from ..crmconn import connect
+    from ..secrets.inventory import as_json, as_text
+
+    config = engine.valid_config(repo, tuning=tuning)
+    scope = _scope_of(config, args)
+    with connect(config) as crm:
+        announce(crm.label, args.format)
+        inventory = engine.secrets(config, scope, crm)
+    out(as_json(inventory) if args.format == "json" else as_text(inventory))
+    return EXIT_OK if inventory.ok else EXIT_FAIL
 
 
 def cmd_sandbox_serve(args: argparse.Namespace, repo: Repo | None, tuning: Tuning) -> int:

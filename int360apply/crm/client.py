@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,7 @@ from int360apply.crm.errors import (
     CrmError,
     CrmProtocolError,
     CrmRequestError,
+    FieldProblem,
     Forbidden,
     InvalidSettings,
     NotFound,
@@ -54,6 +56,7 @@ from int360apply.crm.errors import (
 from int360apply.crm.reconcile import patch_holds
 from int360apply.crm.results import BulkSettings, PatchResult, Versioned
 from int360apply.crm.retry import RETRY_STATUSES, Backoff, RetryPolicy, _retry_after, _Transient
+from int360apply.crm.settings import checked, redact_url
 from int360apply.crm.transport import (
     Answer,
     BodyTooLarge,
@@ -103,10 +106,17 @@ class CrmClient:
         connection pool (use the number of worker threads); ``timeout`` is
         (connect, read) seconds. ``sleep`` and ``rng`` are for tests.
         """
-        parts = urlsplit(base_url)
+        checked(ENV_URL, base_url)
+        if token is not None:
+            checked(ENV_TOKEN, token)
+        try:
+            parts = urlsplit(base_url)
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            parts = urlsplit("")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise CrmConfigError(
-                f"{ENV_URL} must be http(s)://host[:port][/path], not {base_url!r}"
+                f"{ENV_URL} must be http(s)://host[:port][/path], not {redact_url(base_url)!r}"
             )
         loopback = _is_loopback(parts.hostname)
         if token and parts.scheme == "http" and not loopback:
@@ -116,6 +126,10 @@ class CrmClient:
             )
         self.base_url = base_url.rstrip("/")
         self._token = token
+        # Every secret value sent so far: a CRM that echoes a request body in an
+        # error must not put one into a message (see ``_scrub``).
+        self._sent: set[str] = set()
+        self._sent_lock = threading.Lock()
         self._backoff = Backoff(retry or RetryPolicy(), sleep=sleep, rng=rng)
         self._concurrency = max(1, concurrency)
         # Proxy settings from the environment would route the loopback sandbox
@@ -129,7 +143,7 @@ class CrmClient:
         )
 
     def __repr__(self) -> str:
-        return f"CrmClient({self.base_url!r})"  # never the token
+        return f"CrmClient({redact_url(self.base_url)!r})"  # never the token or a password
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -221,6 +235,7 @@ class CrmClient:
         converges and writes nothing that already holds).
         """
         path = f"/billers/{int(bid)}/settings"
+        self._remember_secrets(patch)
         body = json.dumps(patch, allow_nan=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/merge-patch+json", "If-Match": etag}
         header = audit_note_header(note)
@@ -363,6 +378,8 @@ class CrmClient:
                 status=status,
             )
         code, message, details = _error_body(resp)
+        details = [FieldProblem(self._scrub(d.path), self._scrub(d.message)) for d in details]
+        code = self._scrub(code) if code is not None else None
         text = self._scrub(f"{where}: HTTP {status}{f' {code}' if code else ''}: {message}")
         kwargs: dict[str, Any] = {"status": status, "code": code, "details": details}
         if status == 401:
@@ -380,9 +397,39 @@ class CrmClient:
             return CrmRequestError(text, **kwargs)
         return CrmProtocolError(f"{text} (not a status the contract allows)", **kwargs)
 
+    def _remember_secrets(self, patch: Any) -> None:
+        """Note the value of every write-form secret in ``patch`` (for ``_scrub``)."""
+        found = list(_secret_values(patch))
+        if found:
+            with self._sent_lock:
+                self._sent.update(found)
+
     def _scrub(self, text: str) -> str:
-        """Never let the token into a message, even if a server echoes it."""
-        return text.replace(self._token, "***") if self._token else text
+        """Never let the token or a secret value sent into a message, even if a server
+        echoes it (as sent, or escaped as JSON would)."""
+        with self._sent_lock:
+            needles = set(self._sent)
+        if self._token:
+            needles.add(self._token)
+        # Longest first: a value that contains another is replaced whole.
+        for needle in sorted(needles, key=len, reverse=True):
+            for form in {needle, json.dumps(needle)[1:-1], repr(needle)[1:-1]}:
+                if form and form in text:
+                    text = text.replace(form, "***")
+        return text
+
+
+def _secret_values(patch: Any) -> Iterator[str]:
+    """The values of the write-form secrets ``{secret, value}`` anywhere in ``patch``."""
+    if isinstance(patch, dict):
+        value = patch.get("value")
+        if "secret" in patch and isinstance(value, str) and value:
+            yield value
+        for child in patch.values():
+            yield from _secret_values(child)
+    elif isinstance(patch, list):
+        for item in patch:
+            yield from _secret_values(item)
 
 
 __all__ = [

@@ -40,9 +40,20 @@ class CrmConfig(NamedTuple):
 
 
 def crm_config_from_env(env: Mapping[str, str] | None = None) -> CrmConfig:
-    """``INT360_CRM_URL`` and ``INT360_CRM_TOKEN``; empty values count as unset."""
+    """``INT360_CRM_URL`` and ``INT360_CRM_TOKEN``; empty values count as unset.
+
+    A value with a control character (a pasted trailing newline) raises
+    ``CrmConfigError`` naming the variable, never the value.
+    """
+    from int360apply.crm.settings import checked
+
     env = os.environ if env is None else env
-    return CrmConfig(url=env.get(ENV_URL) or None, token=env.get(ENV_TOKEN) or None)
+    url = env.get(ENV_URL) or None
+    token = env.get(ENV_TOKEN) or None
+    return CrmConfig(
+        url=checked(ENV_URL, url) if url is not None else None,
+        token=checked(ENV_TOKEN, token) if token is not None else None,
+    )
 
 
 class Route(NamedTuple):
