@@ -45,4 +45,10 @@ def diff_since(config: Config, ref: str) -> Plan:
         slug: sum(1 for b in scope.bids if config.billers[b].partner == slug)
         for slug in scope.partners_changed
     }
-    return Plan(crm=f"git {ref} → working tree", commit=None, billers=billers, fanout=fanout)
+    return Plan(
+        crm=f"git {ref} → working tree",
+        commit=None,
+        billers=billers,
+        fanout=fanout,
+        scope=scope.as_dict(),
+    )

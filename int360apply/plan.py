@@ -10,10 +10,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import __version__
+from .guard import GuardLimits, raise_if_unsafe
 from .jsonvalue import json_equal
 from .model import Path_, dotted, is_mapping
 
-FORMAT_VERSION = 1
+# 2: a plan records its scope, the digest of its inputs and the int360 version.
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,9 @@ class Plan:
     commit: str | None
     billers: list[BillerPlan]
     fanout: dict[str, int] = field(default_factory=dict)  # changed partner -> billers in scope
+    scope: dict[str, Any] = field(default_factory=lambda: {"description": "", "selector": []})
+    inputs_digest: str | None = None  # digest.inputs_digest over the billers planned
+    int360: str = __version__
 
     @property
     def summary(self) -> dict[str, int]:
@@ -94,12 +100,20 @@ class Plan:
         """The billers that would be written."""
         return [b for b in self.billers if b.status == "change"]
 
+    def raise_if_unsafe(self, managed: int, limits: GuardLimits) -> None:
+        """Refuse (``guard.GuardRefused``) a plan whose changing billers exceed ``limits``
+        out of ``managed`` billers; the caller skips it for the embedded sandbox."""
+        raise_if_unsafe(len(self.changed), managed, limits)
+
     def as_dict(self) -> dict[str, Any]:
         """The JSON document ``apply --plan`` executes."""
         return {
             "format_version": FORMAT_VERSION,
             "crm": self.crm,
             "commit": self.commit,
+            "scope": self.scope,
+            "inputs_digest": self.inputs_digest,
+            "int360": self.int360,
             "summary": self.summary,
             "billers": [b.as_dict() for b in self.billers],
         }
@@ -135,7 +149,14 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
         ]
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanFormatError(f"malformed plan: {exc}") from exc
-    return Plan(crm=str(data.get("crm", "")), commit=data.get("commit"), billers=billers)
+    return Plan(
+        crm=str(data.get("crm", "")),
+        commit=data.get("commit"),
+        billers=billers,
+        scope=dict(data.get("scope") or {}),
+        inputs_digest=data.get("inputs_digest"),
+        int360=str(data.get("int360", "")),
+    )
 
 
 # --- diffing ---------------------------------------------------------------

@@ -140,7 +140,7 @@ def build_plan(
         slug: sum(1 for b in bids if config.billers[b].partner == slug)
         for slug in scope.partners_changed
     }
-    return Plan(crm=crm, commit=commit, billers=billers, fanout=fanout)
+    return Plan(crm=crm, commit=commit, billers=billers, fanout=fanout, scope=scope.as_dict())
 
 
 def changed_paths(entry: BillerPlan) -> list[str]:
