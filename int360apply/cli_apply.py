@@ -47,7 +47,16 @@ def add_commands(sub: Any) -> None:
     _scope_args(p)
     p.add_argument("--plan", metavar="FILE", help="execute this saved plan (stale billers skipped)")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--max-billers", type=int, default=50, metavar="N", help="refuse above N (50)")
+    p.add_argument(
+        "--max-billers", type=int, default=50, metavar="N", help="refuse above N changing (50)"
+    )
+    p.add_argument(
+        "--max-percent",
+        type=float,
+        default=30.0,
+        metavar="P",
+        help="refuse above P%% of the managed billers changing, once 10 change (30)",
+    )
     p.add_argument("--concurrency", type=int, default=8, metavar="N", help="parallel writes (8)")
     p.add_argument("--report", metavar="FILE", help="write the JSON report")
     p.add_argument("--rotate-secrets", action="store_true", help="rewrite secret values too")
@@ -195,6 +204,10 @@ def cmd_plan(args: argparse.Namespace, repo: Repo) -> int:
     with connect(config) as crm:
         _announce(crm.label, args.format)
         plan = _plan(config, scope, crm, _commit(repo), args)
+    if args.out or args.format == "json":
+        from .digest import inputs_digest
+
+        plan.inputs_digest = inputs_digest(config, scope.bids)
     _out(_render(plan, args.format))
     if args.out:
         from .render.plan import as_json
@@ -204,14 +217,19 @@ def cmd_plan(args: argparse.Namespace, repo: Repo) -> int:
     return _plan_exit(plan)
 
 
-def _load_plan(path: str) -> Any:
-    from .plan import PlanFormatError, plan_from_dict
+def _read_plan_file(path: str, repo: Repo) -> Any:
+    """The saved plan of ``--plan FILE``, checked against the plan schema."""
+    from .planfile import parse_plan
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return plan_from_dict(data)
-    except (OSError, ValueError, PlanFormatError) as exc:
-        raise UsageError(f"--plan {path}: {exc}") from exc
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--plan {path}: {exc.strerror or exc}") from exc
+    try:
+        text_ = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text_ = "\ufffd"  # not JSON either: parse_plan says so in its words
+    return parse_plan(text_, path, repo.schema_dir)
 
 
 def _confirm(count: int, yes: bool) -> bool:
@@ -232,6 +250,8 @@ def cmd_apply(args: argparse.Namespace, repo: Repo) -> int:
         raise UsageError("--plan executes a saved plan; it takes no scope")
     if args.concurrency < 1 or args.max_billers < 0:
         raise UsageError("--concurrency must be at least 1 and --max-billers at least 0")
+    if not 0 <= args.max_percent <= 100:
+        raise UsageError(f"--max-percent {args.max_percent:g}: a percentage from 0 to 100")
     # Worker threads wait on the CRM while the main thread plans: a worker whose
     # response arrived should not wait out Python's default 5 ms switch interval.
     # Put back afterwards: main also runs in-process.
@@ -243,64 +263,112 @@ def cmd_apply(args: argparse.Namespace, repo: Repo) -> int:
         sys.setswitchinterval(previous)
 
 
+EXIT_REFUSED = 3
+
+
 def _apply(args: argparse.Namespace, repo: Repo) -> int:
-    from .apply import Applier, ApplyOptions, ApplyRefused, apply_plan, guard
+    from .apply import Applier, ApplyOptions, Report, apply_plan
     from .crmconn import connect
+    from .guard import GuardLimits, GuardRefused
+    from .planfile import PlanFileError
     from .render.plan import text
 
     try:
         config = _valid_config(repo, positions=True)  # an apply expects changes: their sources
     except _Invalid:
         return EXIT_FAIL
-    saved = _load_plan(args.plan) if args.plan else None
+    limits = GuardLimits(args.max_billers, args.max_percent)
+    managed = len(config.billers)
+    try:
+        saved = _read_plan_file(args.plan, repo) if args.plan else None
+    except PlanFileError as exc:
+        _err(f"int360: {exc}")
+        return EXIT_FAIL
     with connect(config, concurrency=args.concurrency) as crm:
         _announce(crm.label, "text")
-        if saved is not None:
-            if saved.crm != crm.label:
-                _err(
-                    f"int360: the plan was made against {saved.crm}, not {crm.label}; "
-                    "nothing was written"
-                )
-                return EXIT_FAIL
-            plan = saved
+        commit = _commit(repo)
         options = ApplyOptions(
             concurrency=args.concurrency,
-            max_billers=args.max_billers,
+            limits=limits,
+            managed=managed,
             from_file=saved is not None,
             rotate_secrets=args.rotate_secrets,
             embedded=crm.embedded,
             actor=_actor(repo),
             progress=_progress if sys.stderr.isatty() else None,
         )
-        scope = _scope(config, args) if saved is None else None
-        if scope is not None and args.yes and len(scope.bids) <= args.max_billers:
-            # Confirmed up front and no guard to trip: write each biller as soon as it
-            # is planned, overlapping the writes with planning the rest.
-            commit = _commit(repo)
-            with Applier(crm.client, options, commit, config) as applier:
-                plan = _plan(config, scope, crm, commit, args, applier.submit)
-                _out(text(plan, colour=sys.stdout.isatty()))
-                report = applier.finish(plan)
-        else:
-            if scope is not None:
-                plan = _plan(config, scope, crm, _commit(repo), args)
-            _out(text(plan, colour=sys.stdout.isatty()))
+        stale: dict[int, str] | None = None
+        streamed = None
+        if saved is not None:
             try:
-                guard(plan, args.max_billers)
-            except ApplyRefused as exc:
+                plan, stale = _verified(saved, args, config, crm, commit)
+            except PlanFileError as exc:
                 _err(f"int360: {exc}")
                 return EXIT_FAIL
+        else:
+            scope = _scope(config, args)
+            # Writing as each biller is planned is safe only when the guard cannot
+            # trip: the scope itself is within its limits (or there is no guard).
+            if args.yes and (crm.embedded or limits.allows(len(scope.bids), managed)):
+                with Applier(crm.client, options, commit, config) as applier:
+                    plan = _plan(config, scope, crm, commit, args, applier.submit)
+                    _out(text(plan, colour=sys.stdout.isatty()))
+                    streamed = applier.finish(plan)
+            else:
+                plan = _plan(config, scope, crm, commit, args)
+        if streamed is not None:
+            report = streamed
+        else:
+            _out(text(plan, colour=sys.stdout.isatty()))
+            if not crm.embedded:
+                try:
+                    plan.raise_if_unsafe(managed, limits)
+                except GuardRefused as exc:
+                    _err(f"int360: refused by the guard: {exc}")
+                    _write_report(args, Report.of_refusal(plan, exc))
+                    return EXIT_REFUSED
             if plan.changed and not _confirm(len(plan.changed), args.yes):
                 return EXIT_FAIL
-            report = apply_plan(plan, crm.client, options, config)
+            report = apply_plan(plan, crm.client, options, config, stale)
+    report.guard = limits.report(len(plan.changed), managed)
+    if crm.embedded:
+        report.guard["exempt"] = True
+        _out(
+            f"Guard: not applied, the embedded sandbox is a throwaway local CRM "
+            f"({len(plan.changed)} of {managed} billers changed).\n"
+        )
     for warning in report.warnings:
         _err(f"warning: {warning}")
     _out(_report_text(report))
+    _write_report(args, report)
+    return EXIT_OK if report.ok else EXIT_FAIL
+
+
+def _verified(
+    saved: Plan, args: argparse.Namespace, config: Config, crm: Any, commit: str | None
+) -> tuple[Plan, dict[int, str]]:
+    """The fresh plan a saved plan approves, and its stale billers (``PlanFileError``)."""
+    from .planfile import check_origin, planned_bids, verify
+    from .scope import Scope
+
+    check_origin(saved, args.plan, config, crm.label)
+    removed = {b.bid: b.name for b in saved.billers if b.status == "removed"}
+    scope = Scope(
+        planned_bids(saved),
+        removed,
+        description=str(saved.scope.get("description", "")),
+        selector=tuple(saved.scope.get("selector", ())),
+    )
+    fresh = _plan(config, scope, crm, commit, args)
+    verified = verify(saved, fresh, args.plan, config)
+    return verified.plan, verified.stale
+
+
+def _write_report(args: argparse.Namespace, report: Any) -> None:
     if args.report:
         from .yamlwrite import write_atomic
 
         write_atomic(Path(args.report), json.dumps(report.as_dict(), indent=2) + "\n")
-    return EXIT_OK if report.ok else EXIT_FAIL
 
 
 def _progress(done: int, total: int) -> None:
