@@ -12,14 +12,15 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .config import Config
 from .crm import AuditNote
 from .crm.errors import CrmError, PreconditionFailed
+from .crm.port import CrmPort
 from .guard import GuardLimits, GuardRefused
 from .plan import FORMAT_VERSION, BillerPlan, Change, Plan, diff_settings, patch_from_changes
-from .secrets import resolve
+from .secrets import SecretUnavailable, SharedResolver, source_from_environment
 
 REPORT_STATUSES = ("applied", "unchanged", "stale", "failed", "refused")
 STALE_MESSAGE = (
@@ -145,25 +146,28 @@ class ApplyOptions:
 
 
 class _Secrets:
-    """Resolve secret values at write time; the embedded sandbox gets a placeholder."""
+    """Secret values at write time from the configured source, one fetch per name
+    shared by every worker thread; the embedded sandbox gets a placeholder.
+
+    Made before the first write, so a misconfigured source (``SecretSourceError``)
+    stops the run with nothing written.
+    """
 
     def __init__(self, options: ApplyOptions) -> None:
         self.options = options
+        self.resolver = SharedResolver(source_from_environment(options.environ))
         self.placeheld: set[str] = set()
         self.lock = threading.Lock()
 
     def value(self, name: str) -> str:
-        found = resolve(name, self.options.environ)
-        if found is not None:
-            return found
-        if self.options.embedded:
-            with self.lock:
-                self.placeheld.add(name)
-            return SANDBOX_PLACEHOLDER
-        raise _BillerFailed(
-            "secret-missing",
-            f"the secret {name} has no value: set INT360_SECRET_{name} in the environment",
-        )
+        try:
+            return self.resolver.value(name)
+        except SecretUnavailable as exc:
+            if self.options.embedded:
+                with self.lock:
+                    self.placeheld.add(name)
+                return SANDBOX_PLACEHOLDER
+            raise _BillerFailed(exc.code, exc.message) from None
 
 
 class _BillerFailed(Exception):
@@ -189,7 +193,7 @@ def fill_secrets(patch: dict[str, Any], changes: list[Change], secrets: _Secrets
 
 def apply_plan(
     plan: Plan,
-    client: Any,
+    client: CrmPort,
     options: ApplyOptions,
     config: Config | None = None,
     stale: Mapping[int, str] | None = None,
@@ -220,7 +224,7 @@ class Applier:
     """
 
     def __init__(
-        self, client: Any, options: ApplyOptions, commit: str | None, config: Config | None
+        self, client: CrmPort, options: ApplyOptions, commit: str | None, config: Config | None
     ) -> None:
         self._client = client
         self._options = options
@@ -295,7 +299,7 @@ class Applier:
 
 def _apply_one(
     entry: BillerPlan,
-    client: Any,
+    client: CrmPort,
     options: ApplyOptions,
     secrets: _Secrets,
     commit: str | None,
@@ -308,7 +312,8 @@ def _apply_one(
             patch = fill_secrets(patch_from_changes(changes), changes, secrets)
             note = audit_note(changes, commit, options.actor)
             try:
-                result = client.patch_settings(entry.bid, patch, etag, note=note)
+                # A changed entry was planned against live settings: it carries their ETag.
+                result = client.patch_settings(entry.bid, patch, cast(str, etag), note=note)
             except PreconditionFailed:
                 if options.from_file or config is None or attempt == 1:
                     outcome.status = "stale"
@@ -335,7 +340,7 @@ def _apply_one(
 
 
 def _replan(
-    entry: BillerPlan, client: Any, config: Config, options: ApplyOptions
+    entry: BillerPlan, client: CrmPort, config: Config, options: ApplyOptions
 ) -> tuple[list[Change], str]:
     settings, etag = client.get_settings(entry.bid)
     biller = config.billers[entry.bid]
@@ -357,7 +362,7 @@ def audit_note(changes: list[Change], commit: str | None, actor: str) -> AuditNo
     return AuditNote(text, author=actor, commit=commit, paths=tuple(paths))
 
 
-def _add_note(client: Any, bid: int, note: AuditNote) -> None:
+def _add_note(client: CrmPort, bid: int, note: AuditNote) -> None:
     try:
         client.add_note(bid, note.text, author=note.author, commit=note.commit, paths=note.paths)
     except CrmError as exc:

@@ -11,7 +11,12 @@ never refused.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .errors import EXIT_REFUSED, Int360Error
+
+if TYPE_CHECKING:
+    from .plan import Plan
 
 DEFAULT_MAX_BILLERS = 50
 DEFAULT_MAX_PERCENT = 30.0
@@ -50,13 +55,21 @@ def number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-class GuardRefused(Exception):
-    """The billers that change exceed a limit; nothing was written."""
+class GuardRefused(Int360Error):
+    """The billers that change exceed a limit; nothing was written (exit 3).
+
+    ``plan`` is the plan refused, set by whoever refused it, so the command can
+    still write the run's report.
+    """
+
+    exit_code = EXIT_REFUSED
+    prefix = "refused by the guard: "
 
     def __init__(self, changing: int, managed: int, limits: GuardLimits) -> None:
         self.changing = changing
         self.managed = managed
         self.limits = limits
+        self.plan: Plan | None = None
         super().__init__(self._message())
 
     def _message(self) -> str:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import __version__
-from .guard import GuardLimits, raise_if_unsafe
+from .errors import Int360Error
+from .guard import GuardLimits, GuardRefused, raise_if_unsafe
 from .jsonvalue import json_equal
 from .model import Path_, dotted, is_mapping
 
@@ -101,9 +102,14 @@ class Plan:
         return [b for b in self.billers if b.status == "change"]
 
     def raise_if_unsafe(self, managed: int, limits: GuardLimits) -> None:
-        """Refuse (``guard.GuardRefused``) a plan whose changing billers exceed ``limits``
-        out of ``managed`` billers; the caller skips it for the embedded sandbox."""
-        raise_if_unsafe(len(self.changed), managed, limits)
+        """Refuse (``guard.GuardRefused``, carrying this plan) a plan whose changing billers
+        exceed ``limits`` out of ``managed`` billers; the caller skips it for the embedded
+        sandbox."""
+        try:
+            raise_if_unsafe(len(self.changed), managed, limits)
+        except GuardRefused as refused:
+            refused.plan = self
+            raise
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON document ``apply --plan`` executes."""
@@ -119,7 +125,7 @@ class Plan:
         }
 
 
-class PlanFormatError(ValueError):
+class PlanFormatError(Int360Error, ValueError):
     """A plan file that is not a plan this version can execute."""
 
 

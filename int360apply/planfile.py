@@ -21,6 +21,7 @@ from typing import Any
 
 from .config import Config
 from .digest import inputs_digest
+from .errors import Failure
 from .jsonvalue import json_equal
 from .model import is_mapping
 from .plan import FORMAT_VERSION, BillerPlan, Plan, plan_from_dict
@@ -31,7 +32,7 @@ AGAIN = "nothing was written; plan again and review"
 _MAX_SHOWN = 120  # characters of a value from the file shown in a message
 
 
-class PlanFileError(Exception):
+class PlanFileError(Failure):
     """The plan file cannot be executed; the message is one line and names the file."""
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config
-from .repo import BILLER_STEM, DEFAULTS, Repo, RepoError, git
+from .repo import BILLER_STEM, DEFAULTS, Repo, RepoError, git, git_bytes
 
 
 @dataclass
@@ -157,18 +157,18 @@ def select(
 
 def checkout_tree(repo: Repo, ref: str, into: Path) -> None:
     """Write ``partners/``, ``billers/`` and ``schemas/`` as they are at ``ref`` into ``into``."""
-    import subprocess
-
-    result = subprocess.run(
-        ["git", "archive", "--format=tar", ref, "--", "partners", "billers", "schemas"],
-        cwd=repo.root,
-        capture_output=True,
-        check=False,
+    tar = git_bytes(
+        repo,
+        "archive",
+        "--format=tar",
+        ref,
+        "--",
+        "partners",
+        "billers",
+        "schemas",
+        what=f"archive {ref}",
     )
-    if result.returncode != 0:
-        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RepoError(f"git archive {ref}: {message[-1] if message else 'failed'}")
-    with tarfile.open(fileobj=io.BytesIO(result.stdout)) as archive:
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
         archive.extractall(into, filter="data")
     for folder in ("partners", "billers", "schemas"):
         (into / folder).mkdir(exist_ok=True)

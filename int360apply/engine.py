@@ -1,0 +1,348 @@
+"""The orchestrator: validated config → scope → plan → apply | drift | import.
+
+Every function returns values (a ``Plan``, a ``Report``, what was written);
+the commands in ``cli`` render them and map them to exit codes. The CRM is a
+connected ``crmconn.Crm``; the engine never opens one itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from .apply import Applier, ApplyOptions, Report, apply_plan
+from .config import Config, load_config
+from .crmconn import Crm
+from .errors import Reported
+from .guard import GuardLimits
+from .plan import BillerPlan, Plan
+from .repo import Repo, RepoError, biller_paths, git
+from .runtime import Tuning
+from .scope import Scope
+
+
+def valid_config(repo: Repo, *, positions: bool = False, tuning: Tuning | None = None) -> Config:
+    """The repository's configuration; ``Reported`` with every problem if it is invalid.
+
+    ``positions``: record the billers' positions while loading (a run that expects
+    changes prints their sources).
+    """
+    from .render.problems import text
+    from .validate_run import validated_config
+
+    config, problems = validated_config(repo, positions=positions)
+    if problems:
+        raise Reported(text(problems))
+    if tuning is not None:
+        tuning.freeze_loaded()  # the config lives, unchanged, until the command ends
+    return config
+
+
+def commit_of(repo: Repo) -> str | None:
+    """The commit a run is made from: ``GITHUB_SHA``, else ``HEAD`` (None outside git)."""
+    sha = os.environ.get("GITHUB_SHA")
+    if sha:
+        return sha
+    try:
+        return git(repo, "rev-parse", "HEAD").strip()
+    except RepoError:
+        return None
+
+
+def actor_of(repo: Repo) -> str:
+    """Who runs an apply: ``GITHUB_ACTOR``, else git's ``user.name``, else ``USER``."""
+    actor = os.environ.get("GITHUB_ACTOR")
+    if actor:
+        return actor
+    try:
+        name = git(repo, "config", "user.name").strip()
+    except RepoError:
+        name = ""
+    return name or os.environ.get("USER", "unknown")
+
+
+def scope(
+    config: Config,
+    *,
+    bids: Sequence[int] = (),
+    partners: Sequence[str] = (),
+    changed_since: str | None = None,
+) -> Scope:
+    """The billers a run covers (every biller when nothing is named)."""
+    from .scope import select
+
+    return select(config, bids=bids, partners=partners, changed_since=changed_since)
+
+
+def plan(
+    config: Config,
+    chosen: Scope,
+    crm: Crm,
+    *,
+    commit: str | None,
+    rotate_secrets: bool = False,
+    on_entry: Callable[[BillerPlan], None] | None = None,
+) -> Plan:
+    """Desired vs live for every biller of ``chosen`` (``plan``, ``apply``, ``drift``)."""
+    from .planner import build_plan
+
+    return build_plan(
+        config,
+        chosen,
+        crm.client,
+        crm=crm.label,
+        commit=commit,
+        rotate_secrets=rotate_secrets,
+        on_entry=on_entry,
+    )
+
+
+def bind(made: Plan, config: Config) -> Plan:
+    """``made`` with the digest of its inputs, as a saved plan records it."""
+    from .digest import inputs_digest
+    from .planfile import planned_bids
+
+    made.inputs_digest = inputs_digest(config, planned_bids(made))
+    return made
+
+
+def diff(config: Config, base: str | None) -> Plan:
+    """Merged settings at git revision ``base`` (default: the merge base) vs the working tree."""
+    from .gitdiff import diff_since
+    from .scope import default_base
+
+    return diff_since(config, base or default_base(config.repo))
+
+
+# --- apply -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    """What to apply: a scope to plan now, or a saved plan (exactly one), and how."""
+
+    scope: Scope | None
+    saved: Plan | None
+    yes: bool
+    concurrency: int
+    rotate_secrets: bool
+    limits: GuardLimits = field(default_factory=GuardLimits)
+    saved_name: str = "the saved plan"  # how messages name the plan file
+    progress: Callable[[int, int], None] | None = None
+
+
+def apply(
+    repo: Repo,
+    config: Config,
+    crm: Crm,
+    request: ApplyRequest,
+    *,
+    show_plan: Callable[[Plan], None],
+    confirm: Callable[[int], bool],
+) -> Report | None:
+    """Make the CRM match the repository; None when ``confirm`` declined (nothing written).
+
+    A saved plan is planned again from the repository as it is now and must match
+    (``planfile.PlanFileError`` otherwise): what is written is always the fresh
+    plan. Confirmed up front (``yes``) and with a scope that is itself within the
+    guard (or on the embedded sandbox), a fresh plan is applied while it is made:
+    each biller is written as soon as it is planned, and no count of changing
+    billers can exceed what the scope holds. Otherwise the whole plan comes first,
+    then the guard (``GuardRefused`` carrying the plan) and the confirmation.
+    ``show_plan`` sees the plan before any confirmation. The report's ``guard``
+    has the counts and limits (``exempt`` on the embedded sandbox).
+    """
+    commit = commit_of(repo)
+    managed = len(config.billers)
+    limits = request.limits
+    options = ApplyOptions(
+        concurrency=request.concurrency,
+        limits=limits,
+        managed=managed,
+        from_file=request.saved is not None,
+        rotate_secrets=request.rotate_secrets,
+        embedded=crm.embedded,
+        actor=actor_of(repo),
+        progress=request.progress,
+    )
+    stale: dict[int, str] | None = None
+    if request.saved is not None:
+        made, stale = replan_saved(
+            config,
+            crm,
+            request.saved,
+            request.saved_name,
+            commit=commit,
+            rotate_secrets=request.rotate_secrets,
+        )
+    else:
+        chosen = request.scope
+        assert chosen is not None
+        if request.yes and (crm.embedded or limits.allows(len(chosen.bids), managed)):
+            # No confirmation to wait for and no guard to trip: overlap the writes
+            # with planning the rest.
+            with Applier(crm.client, options, commit, config) as applier:
+                made = plan(
+                    config,
+                    chosen,
+                    crm,
+                    commit=commit,
+                    rotate_secrets=request.rotate_secrets,
+                    on_entry=applier.submit,
+                )
+                show_plan(made)
+                return _guarded(applier.finish(made), made, crm, limits, managed)
+        made = plan(config, chosen, crm, commit=commit, rotate_secrets=request.rotate_secrets)
+    show_plan(made)
+    if not crm.embedded:
+        made.raise_if_unsafe(managed, limits)
+    if made.changed and not confirm(len(made.changed)):
+        return None
+    report = apply_plan(made, crm.client, options, config, stale)
+    return _guarded(report, made, crm, limits, managed)
+
+
+def _guarded(report: Report, made: Plan, crm: Crm, limits: GuardLimits, managed: int) -> Report:
+    report.guard = limits.report(len(made.changed), managed)
+    if crm.embedded:
+        report.guard["exempt"] = True
+    return report
+
+
+def replan_saved(
+    config: Config,
+    crm: Crm,
+    saved: Plan,
+    name: str,
+    *,
+    commit: str | None,
+    rotate_secrets: bool = False,
+) -> tuple[Plan, dict[int, str]]:
+    """The fresh plan a saved plan approves, and its stale billers (not to be written).
+
+    ``planfile.PlanFileError`` (nothing written) when the plan is of another CRM,
+    int360 or repository, names a biller without a file, or differs from the
+    fresh plan.
+    """
+    from .planfile import check_origin, planned_bids, verify
+
+    check_origin(saved, name, config, crm.label)
+    removed = {b.bid: b.name for b in saved.billers if b.status == "removed"}
+    chosen = Scope(
+        planned_bids(saved),
+        removed,
+        description=str(saved.scope.get("description", "")),
+        selector=tuple(str(a) for a in saved.scope.get("selector", ())),
+    )
+    fresh = plan(config, chosen, crm, commit=commit, rotate_secrets=rotate_secrets)
+    verified = verify(saved, fresh, name, config)
+    return verified.plan, verified.stale
+
+
+# --- drift and adopt ---------------------------------------------------------
+
+
+def drift(config: Config, crm: Crm, *, commit: str | None) -> Plan:
+    """The plan of every biller: what changed in the CRM behind the repository's back."""
+    return plan(config, Scope(set(config.billers)), crm, commit=commit)
+
+
+class Adopted(NamedTuple):
+    """One drifted biller's file: rewritten to the live settings, or why not."""
+
+    path: str
+    error: str | None
+
+
+def adopt(config: Config, crm: Crm, drifted: Plan) -> Iterator[Adopted]:
+    """Rewrite each changed biller's file so that it merges to the live settings."""
+    from .adopt import AdoptError, minimal_overrides
+    from .yamlwrite import rewrite_overrides
+
+    for entry in drifted.changed:
+        biller = config.billers[entry.bid]
+        live, _etag = crm.client.get_settings(entry.bid)
+        try:
+            overrides = minimal_overrides(config, biller.partner, live)
+        except AdoptError as exc:
+            yield Adopted(biller.doc.path, str(exc))
+            continue
+        rewrite_overrides(config.repo.root / biller.doc.path, overrides)
+        yield Adopted(biller.doc.path, None)
+
+
+# --- import ------------------------------------------------------------------
+
+
+class Imported(NamedTuple):
+    """One biller of an import: the file written (relative, posix), or the problem."""
+
+    bid: int
+    written: str | None
+    problem: str | None
+
+
+def load(repo: Repo) -> Config:
+    """The configuration as it is, unvalidated (``import`` adds to a repository in work)."""
+    return load_config(repo)
+
+
+def import_billers(
+    config: Config,
+    crm: Crm,
+    *,
+    bids: Sequence[int],
+    integrator_id: int | None,
+    partner: str | None,
+    force: bool,
+) -> Iterator[Imported]:
+    """Write biller files with the minimal overrides of the CRM's live settings.
+
+    ``bids``, else every biller of ``integrator_id``; ``partner`` (a known slug), else
+    the partner of the profile's integrator ID. Yields each biller as it is done.
+    """
+    from .adopt import AdoptError, minimal_overrides
+    from .crm.errors import CrmError
+    from .yamlwrite import biller_text, write_atomic
+
+    root = config.repo.root
+    client = crm.client
+    profiles = (
+        [client.get_biller(b) for b in bids]
+        if bids
+        else list(client.list_billers(integrator_id=integrator_id))
+    )
+    for profile in profiles:
+        slug = partner or _partner_of(config, profile.integrator_id)
+        existing = biller_paths(config.repo, profile.bid)
+        if slug is None:
+            yield Imported(
+                profile.bid,
+                None,
+                f"{profile.bid}: no partner has integrator ID {profile.integrator_id}; "
+                "pass --partner SLUG",
+            )
+            continue
+        if existing and not force:
+            where = existing[0].relative_to(root)
+            yield Imported(profile.bid, None, f"{where}: exists; pass --force to overwrite")
+            continue
+        try:
+            live, _etag = client.get_settings(profile.bid)
+            overrides = minimal_overrides(config, slug, live)
+        except (AdoptError, CrmError) as exc:
+            yield Imported(profile.bid, None, f"{profile.bid}: not imported: {exc}")
+            continue
+        iid = profile.integrator_id if len(config.partners[slug].integrator_ids) > 1 else None
+        target = existing[0] if existing else root / "billers" / f"{profile.bid}.yaml"
+        write_atomic(target, biller_text(profile.bid, profile.name, slug, iid, overrides))
+        yield Imported(profile.bid, target.relative_to(root).as_posix(), None)
+
+
+def _partner_of(config: Config, integrator_id: int) -> str | None:
+    for slug, partner in config.partners.items():
+        if integrator_id in partner.integrator_ids:
+            return slug
+    return None
