@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from ._support import CASELLE_BATCH, Workspace, assert_plan_document, statuses
+
+pytestmark = pytest.mark.slow  # end to end: real processes, git and the sandbox CRM
 
 EXIT_REFUSED = 3
 

@@ -16,6 +16,8 @@ import pytest
 
 from ._support import Workspace, assert_plan_document, by_bid, new_secret_value, statuses
 
+pytestmark = pytest.mark.slow  # end to end: real processes, git and the sandbox CRM
+
 AGAIN = "plan again and review"
 Forgery = Callable[[dict[str, Any]], None]
 
