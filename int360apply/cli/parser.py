@@ -24,7 +24,12 @@ def _scope_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--partner", nargs="+", metavar="SLUG", help="every biller of these partners"
     )
-    group.add_argument("--changed-since", metavar="GITREF", help="billers whose files changed")
+    group.add_argument(
+        "--changed-since",
+        metavar="GITREF",
+        help="billers whose files changed (all of them when _defaults, schemas/, "
+        "int360apply/, pyproject.toml or a lockfile changed)",
+    )
     group.add_argument("--all", action="store_true", help="every biller (the default)")
 
 
