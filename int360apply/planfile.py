@@ -42,11 +42,15 @@ class PlanFileError(Failure):
 def parse_plan(text: str, name: str, schema_dir: Path) -> Plan:
     """The plan in ``text`` (the file ``name``), checked against the plan schema."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise PlanFileError(
             f"{name}: not JSON (line {exc.lineno}, column {exc.colno}); "
             "make a plan with int360 plan --out"
+        ) from None
+    except ValueError as exc:
+        raise PlanFileError(
+            f"{name}: not JSON: {exc}; make a plan with int360 plan --out"
         ) from None
     if not isinstance(data, dict):
         raise PlanFileError(f"{name}: not a plan (a JSON object); make one with int360 plan --out")
@@ -65,18 +69,35 @@ def parse_plan(text: str, name: str, schema_dir: Path) -> Plan:
     return plan_from_dict(data)
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e999: no CRM value can be that
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not a JSON number")
+
+
 def _schema_problem(data: Any, schema_dir: Path) -> str | None:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
+    from .schemas import schema_uri
+
     path = schema_dir / PLAN_SCHEMA
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
-        uri = schema["$id"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         raise PlanFileError(f"{path}: cannot load the plan schema: {exc}") from None
+    if not isinstance(schema, dict):
+        raise PlanFileError(f"{path}: cannot load the plan schema: not a JSON object")
+    # Schema files carry no $id (editors resolve them next to the file): register it
+    # under the URI int360 gives every schema.
+    uri = schema_uri(PLAN_SCHEMA)
     registry: Registry[Any] = Registry().with_resource(
         uri, Resource.from_contents(schema, default_specification=DRAFT202012)
     )

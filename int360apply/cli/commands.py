@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +67,8 @@ def cmd_render(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     desired = config.desired(biller)
     if args.explain:
         fn = render.explain_json if args.format == "json" else render.explain_yaml
-        out(fn(desired, config.provenance(biller)))
+        locks = render.partner_locks(config.partners[biller.partner])
+        out(fn(desired, config.provenance(biller), locks))
     elif args.format == "json":
         out(json.dumps(desired, indent=2) + "\n")
     else:
@@ -134,6 +136,7 @@ def cmd_plan(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 plan``: desired vs live per biller; exit 0 none, 2 changes, 1 error."""
     from ..crmconn import connect
 
+    _output_file("--out", args.out)
     config = engine.valid_config(repo, tuning=tuning)
     scope = _scope_of(config, args)
     with connect(config) as crm:
@@ -166,6 +169,19 @@ def _load_plan(path: str, repo: Repo) -> Plan:
     return parse_plan(text, path, repo.schema_dir)
 
 
+def _output_file(flag: str, value: str | None) -> None:
+    """A usage error, before anything is written, for an output file that cannot be
+    one (a directory, a folder that does not exist): found only after the writes, it
+    lost the report."""
+    if value is None:
+        return
+    path = Path(value)
+    if path.is_dir():
+        raise UsageError(f"{flag} {value}: is a directory; name a file")
+    if not path.parent.is_dir():
+        raise UsageError(f"{flag} {value}: the folder {path.parent} does not exist")
+
+
 def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 apply``: make live = desired; exit 0 all applied or unchanged, 1 otherwise,
     3 refused by the guard."""
@@ -179,13 +195,15 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         raise UsageError("--concurrency must be at least 1 and --max-billers at least 0")
     if not 0 <= args.max_percent <= 100:
         raise UsageError(f"--max-percent {args.max_percent:g}: a percentage from 0 to 100")
+    _output_file("--report", args.report)
     tuning.io_bound()
     config = engine.valid_config(repo, positions=True, tuning=tuning)  # changes: their sources
     saved = _load_plan(args.plan, repo) if args.plan else None
+    scope = _scope_of(config, args) if saved is None else None  # usage errors before writes
     with connect(config, concurrency=args.concurrency) as crm:
         announce(crm.label, "text")
         request = engine.ApplyRequest(
-            scope=_scope_of(config, args) if saved is None else None,
+            scope=scope,
             saved=saved,
             saved_name=args.plan or "the saved plan",
             yes=args.yes,
@@ -247,24 +265,41 @@ def _report_text(report: Report) -> str:
 
 
 def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
-    """``int360 drift``: plan of every biller; exit 0 none, 2 drift, 1 error."""
+    """``int360 drift``: plan of every biller; exit 0 none, 2 drift, 1 error. With
+    ``--pending-since``, billers changed since are pending apply: apart, never adopted."""
+    from .. import pending
     from ..crmconn import connect
 
     config = engine.valid_config(repo, tuning=tuning)
+    since = args.pending_since
+    waiting = pending.pending_bids(config, since) if since else set()
     with connect(config) as crm:
         announce(crm.label, args.format)
         plan = engine.drift(config, crm, commit=engine.commit_of(repo))
-        out(_render(plan, args.format, title="Int360 drift"))
-        if args.adopt and plan.changed:
-            failed = False
-            for adopted in engine.adopt(config, crm, plan):
+        hand, merged = pending.split(plan, waiting)
+        if since and args.format == "json":
+            out(json.dumps(pending.as_dict(plan, waiting), indent=2, ensure_ascii=False) + "\n")
+        else:
+            out(_render(plan, args.format, title="Int360 drift") + pending.note(merged, since))
+        # Billers pending apply are merged work, not drift: no hint, never adopted.
+        drifted = replace(plan, billers=[b for b in plan.billers if b.bid not in waiting])
+        for hint in engine.shared_drift(config, drifted):
+            err(f"hint: {hint}")
+        if args.adopt and any(b.status == "change" for b in hand):
+            # What can be adopted is; what cannot is named. Either way there was drift (2).
+            for adopted in engine.adopt(config, crm, drifted):
                 if adopted.error is None:
                     err(f"{adopted.path}: rewritten to the live settings")
                 else:
                     err(f"{adopted.path}: not adopted: {adopted.error}")
-                    failed = True
-            if failed:
-                return EXIT_FAIL
+    if since:
+        return (
+            EXIT_FAIL
+            if any(b.status == "error" for b in hand)
+            else EXIT_CHANGES
+            if hand
+            else EXIT_OK
+        )
     return _plan_exit(plan)
 
 
@@ -272,11 +307,10 @@ def cmd_import(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 import``: biller files with the minimal overrides of the live settings."""
     from ..crmconn import connect
 
-    if not args.bids and args.integrator_id is None:
-        raise UsageError("name billers (BID…) or --integrator-id N")
     config = engine.load(repo)
-    if args.partner and args.partner not in config.partners:
-        raise UsageError(f"--partner {args.partner}: no such partner")
+    engine.check_import(
+        config, bids=args.bids, integrator_id=args.integrator_id, partner=args.partner
+    )
     status = EXIT_OK
     with connect(config) as crm:
         announce(crm.label, "text")
@@ -290,7 +324,7 @@ def cmd_import(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         ):
             if imported.problem is not None:
                 err(imported.problem)
-                status = EXIT_FAIL
+                status = status if imported.skipped else EXIT_FAIL
             else:
                 out(f"wrote {imported.written}\n")
     return status
@@ -300,10 +334,39 @@ def cmd_sandbox_serve(args: argparse.Namespace, repo: Repo | None, tuning: Tunin
     """``int360 sandbox serve``: the sandbox CRM in the foreground."""
     from ..config import load_config
     from ..crm.sandbox.server import run_serve
-    from ..crmconn import profiles
+    from ..crmconn import seed_billers
 
     try:
         found = open_repo(getattr(args, "repo", None))
     except RepoError:
         return int(run_serve(args, []))
-    return int(run_serve(args, list(profiles(load_config(found))), schema_dir=found.schema_dir))
+    return int(run_serve(args, seed_billers(load_config(found)), schema_dir=found.schema_dir))
+
+
+def _sandbox_repo(args: argparse.Namespace) -> Repo | None:
+    """The repository whose embedded sandbox ``sandbox set``/``profile`` edit (None
+    with ``--db``: the database is named, the repository is optional)."""
+    try:
+        return open_repo(getattr(args, "repo", None))
+    except RepoError:
+        if args.db is None:
+            raise
+        return None
+
+
+def cmd_sandbox_set(args: argparse.Namespace, repo: Repo | None, tuning: Tuning) -> int:
+    """``int360 sandbox set BID PATH=VALUE…``: a hand edit of the sandbox's live settings."""
+    from ..crm.sandbox.commands import run_set
+
+    found = _sandbox_repo(args)
+    root = found.root if found is not None else None
+    return run_set(args, root, found.schema_dir if found is not None else None)
+
+
+def cmd_sandbox_profile(args: argparse.Namespace, repo: Repo | None, tuning: Tuning) -> int:
+    """``int360 sandbox profile BID …``: create or change a profile in the sandbox."""
+    from ..crm.sandbox.commands import biller_name, run_profile
+
+    found = _sandbox_repo(args)
+    root = found.root if found is not None else None
+    return run_profile(args, root, biller_name(root, args.bid) if args.name is None else None)

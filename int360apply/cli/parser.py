@@ -7,7 +7,7 @@ import sys
 from typing import NoReturn
 
 from ..errors import EXIT_USAGE
-from . import commands
+from . import commands, comment
 
 DESCRIPTION = "The ``int360`` command: argparse front-ends, one function per command."
 
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_repository_commands(sub)
     _add_crm_commands(sub)
+    comment.add_command(sub)
     return parser
 
 
@@ -111,6 +112,11 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = sub.add_parser("drift", help="plan every biller; report what changed in the CRM")
     _format_arg(p)
     p.add_argument("--adopt", action="store_true", help="rewrite drifted billers' files to match")
+    p.add_argument(
+        "--pending-since",
+        metavar="SHA",
+        help="the last applied commit: billers changed since are pending apply, not drift",
+    )
     p.set_defaults(func=commands.cmd_drift)
 
     p = sub.add_parser("import", help="write biller files from live CRM settings")
@@ -128,3 +134,22 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 
     add_serve_arguments(serve)
     serve.set_defaults(func=commands.cmd_sandbox_serve, needs_repo=False)
+
+    from ..crm.sandbox import commands as sandbox_commands
+
+    edit = sandbox.add_parser(
+        "set",
+        help="change a biller's live settings in the sandbox, as a CRM user would",
+        epilog=sandbox_commands.SET_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sandbox_commands.add_set_arguments(edit)
+    edit.set_defaults(func=commands.cmd_sandbox_set, needs_repo=False)
+    profile = sandbox.add_parser(
+        "profile",
+        help="create or change a biller's profile in the sandbox",
+        epilog=sandbox_commands.PROFILE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sandbox_commands.add_profile_arguments(profile)
+    profile.set_defaults(func=commands.cmd_sandbox_profile, needs_repo=False)
