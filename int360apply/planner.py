@@ -150,7 +150,7 @@ def build_plan(
         slug: sum(1 for b in bids if config.billers[b].partner == slug)
         for slug in scope.partners_changed
     }
-    return Plan(crm=crm, commit=commit, billers=billers, fanout=fanout)
+    return Plan(crm=crm, commit=commit, billers=billers, fanout=fanout, scope=scope.as_dict())
 
 
 __all__ = ["build_plan", "dotted", "plan_biller", "profile_errors"]

@@ -151,6 +151,8 @@ def cmd_plan(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         announce(crm.label, args.format)
         commit = engine.commit_of(repo)
         plan = engine.plan(config, scope, crm, commit=commit, rotate_secrets=args.rotate_secrets)
+    if args.out or args.format == "json":
+        engine.bind(plan, config)  # a saved plan records the digest of its inputs
     out(_render(plan, args.format))
     if args.out:
         from ..render.plan import as_json
@@ -160,29 +162,19 @@ def cmd_plan(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     return _plan_exit(plan)
 
 
-def _load_plan(path: str) -> Plan:
-    from ..plan import PlanFormatError, plan_from_dict
+def _load_plan(path: str, repo: Repo) -> Plan:
+    """The saved plan of ``--plan FILE``, checked against the plan schema."""
+    from ..planfile import parse_plan
 
     try:
-        data = json.loads(
-            Path(path).read_text(encoding="utf-8"),
-            parse_float=_finite,
-            parse_constant=_no_constant,
-        )
-        return plan_from_dict(data)
-    except (OSError, ValueError, PlanFormatError) as exc:
-        raise UsageError(f"--plan {path}: {exc}") from exc
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):  # 1e999: no CRM value can be that
-        raise ValueError(f"the number {text[:20]} is out of range")
-    return value
-
-
-def _no_constant(text: str) -> float:
-    raise ValueError(f"{text} is not a JSON number")
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--plan {path}: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\ufffd"  # not JSON either: parse_plan says so in its words
+    return parse_plan(text, path, repo.schema_dir)
 
 
 def _output_file(flag: str, value: str | None) -> None:
@@ -199,26 +191,31 @@ def _output_file(flag: str, value: str | None) -> None:
 
 
 def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
-    """``int360 apply``: make live = desired; exit 0 all applied or unchanged, 1 otherwise."""
+    """``int360 apply``: make live = desired; exit 0 all applied or unchanged, 1 otherwise,
+    3 refused by the guard."""
     from ..crmconn import connect
+    from ..guard import GuardLimits, GuardRefused
     from ..render.plan import text
 
     if args.plan and (args.bid or args.partner or args.changed_since or args.all):
         raise UsageError("--plan executes a saved plan; it takes no scope")
     if args.concurrency < 1 or args.max_billers < 0:
         raise UsageError("--concurrency must be at least 1 and --max-billers at least 0")
+    if not 0 <= args.max_percent <= 100:
+        raise UsageError(f"--max-percent {args.max_percent:g}: a percentage from 0 to 100")
     _output_file("--report", args.report)
     tuning.io_bound()
     config = engine.valid_config(repo, positions=True, tuning=tuning)  # changes: their sources
-    saved = _load_plan(args.plan) if args.plan else None
+    saved = _load_plan(args.plan, repo) if args.plan else None
     scope = _scope_of(config, args) if saved is None else None  # usage errors before writes
     with connect(config, concurrency=args.concurrency) as crm:
         announce(crm.label, "text")
         request = engine.ApplyRequest(
             scope=scope,
             saved=saved,
+            saved_name=args.plan or "the saved plan",
             yes=args.yes,
-            max_billers=args.max_billers,
+            limits=GuardLimits(args.max_billers, args.max_percent),
             concurrency=args.concurrency,
             rotate_secrets=args.rotate_secrets,
             progress=progress(),
@@ -235,8 +232,20 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         except engine.Interrupted as stopped:
             _show_report(stopped.partial, args.report)  # what was written, even now
             raise
+        except GuardRefused as refused:
+            # CI reads the report, not the log: a refusal still writes one.
+            if refused.plan is not None:
+                from ..apply import Report
+
+                _write_report(args.report, Report.of_refusal(refused.plan, refused))
+            raise
     if report is None:
         return EXIT_FAIL  # not confirmed: nothing was written
+    if report.guard and report.guard.get("exempt"):
+        out(
+            "Guard: not applied, the embedded sandbox is a throwaway local CRM "
+            f"({report.guard['changing']} of {report.guard['managed']} billers changed).\n"
+        )
     _show_report(report, args.report)
     return EXIT_OK if report.ok else EXIT_FAIL
 
@@ -246,6 +255,10 @@ def _show_report(report: Report, path: str | None) -> None:
     for warning in report.warnings:
         err(f"warning: {warning}")
     out(_report_text(report))
+    _write_report(path, report)
+
+
+def _write_report(path: str | None, report: Report) -> None:
     if path:
         from ..yamlwrite import write_atomic
 

@@ -24,7 +24,12 @@ def _scope_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--partner", nargs="+", metavar="SLUG", help="every biller of these partners"
     )
-    group.add_argument("--changed-since", metavar="GITREF", help="billers whose files changed")
+    group.add_argument(
+        "--changed-since",
+        metavar="GITREF",
+        help="billers whose files changed (all of them when _defaults, schemas/, "
+        "int360apply/, pyproject.toml or a lockfile changed)",
+    )
     group.add_argument("--all", action="store_true", help="every biller (the default)")
 
 
@@ -76,9 +81,22 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 
     p = sub.add_parser("apply", help="make the CRM match the repository")
     _scope_args(p)
-    p.add_argument("--plan", metavar="FILE", help="execute this saved plan (stale billers skipped)")
+    p.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="apply only if a fresh plan equals this saved one (stale billers skipped)",
+    )
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--max-billers", type=int, default=50, metavar="N", help="refuse above N (50)")
+    p.add_argument(
+        "--max-billers", type=int, default=50, metavar="N", help="refuse above N changing (50)"
+    )
+    p.add_argument(
+        "--max-percent",
+        type=float,
+        default=30.0,
+        metavar="P",
+        help="refuse above P%% of the managed billers changing, once 10 change (30)",
+    )
     p.add_argument("--concurrency", type=int, default=8, metavar="N", help="parallel writes (8)")
     p.add_argument("--report", metavar="FILE", help="write the JSON report")
     p.add_argument("--rotate-secrets", action="store_true", help="rewrite secret values too")

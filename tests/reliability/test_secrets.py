@@ -191,6 +191,8 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
             "--yes",
             "--max-billers",
             "1000",
+            "--max-percent",
+            "100",
             "--report",
             str(reports / "1.json"),
         )
@@ -204,6 +206,8 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
             "--rotate-secrets",
             "--max-billers",
             "1000",
+            "--max-percent",
+            "100",
             "--report",
             str(reports / "2.json"),
         )
@@ -217,6 +221,8 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
         "--rotate-secrets",
         "--max-billers",
         "1000",
+        "--max-percent",
+        "100",
         "--report",
         str(reports / "3.json"),
         env=read_only,
