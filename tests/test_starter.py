@@ -83,13 +83,12 @@ def test_filling_the_blanks_makes_it_valid(repo: Repo) -> None:
 
 def test_a_partner_with_one_id_gets_no_integrator_id_line(repo: Repo) -> None:
     text = start(repo, Profile(900002, "Red: Rock #2 Utilities", 174)).read_text("utf-8")
-    assert (
-        "integrator_id" not in text.split("\noverrides:")[0].split("# Started")[1].split("\n", 1)[1]
-    )
+    assert "\nintegrator_id:" not in text
     assert "\npartner: caselle-realtime-utility\n" in text
     assert "real_time_endpoint:" in text
     config = load_config(repo)
     assert config.billers[900002].name == "Red: Rock #2 Utilities"  # quoted where YAML needs it
+    assert config.billers[900002].integrator_id is None
 
 
 def test_a_partner_that_needs_nothing_more_is_valid_at_once(repo: Repo) -> None:
