@@ -96,7 +96,7 @@ def _plan(
     """``build_plan`` with the command line's options (``plan`` and ``apply``)."""
     from .planner import build_plan
 
-    return build_plan(
+    plan = build_plan(
         config,
         scope,
         crm.client,
@@ -105,6 +105,8 @@ def _plan(
         rotate_secrets=args.rotate_secrets,
         on_entry=on_entry,
     )
+    plan.uncommitted = commit is not None and _uncommitted(config.repo)
+    return plan
 
 
 def _valid_config(repo: Repo, *, positions: bool = False) -> Config:
@@ -131,6 +133,16 @@ def _commit(repo: Repo) -> str | None:
         return git(repo, "rev-parse", "HEAD").strip()
     except RepoError:
         return None
+
+
+def _uncommitted(repo: Repo) -> bool:
+    """Whether the files that decide desired settings differ from ``HEAD`` (so the plan
+    is not the commit's)."""
+    try:
+        out = git(repo, "status", "--porcelain", "--", "partners", "billers", "schemas")
+    except RepoError:
+        return False
+    return bool(out.strip())
 
 
 def _actor(repo: Repo) -> str:

@@ -78,6 +78,8 @@ class Plan:
     commit: str | None
     billers: list[BillerPlan]
     fanout: dict[str, int] = field(default_factory=dict)  # changed partner -> billers in scope
+    # Made from a working tree that differs from ``commit`` (shown, not part of the JSON).
+    uncommitted: bool = False
 
     @property
     def summary(self) -> dict[str, int]:

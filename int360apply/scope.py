@@ -12,6 +12,8 @@ from pathlib import Path
 from .config import Config
 from .repo import BILLER_STEM, DEFAULTS, Repo, RepoError, git
 
+DEFAULTS_STEM = Path(DEFAULTS).stem
+
 
 @dataclass
 class Scope:
@@ -20,7 +22,18 @@ class Scope:
     bids: set[int]
     removed: dict[int, str] = field(default_factory=dict)  # bid -> deleted file path
     description: str = "all billers"
-    partners_changed: set[str] = field(default_factory=set)
+    partners_changed: set[str] = field(default_factory=set)  # stems; ``_defaults`` too
+
+    def fanout(self, config: Config) -> dict[str, int]:
+        """Each changed partner file (``_defaults`` included): the billers in scope that
+        use it."""
+        out = {}
+        for slug in sorted(self.partners_changed):
+            if slug == DEFAULTS_STEM:
+                out[slug] = len(self.bids)
+            else:
+                out[slug] = sum(1 for b in self.bids if config.billers[b].partner == slug)
+        return out
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,11 @@ def _bid_of(path: str) -> int | None:
 
 def scope_from_changes(config: Config, changes: GitChanges, ref: str) -> Scope:
     """Billers whose file changed; every biller of a changed partner; all if the base moved."""
+    partners = {
+        Path(f).stem
+        for f in changes.changed | changes.deleted
+        if f.startswith("partners/") and f.endswith(".yaml")
+    }
     everything = any(
         f == DEFAULTS or f.startswith("schemas/") for f in changes.changed | changes.deleted
     )
@@ -76,12 +94,8 @@ def scope_from_changes(config: Config, changes: GitChanges, ref: str) -> Scope:
         return Scope(
             set(config.billers),
             description=f"all billers (_defaults or schemas changed since {ref})",
+            partners_changed=partners,
         )
-    partners = {
-        Path(f).stem
-        for f in changes.changed | changes.deleted
-        if f.startswith("partners/") and f.endswith(".yaml")
-    }
     bids = {b for f in changes.changed if (b := _bid_of(f)) is not None}
     bids |= {b.bid for b in config.billers.values() if b.partner in partners}
     removed = {
