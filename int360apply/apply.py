@@ -22,6 +22,7 @@ from .secrets import resolve
 
 REPORT_STATUSES = ("applied", "unchanged", "stale", "failed")
 SANDBOX_PLACEHOLDER = "sandbox-placeholder-not-a-secret"
+PLACEHELD_SHOWN = 5  # secret names a placeholder warning lists
 
 
 @dataclass
@@ -233,9 +234,14 @@ class Applier:
                 outcomes.append(Outcome(entry.bid, entry.name, entry.partner, "unchanged"))
         report = Report(plan.crm, plan.commit, outcomes)
         if self._secrets.placeheld:
+            names = sorted(self._secrets.placeheld)
+            # A fleet has a secret or two per biller: name a few, count the rest.
+            shown = ", ".join(names[:PLACEHELD_SHOWN])
+            more = len(names) - PLACEHELD_SHOWN
             report.warnings.append(
                 "the embedded sandbox got placeholder values for secrets without a value: "
-                + ", ".join(sorted(self._secrets.placeheld))
+                + shown
+                + (f" and {more:,} more" if more > 0 else "")
             )
         return report
 

@@ -307,7 +307,9 @@ def _apply(args: argparse.Namespace, repo: Repo) -> int:
             report = apply_plan(plan, crm.client, options, config)
     for warning in report.warnings:
         _err(f"warning: {warning}")
-    _out(_report_text(report))
+    from .render.report import text as report_text
+
+    _out(report_text(report))
     if args.report:
         from .yamlwrite import write_atomic
 
@@ -320,21 +322,6 @@ def _progress(done: int, total: int) -> None:
     if done == total:
         sys.stderr.write("\n")
     sys.stderr.flush()
-
-
-def _report_text(report: Any) -> str:
-    lines = []
-    for outcome in report.outcomes:
-        if outcome.status == "unchanged":
-            continue
-        lines.append(f"{outcome.status:9} {outcome.bid} {outcome.name}")
-        lines.extend(f"          error[{e['code']}]: {e['message']}" for e in outcome.errors)
-    s = report.summary
-    lines.append(
-        f"Apply: {s['applied']} applied, {s['unchanged']} unchanged, "
-        f"{s['stale']} stale, {s['failed']} failed."
-    )
-    return "\n".join(lines) + "\n"
 
 
 # --- diff / drift / import ----------------------------------------------------
