@@ -69,6 +69,7 @@ DETAIL_LIMIT = 20
 # Distinct changes listed in the grouped summary before the rest is only counted.
 GROUP_LIMIT = 15
 OWN_FILE = "each biller's file"
+SEVERAL = "several files"  # a group whose new value comes from different layers
 DEFAULTS_SLUG = "_defaults"  # partners/_defaults.yaml in a plan's fan-out
 
 
@@ -79,7 +80,7 @@ class ChangeGroup:
     path: str
     before: str
     after: str
-    source: str | None  # where the new value is written, when the same for every biller
+    source: str | None  # where the new value is written (OWN_FILE, SEVERAL), None: nowhere
     bids: tuple[int, ...]
 
     def line(self) -> str:
@@ -110,12 +111,13 @@ def group_changes(billers: Iterable[BillerPlan]) -> list[ChangeGroup]:
 
 def _common_source(sources: set[str | None]) -> str | None:
     """The one source of a group's new value; "each biller's file" when every biller
-    writes it in its own file; None when the sources are mixed."""
+    writes it in its own file; "several files" when layers differ; None for none (a
+    removal)."""
     if len(sources) == 1:
         return next(iter(sources))
     if all(s is not None and s.startswith("billers/") for s in sources):
         return OWN_FILE
-    return None
+    return SEVERAL
 
 
 def _fields(groups: Iterable[ChangeGroup]) -> int:
@@ -248,7 +250,7 @@ def _grouped_table(groups: list[ChangeGroup], total: int) -> list[str]:
     for g in groups:
         out.append(
             f"| {_code(g.path)} | {_code(g.before)} | {_code(g.after)} | {len(g.bids):,} | "
-            f"{_cell(g.source or 'several files')} |"
+            f"{_cell(g.source or '')} |"
         )
     return out
 
