@@ -63,6 +63,8 @@ def cmd_render(args: argparse.Namespace, repo: Repo) -> int:
     from .render.problems import text
     from .validate import biller_problems
 
+    if args.live:
+        return _render_live(args, repo)
     config = load_config(repo, _biller_paths(repo, args.bid))
     biller = config.billers.get(args.bid)
     if biller is None:
@@ -91,6 +93,29 @@ def cmd_render(args: argparse.Namespace, repo: Repo) -> int:
     if problems:
         _err(text(problems))
         return EXIT_FAIL
+    return EXIT_OK
+
+
+def _render_live(args: argparse.Namespace, repo: Repo) -> int:
+    """``int360 render BID --live``: the CRM's current settings, secrets by name."""
+    from .config import load_config
+    from .crmconn import connect
+    from .onboarding import OnboardingError, live_settings
+    from .render.live import live_json, live_yaml
+
+    if args.explain:
+        raise UsageError("--explain shows where the files set each value; --live has no files")
+    config = load_config(repo)
+    with connect(config) as crm:
+        if args.format == "json":
+            _err(f"CRM: {crm.label}")
+        try:
+            settings, etag = live_settings(crm.client, args.bid)
+        except OnboardingError as exc:
+            _err(f"int360: {exc}")
+            return EXIT_FAIL
+        render = live_json if args.format == "json" else live_yaml
+        _out(render(args.bid, crm.label, etag, settings, config.schemas))
     return EXIT_OK
 
 
@@ -142,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="show a biller's merged settings")
     p.add_argument("bid", type=int, metavar="BID")
     p.add_argument("--explain", action="store_true", help="show the source of every value")
+    p.add_argument("--live", action="store_true", help="the CRM's current settings instead")
     p.add_argument("--format", choices=("yaml", "json"), default="yaml")
     p.set_defaults(func=cmd_render)
 

@@ -72,6 +72,20 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="overwrite existing biller files")
     p.set_defaults(func=cmd_import)
 
+    p = sub.add_parser("billers", help="the CRM's biller profiles beside the files")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--partner", metavar="SLUG", help="billers of this partner")
+    which.add_argument("--integrator-id", type=int, metavar="N", help="profiles or files on ID N")
+    p.add_argument("--name", metavar="TEXT", help="names containing TEXT (any case)")
+    p.add_argument("--unmanaged", action="store_true", help="only profiles without a file")
+    _format_arg(p)
+    p.set_defaults(func=cmd_billers)
+
+    p = sub.add_parser("new", help="start a biller file from its CRM profile")
+    p.add_argument("bid", type=int, metavar="BID")
+    p.add_argument("--partner", metavar="SLUG", help="the partner (default: by integrator ID)")
+    p.set_defaults(func=cmd_new)
+
     p = sub.add_parser("sandbox", help="the sandbox CRM")
     sandbox = p.add_subparsers(dest="sandbox_command", metavar="COMMAND", parser_class=type(p))
     sandbox.required = True
@@ -443,6 +457,53 @@ def _partner_of(config: Config, integrator_id: int) -> str | None:
         if integrator_id in partner.integrator_ids:
             return slug
     return None
+
+
+def cmd_billers(args: argparse.Namespace, repo: Repo) -> int:
+    """``int360 billers``: the CRM's profiles beside the files; exit 0."""
+    from .crmconn import connect
+    from .fleet_view import FORMATS, Filters
+    from .onboarding import billers_view
+
+    config = load_config(repo)
+    if args.partner and args.partner not in config.partners:
+        raise UsageError(f"--partner {args.partner}: no such partner (see int360 partners)")
+    filters = Filters(args.partner, args.integrator_id, args.name, args.unmanaged)
+    with connect(config) as crm:
+        _announce(crm.label, args.format)
+        view = billers_view(config, crm.client, filters)
+    _out(FORMATS[args.format](view))
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace, repo: Repo) -> int:
+    """``int360 new BID``: a biller file from its CRM profile, then what is left to fill;
+    exit 0 valid, 1 still to fill (or not written)."""
+    from .crmconn import connect
+    from .onboarding import OnboardingError, start_biller
+    from .render.problems import text
+    from .validate_run import run_validate
+
+    config = load_config(repo, [])
+    if args.partner and args.partner not in config.partners:
+        raise UsageError(f"--partner {args.partner}: no such partner (see int360 partners)")
+    with connect(config) as crm:
+        _announce(crm.label, "text")
+        try:
+            started = start_biller(config, crm.client, args.bid, args.partner)
+        except OnboardingError as exc:
+            _err(f"int360: {exc}")
+            return EXIT_FAIL
+    _out(f"wrote {started.rel} (partner {started.partner})\n")
+    if started.profile.status != "active":
+        _err(f"note: the CRM profile of {args.bid} is {started.profile.status}")
+    problems = run_validate(repo, [started.path])
+    if not problems:
+        _out(f"{started.rel} is valid: nothing left to fill.\n")
+        return EXIT_OK
+    _out(text(problems))
+    _out(f"Fill those in, then run: int360 validate {started.rel}\n")
+    return EXIT_FAIL
 
 
 def cmd_sandbox_serve(args: argparse.Namespace, repo: Repo | None) -> int:

@@ -1,0 +1,92 @@
+"""The engineer's path from the CRM to a file: list the CRM's billers beside the files
+(``billers``), start a file from a profile (``new``), read the live settings
+(``render --live``). Each takes a CRM client and returns values; commands render them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from .config import Config
+from .crm import Profile
+from .fleet_view import Filters, FleetView, fleet_view
+from .repo import BILLER_STEM
+from .starter import StarterError, choose_partner, starter_text
+from .yamlwrite import write_atomic
+
+
+class OnboardingError(Exception):
+    """Nothing was written or shown; the message says what to do instead."""
+
+
+class ProfileReader(Protocol):
+    """What these commands need from the CRM client."""
+
+    def list_billers(self, integrator_id: int | None = None) -> Any: ...  # pragma: no cover
+    def get_biller(self, bid: int) -> Profile: ...  # pragma: no cover
+    def get_settings(self, bid: int) -> Any: ...  # pragma: no cover
+
+
+def billers_view(config: Config, client: ProfileReader, filters: Filters) -> FleetView:
+    """The CRM's profiles beside the files, filtered.
+
+    Every profile is read (not only the filter's integrator IDs): a file whose profile
+    sits on another ID is a mismatch, not a file without a profile.
+    """
+    return fleet_view(config, list(client.list_billers()), filters)
+
+
+@dataclass(frozen=True)
+class Started:
+    """A new biller file: where, and which partner it names."""
+
+    path: Path
+    rel: str
+    partner: str
+    profile: Profile
+
+
+def _profile(client: ProfileReader, bid: int, hint: str) -> Profile:
+    from .crm.errors import NotFound
+
+    try:
+        return client.get_biller(bid)
+    except NotFound:
+        raise OnboardingError(f"the CRM has no biller {bid}; {hint}") from None
+
+
+def start_biller(config: Config, client: ProfileReader, bid: int, slug: str | None) -> Started:
+    """Write ``billers/<bid>.yaml`` from the biller's CRM profile (never over a file)."""
+    folder = config.repo.root / "billers"
+    existing = sorted(
+        p
+        for p in folder.glob(f"{bid}*.yaml")
+        if (m := BILLER_STEM.match(p.stem)) is not None and int(m["bid"]) == bid
+    )
+    if existing:
+        rel = config.repo.rel(existing[0])
+        raise OnboardingError(f"{rel} exists; edit it (int360 validate {rel} says what is left)")
+    profile = _profile(
+        client, bid, "create its profile in the CRM first, or check the BID (int360 billers)"
+    )
+    try:
+        partner, iid = choose_partner(config, profile, slug)
+    except StarterError as exc:
+        raise OnboardingError(str(exc)) from None
+    target = folder / f"{bid}.yaml"
+    write_atomic(target, starter_text(config, profile, partner, iid))
+    return Started(target, config.repo.rel(target), partner, profile)
+
+
+def live_settings(client: ProfileReader, bid: int) -> tuple[Mapping[str, Any], str]:
+    """The CRM's current settings of ``bid`` and their ETag."""
+    from .crm.errors import NotFound
+
+    try:
+        settings, etag = client.get_settings(bid)
+    except NotFound:
+        raise OnboardingError(f"the CRM has no biller {bid} (int360 billers lists them)") from None
+    return settings, etag
