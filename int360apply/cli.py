@@ -148,8 +148,11 @@ def cmd_partners(args: argparse.Namespace, repo: Repo) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
-    parser = _Parser(prog="int360", description=__doc__.splitlines()[0] if __doc__ else None)
+    from .helptext import attach
+
+    parser = _Parser(prog="int360")
     parser.add_argument("--repo", metavar="DIR", help="the repository (default: found upward)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -175,7 +178,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_partners)
 
     _add_applier_commands(sub)
+    attach(parser)
     return parser
+
+
+def version() -> str:
+    """The installed distribution's version (the package's own when not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    from . import __version__
+
+    try:
+        return installed("int360-as-code")
+    except PackageNotFoundError:
+        return __version__
 
 
 def _add_applier_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -188,6 +205,20 @@ def _add_applier_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 Handler = Callable[[argparse.Namespace, Repo], int]
+EXIT_PIPE = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13)
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``int360 partners | head -2``): stop quietly.
+
+    Point stdout at /dev/null so the interpreter's last flush does not complain too.
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -198,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         repo = open_repo(args.repo) if getattr(args, "needs_repo", True) else None
         handler: Handler = args.func
         return handler(args, repo)  # type: ignore[arg-type]
+    except BrokenPipeError:
+        return _closed_pipe()
     except UsageError as exc:
         _err(f"int360: error: {exc}")
         return EXIT_USAGE

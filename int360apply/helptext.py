@@ -4,6 +4,7 @@ attaches it."""
 
 from __future__ import annotations
 
+import argparse
 from typing import NamedTuple
 
 
@@ -178,3 +179,35 @@ COMMANDS: dict[str, CommandHelp] = {
 def command_help(name: str) -> CommandHelp | None:
     """The help of ``name``, if written here."""
     return COMMANDS.get(name)
+
+
+class Formatter(argparse.HelpFormatter):
+    """Wraps a description; keeps preformatted text (examples, exit codes) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def attach(parser: argparse.ArgumentParser) -> None:
+    """Give ``parser`` (``int360``) and each of its commands their summary,
+    description, examples and exit codes."""
+    _set(parser, PROGRAM)
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for listed in action._choices_actions:  # the one-line summaries of the list
+            found = COMMANDS.get(listed.dest)
+            if found is not None:
+                listed.help = found.summary
+        for name, sub in action.choices.items():
+            found = COMMANDS.get(name)
+            if found is not None:
+                _set(sub, found)
+
+
+def _set(parser: argparse.ArgumentParser, found: CommandHelp) -> None:
+    parser.description = found.description
+    parser.epilog = found.epilog()
+    parser.formatter_class = Formatter
