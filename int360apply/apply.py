@@ -18,7 +18,7 @@ from .config import Config
 from .crm import AuditNote
 from .crm.errors import CrmError, PreconditionFailed
 from .plan import BillerPlan, Change, Plan, diff_settings, patch_from_changes
-from .secrets import resolve
+from .secrets import SecretUnavailable, SharedResolver, source_from_environment
 
 REPORT_STATUSES = ("applied", "unchanged", "stale", "failed")
 SANDBOX_PLACEHOLDER = "sandbox-placeholder-not-a-secret"
@@ -101,25 +101,28 @@ class ApplyOptions:
 
 
 class _Secrets:
-    """Resolve secret values at write time; the embedded sandbox gets a placeholder."""
+    """Secret values at write time from the configured source, one fetch per name
+    shared by every worker thread; the embedded sandbox gets a placeholder.
+
+    Made before the first write, so a misconfigured source (``SecretSourceError``)
+    stops the run with nothing written.
+    """
 
     def __init__(self, options: ApplyOptions) -> None:
         self.options = options
+        self.resolver = SharedResolver(source_from_environment(options.environ))
         self.placeheld: set[str] = set()
         self.lock = threading.Lock()
 
     def value(self, name: str) -> str:
-        found = resolve(name, self.options.environ)
-        if found is not None:
-            return found
-        if self.options.embedded:
-            with self.lock:
-                self.placeheld.add(name)
-            return SANDBOX_PLACEHOLDER
-        raise _BillerFailed(
-            "secret-missing",
-            f"the secret {name} has no value: set INT360_SECRET_{name} in the environment",
-        )
+        try:
+            return self.resolver.value(name)
+        except SecretUnavailable as exc:
+            if self.options.embedded:
+                with self.lock:
+                    self.placeheld.add(name)
+                return SANDBOX_PLACEHOLDER
+            raise _BillerFailed(exc.code, exc.message) from None
 
 
 class _BillerFailed(Exception):

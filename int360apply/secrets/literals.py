@@ -1,4 +1,4 @@
-"""Secrets: spotting literals in files, masking for output, resolving at apply time.
+"""Secrets in files: references ``{secret: NAME}`` and literals that should be one.
 
 Which fields are secrets comes from the schema (``writeOnly``), never from a
 list of names here.
@@ -6,12 +6,11 @@ list of names here.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .model import Path_, dotted
+from ..model import Path_, dotted
 
 ENV_PREFIX = "INT360_SECRET_"
 _KEY_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]*(PRIVATE KEY|PGP [A-Z ]*BLOCK)-----")
@@ -29,7 +28,7 @@ def with_references(
     """``settings`` with each secret as a reference: the file form ``{secret: NAME}``,
     or with ``read_form`` the CRM's ``{secret: NAME, set: true}``. Nothing is copied
     but the mappings on the way to a secret; ``settings`` is left as it is."""
-    from .merge import get_path, merge_patch
+    from ..merge import get_path, merge_patch
 
     patch: dict[Any, Any] = {}
     for path in secret_paths:
@@ -107,23 +106,3 @@ def plaintext_secrets(
             )
 
     yield from walk(data, ())
-
-
-def mask(value: Any) -> Any:
-    """A secret reference as output may show it: its name only."""
-    if is_reference(value):
-        return {"secret": value["secret"]}
-    return "(hidden)"
-
-
-def secret_label(value: Any) -> str:
-    """``(secret NAME)`` for plans and reports; never a value."""
-    if is_reference(value):
-        return f"(secret {value['secret']})"
-    return "(secret)"
-
-
-def resolve(name: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """The value of secret ``name`` from ``INT360_SECRET_<NAME>``, or None when unset."""
-    env = os.environ if environ is None else environ
-    return env.get(ENV_PREFIX + name)
