@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..schemas import Schemas, ordered
-from ..secrets import mask
+from ..secrets import is_reference
 from .settings import as_yaml
 
 
@@ -21,9 +21,17 @@ def masked(settings: Mapping[str, Any], schemas: Schemas) -> dict[str, Any]:
         for part in path[:-1]:
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, dict) and node.get(path[-1]) is not None:
-            node[path[-1]] = mask(node[path[-1]])
+            node[path[-1]] = _by_name(node[path[-1]])
     result: dict[str, Any] = ordered(out, schemas)
     return result
+
+
+def _by_name(value: Any) -> Any:
+    """A secret as output may show it: its name only; anything else is hidden."""
+    return {"secret": value["secret"]} if is_reference(value) else HIDDEN
+
+
+HIDDEN = "(hidden)"
 
 
 def live_yaml(bid: int, crm: str, etag: str, settings: Mapping[str, Any], schemas: Schemas) -> str:
