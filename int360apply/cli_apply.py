@@ -41,6 +41,7 @@ def add_commands(sub: Any) -> None:
     _format_arg(p)
     p.add_argument("--out", metavar="FILE", help="also write the JSON plan (for apply --plan)")
     p.add_argument("--rotate-secrets", action="store_true", help="plan secret values too")
+    _verbose_arg(p)
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("apply", help="make the CRM match the repository")
@@ -51,6 +52,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--concurrency", type=int, default=8, metavar="N", help="parallel writes (8)")
     p.add_argument("--report", metavar="FILE", help="write the JSON report")
     p.add_argument("--rotate-secrets", action="store_true", help="rewrite secret values too")
+    _verbose_arg(p)
     p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("diff", help="merged settings at a git revision vs the working tree")
@@ -58,11 +60,13 @@ def add_commands(sub: Any) -> None:
         "--base", metavar="GITREF", help="default: merge base with origin/main, else HEAD"
     )
     _format_arg(p)
+    _verbose_arg(p)
     p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("drift", help="plan every biller; report what changed in the CRM")
     _format_arg(p)
     p.add_argument("--adopt", action="store_true", help="rewrite drifted billers' files to match")
+    _verbose_arg(p)
     p.set_defaults(func=cmd_drift)
 
     p = sub.add_parser("import", help="write biller files from live CRM settings")
@@ -189,14 +193,20 @@ def _announce(label: str, fmt: str) -> None:
         _err(line)
 
 
-def _render(plan: Any, fmt: str, **kwargs: Any) -> str:
+def _verbose_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="list every biller and change (text)"
+    )
+
+
+def _render(plan: Any, fmt: str, verbose: bool = False, **kwargs: Any) -> str:
     from .render import plan as render
 
     if fmt == "json":
         return render.as_json(plan)
     if fmt == "markdown":
         return render.markdown(plan, **kwargs)
-    return render.text(plan, colour=sys.stdout.isatty())
+    return render.text(plan, colour=sys.stdout.isatty(), verbose=verbose)
 
 
 def _plan_exit(plan: Any) -> int:
@@ -221,7 +231,7 @@ def cmd_plan(args: argparse.Namespace, repo: Repo) -> int:
     with connect(config) as crm:
         _announce(crm.label, args.format)
         plan = _plan(config, scope, crm, _commit(repo), args)
-    _out(_render(plan, args.format))
+    _out(_render(plan, args.format, args.verbose))
     if args.out:
         from .render.plan import as_json
         from .yamlwrite import write_atomic
@@ -308,12 +318,12 @@ def _apply(args: argparse.Namespace, repo: Repo) -> int:
             commit = _commit(repo)
             with Applier(crm.client, options, commit, config) as applier:
                 plan = _plan(config, scope, crm, commit, args, applier.submit)
-                _out(text(plan, colour=sys.stdout.isatty()))
+                _out(text(plan, colour=sys.stdout.isatty(), verbose=args.verbose))
                 report = applier.finish(plan)
         else:
             if scope is not None:
                 plan = _plan(config, scope, crm, _commit(repo), args)
-            _out(text(plan, colour=sys.stdout.isatty()))
+            _out(text(plan, colour=sys.stdout.isatty(), verbose=args.verbose))
             try:
                 guard(plan, limit)
             except ApplyRefused as exc:
@@ -331,7 +341,7 @@ def _apply(args: argparse.Namespace, repo: Repo) -> int:
         )
     from .render.report import text as report_text
 
-    _out(report_text(report))
+    _out(report_text(report, verbose=args.verbose))
     if args.report:
         from .yamlwrite import write_atomic
 
@@ -360,7 +370,7 @@ def cmd_diff(args: argparse.Namespace, repo: Repo) -> int:
         return EXIT_FAIL
     base = args.base or default_base(repo)
     plan = diff_since(config, base)
-    _out(_render(plan, args.format, title="Int360 diff"))
+    _out(_render(plan, args.format, args.verbose, title="Int360 diff"))
     return EXIT_CHANGES if plan.summary["change"] or plan.summary.get("removed") else EXIT_OK
 
 
@@ -381,7 +391,7 @@ def cmd_drift(args: argparse.Namespace, repo: Repo) -> int:
         plan = build_plan(
             config, Scope(set(config.billers)), crm.client, crm=crm.label, commit=_commit(repo)
         )
-        _out(_render(plan, args.format, title="Int360 drift"))
+        _out(_render(plan, args.format, args.verbose, title="Int360 drift"))
         if args.adopt and plan.changed:
             failed = False
             for entry in plan.changed:

@@ -68,3 +68,35 @@ def test_first_apply_of_1000_billers_on_the_embedded_sandbox(tmp_path: Path) -> 
         "Plan: 0 to change, 1,000 unchanged, 0 with errors.",
         "Apply: 0 applied, 1,000 unchanged, 0 stale, 0 failed.",
     ]
+
+    # A template change: one _defaults value, on every biller that does not override it.
+    defaults = root / "partners" / "_defaults.yaml"
+    text = defaults.read_text(encoding="utf-8")
+    assert text.count("purge_after_days: 730\n") == 1
+    defaults.write_text(text.replace("purge_after_days: 730\n", "purge_after_days: 731\n"))
+    code, lines, out = _run(root, env, "plan")
+    assert code == 2, out
+    grouped = [
+        line for line in lines if line.startswith("  invoicing.purge_after_days: 730 → 731 on ")
+    ]
+    assert len(grouped) == 1, out
+    count = int(re.search(r" on ([\d,]+) billers", grouped[0]).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert 900 < count < 1000
+    assert re.search(r"\[partners/_defaults\.yaml:\d+:\d+\]$", grouped[0]), grouped[0]
+    assert f"Plan: {count:,} to change, {1000 - count:,} unchanged, 0 with errors." in lines
+    assert len(lines) < 40, out
+
+    code, lines, out = _run(root, env, "plan", "-v")
+    assert code == 2
+    assert sum(line.startswith("~ ") for line in lines) == count
+    assert sum(line.startswith("= ") for line in lines) == 1000 - count
+
+    code, lines, out = _run(root, env, "plan", "--changed-since", "HEAD", "--format", "markdown")
+    assert code == 2
+    assert (
+        f"- `partners/_defaults.yaml` changed: used by 1,000 billers in scope, {count:,} to change"
+        in lines
+    )
+    assert "**made from uncommitted changes in the working tree** on top of commit `" in out
+    assert out.count("<details>") == 20
+    assert len(out) < 20_000
