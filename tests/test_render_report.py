@@ -38,9 +38,16 @@ def test_a_large_apply_lists_failures_first_and_counts_the_rest() -> None:
         "failed    300001 Broken1",
         "          error[secret-missing]: the secret S1 has no value",
     ]
-    assert sum(line.startswith("applied ") for line in lines) == 18
-    assert lines[-2] == "… and 982 applied not listed (--report FILE or -v lists them)."
+    assert sum(line.startswith("applied ") for line in lines) == 20
+    assert lines[-2] == "… and 980 applied not listed (--report FILE or -v lists them)."
     assert lines[-1] == "Apply: 1,000 applied, 0 unchanged, 0 stale, 2 failed."
+
+
+def test_failures_are_listed_up_to_a_hundred() -> None:
+    lines = text(report(50, failed=150)).splitlines()
+    assert sum(line.startswith("failed ") for line in lines) == 100
+    assert sum(line.startswith("applied ") for line in lines) == 20
+    assert lines[-2] == "… and 50 failed, 30 applied not listed (--report FILE or -v lists them)."
 
 
 def test_verbose_lists_all() -> None:
