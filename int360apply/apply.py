@@ -12,11 +12,13 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .config import Config
 from .crm import AuditNote
 from .crm.errors import CrmError, PreconditionFailed
+from .crm.port import CrmPort
+from .errors import Int360Error
 from .plan import BillerPlan, Change, Plan, diff_settings, patch_from_changes
 from .secrets import SecretUnavailable, SharedResolver, source_from_environment
 
@@ -82,7 +84,7 @@ class Report:
         }
 
 
-class ApplyRefused(Exception):
+class ApplyRefused(Int360Error):
     """Nothing was written: the plan is over the guard, or cannot be executed."""
 
 
@@ -159,7 +161,7 @@ def guard(plan: Plan, max_billers: int) -> None:
 
 def apply_plan(
     plan: Plan,
-    client: Any,
+    client: CrmPort,
     options: ApplyOptions,
     config: Config | None = None,
 ) -> Report:
@@ -181,7 +183,7 @@ class Applier:
     """
 
     def __init__(
-        self, client: Any, options: ApplyOptions, commit: str | None, config: Config | None
+        self, client: CrmPort, options: ApplyOptions, commit: str | None, config: Config | None
     ) -> None:
         self._client = client
         self._options = options
@@ -251,7 +253,7 @@ class Applier:
 
 def _apply_one(
     entry: BillerPlan,
-    client: Any,
+    client: CrmPort,
     options: ApplyOptions,
     secrets: _Secrets,
     commit: str | None,
@@ -264,7 +266,8 @@ def _apply_one(
             patch = fill_secrets(patch_from_changes(changes), changes, secrets)
             note = audit_note(changes, commit, options.actor)
             try:
-                result = client.patch_settings(entry.bid, patch, etag, note=note)
+                # A changed entry was planned against live settings: it carries their ETag.
+                result = client.patch_settings(entry.bid, patch, cast(str, etag), note=note)
             except PreconditionFailed:
                 if options.from_file or config is None or attempt == 1:
                     outcome.status = "stale"
@@ -297,7 +300,7 @@ def _apply_one(
 
 
 def _replan(
-    entry: BillerPlan, client: Any, config: Config, options: ApplyOptions
+    entry: BillerPlan, client: CrmPort, config: Config, options: ApplyOptions
 ) -> tuple[list[Change], str]:
     settings, etag = client.get_settings(entry.bid)
     biller = config.billers[entry.bid]
@@ -319,7 +322,7 @@ def audit_note(changes: list[Change], commit: str | None, actor: str) -> AuditNo
     return AuditNote(text, author=actor, commit=commit, paths=tuple(paths))
 
 
-def _add_note(client: Any, bid: int, note: AuditNote) -> None:
+def _add_note(client: CrmPort, bid: int, note: AuditNote) -> None:
     try:
         client.add_note(bid, note.text, author=note.author, commit=note.commit, paths=note.paths)
     except CrmError as exc:

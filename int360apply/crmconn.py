@@ -6,10 +6,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from .config import Config
 from .crm import Profile
+from .crm.port import CrmPort
 
 SANDBOX_DB = ".int360/sandbox.sqlite"
 
@@ -18,7 +18,7 @@ SANDBOX_DB = ".int360/sandbox.sqlite"
 class Crm:
     """A connected CRM: the client, a label for output, and whether it is embedded."""
 
-    client: Any
+    client: CrmPort
     label: str
     embedded: bool
 

@@ -14,7 +14,7 @@ from .secrets import with_references
 
 def diff_since(config: Config, ref: str) -> Plan:
     """Per affected biller, the leaves whose merged value differs between ``ref`` and now."""
-    scope = scope_from_changes(config, changed_files(config.repo, ref), ref)
+    scope = scope_from_changes(config, changed_files(config.repo, ref))
     with temp_tree(config.repo, ref) as folder:
         base = load_config(Repo(Path(folder)))
     secrets = config.schemas.secret_paths

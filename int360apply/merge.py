@@ -104,11 +104,6 @@ def get_path(settings: Mapping[str, Any], path: Path_) -> Any:
     return node
 
 
-def has_path(settings: Mapping[str, Any], path: Path_) -> bool:
-    """Whether ``path`` is set (to anything, ``None`` excluded)."""
-    return get_path(settings, path) is not None
-
-
 def diff_patch(live: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
     """The smallest merge patch that turns ``live`` into ``desired``."""
     patch: dict[str, Any] = {}

@@ -12,14 +12,15 @@ from typing import Any, Protocol
 
 from .config import Config
 from .crm import Profile
+from .errors import Failure
 from .fleet_view import Filters, FleetView, fleet_view
-from .repo import BILLER_STEM
+from .repo import biller_paths
 from .starter import StarterError, choose_partner, starter_text
 from .yamlwrite import write_atomic
 
 
-class OnboardingError(Exception):
-    """Nothing was written or shown; the message says what to do instead."""
+class OnboardingError(Failure):
+    """Nothing was written or shown; the message says what to do instead (exit 1)."""
 
 
 class ProfileReader(Protocol):
@@ -60,12 +61,7 @@ def _profile(client: ProfileReader, bid: int, hint: str) -> Profile:
 
 def start_biller(config: Config, client: ProfileReader, bid: int, slug: str | None) -> Started:
     """Write ``billers/<bid>.yaml`` from the biller's CRM profile (never over a file)."""
-    folder = config.repo.root / "billers"
-    existing = sorted(
-        p
-        for p in folder.glob(f"{bid}*.yaml")
-        if (m := BILLER_STEM.match(p.stem)) is not None and int(m["bid"]) == bid
-    )
+    existing = biller_paths(config.repo, bid)
     if existing:
         rel = config.repo.rel(existing[0])
         raise OnboardingError(f"{rel} exists; edit it (int360 validate {rel} says what is left)")
@@ -76,7 +72,7 @@ def start_biller(config: Config, client: ProfileReader, bid: int, slug: str | No
         partner, iid = choose_partner(config, profile, slug)
     except StarterError as exc:
         raise OnboardingError(str(exc)) from None
-    target = folder / f"{bid}.yaml"
+    target = config.repo.root / "billers" / f"{bid}.yaml"
     write_atomic(target, starter_text(config, profile, partner, iid))
     return Started(target, config.repo.rel(target), partner, profile)
 

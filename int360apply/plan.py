@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import Int360Error
 from .jsonvalue import json_equal
 from .model import Path_, dotted, is_mapping
 
@@ -107,7 +108,7 @@ class Plan:
         }
 
 
-class PlanFormatError(ValueError):
+class PlanFormatError(Int360Error, ValueError):
     """A plan file that is not a plan this version can execute."""
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any
 
 from .config import Biller, Config
 from .crm import Profile
+from .crm.port import CrmPort
 from .model import dotted
 from .plan import BillerError, BillerPlan, Plan, diff_settings
 from .scope import Scope
@@ -17,15 +18,7 @@ from .scope import Scope
 PROFILE_LIST_THRESHOLD = 100
 
 
-class LiveReader(Protocol):
-    """What planning needs from the CRM client."""
-
-    def bulk_settings(self, bids: list[int]) -> Any: ...  # pragma: no cover
-    def get_biller(self, bid: int) -> Profile: ...  # pragma: no cover
-    def list_billers(self, integrator_id: int | None = None) -> Any: ...  # pragma: no cover
-
-
-def read_profiles(client: LiveReader, bids: set[int]) -> dict[int, Profile]:
+def read_profiles(client: CrmPort, bids: set[int]) -> dict[int, Profile]:
     """CRM profiles of ``bids`` (absent ones left out)."""
     from .crm.errors import NotFound
 
@@ -100,7 +93,7 @@ def plan_biller(
 def build_plan(
     config: Config,
     scope: Scope,
-    client: LiveReader,
+    client: CrmPort,
     *,
     crm: str,
     commit: str | None,
@@ -140,9 +133,4 @@ def build_plan(
     return Plan(crm=crm, commit=commit, billers=billers, fanout=fanout)
 
 
-def changed_paths(entry: BillerPlan) -> list[str]:
-    """The dotted paths a plan entry changes (for audit notes: names, never values)."""
-    return [c.path for c in entry.changes]
-
-
-__all__ = ["build_plan", "changed_paths", "dotted", "plan_biller", "profile_errors"]
+__all__ = ["build_plan", "dotted", "plan_biller", "profile_errors"]

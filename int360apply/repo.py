@@ -9,11 +9,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import Int360Error
+
 BILLER_STEM = re.compile(r"^(?P<bid>[0-9]+)(?:-[a-z0-9][a-z0-9-]*)?$")
 DEFAULTS = "partners/_defaults.yaml"
 
 
-class RepoError(Exception):
+class RepoError(Int360Error):
     """The repository cannot be found or read."""
 
 
@@ -92,15 +94,29 @@ def open_repo(path: str | None) -> Repo:
     return Repo(root)
 
 
-def git(repo: Repo, *args: str) -> str:
-    """Run git in the repository; ``RepoError`` with git's message on failure."""
+def biller_paths(repo: Repo, bid: int | str) -> list[Path]:
+    """The files of biller ``bid``: ``billers/{bid}.yaml`` first, then ``{bid}-*.yaml``."""
+    folder = repo.root / "billers"
+    return sorted(folder.glob(f"{bid}.yaml")) + sorted(folder.glob(f"{bid}-*.yaml"))
+
+
+def git_bytes(repo: Repo, *args: str, what: str | None = None) -> bytes:
+    """Run git in the repository (the only place that does): its output as bytes.
+
+    ``RepoError`` on failure, with git's last line of error, introduced by
+    ``git WHAT`` (default: the arguments).
+    """
     try:
-        result = subprocess.run(
-            ["git", *args], cwd=repo.root, capture_output=True, text=True, check=False
-        )
+        result = subprocess.run(["git", *args], cwd=repo.root, capture_output=True, check=False)
     except OSError as exc:
         raise RepoError(f"cannot run git: {exc}") from exc
     if result.returncode != 0:
-        message = result.stderr.strip().splitlines()
-        raise RepoError(f"git {' '.join(args)}: {message[-1] if message else 'failed'}")
+        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        label = what if what is not None else " ".join(args)
+        raise RepoError(f"git {label}: {message[-1] if message else 'failed'}")
     return result.stdout
+
+
+def git(repo: Repo, *args: str) -> str:
+    """Run git in the repository; its output as text, ``RepoError`` on failure."""
+    return git_bytes(repo, *args).decode("utf-8")

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import Int360Error
+
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
     from referencing import Registry
@@ -33,7 +35,7 @@ GROUPS = ("advanced", "ftp", "data_pump", "invoicing")
 REQUIRED_FORMATS = ("hostname", "uri", "email")
 
 
-class SchemaSetupError(RuntimeError):
+class SchemaSetupError(Int360Error, RuntimeError):
     """The schemas cannot be loaded, or a format they use has no checker."""
 
 

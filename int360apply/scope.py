@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config
-from .repo import BILLER_STEM, DEFAULTS, Repo, RepoError, git
+from .repo import BILLER_STEM, DEFAULTS, Repo, RepoError, git, git_bytes
 
 DEFAULTS_STEM = Path(DEFAULTS).stem
 
@@ -21,7 +21,6 @@ class Scope:
 
     bids: set[int]
     removed: dict[int, str] = field(default_factory=dict)  # bid -> deleted file path
-    description: str = "all billers"
     partners_changed: set[str] = field(default_factory=set)  # stems; ``_defaults`` too
 
     def fanout(self, config: Config) -> dict[str, int]:
@@ -80,7 +79,7 @@ def _bid_of(path: str) -> int | None:
     return int(match["bid"]) if match else None
 
 
-def scope_from_changes(config: Config, changes: GitChanges, ref: str) -> Scope:
+def scope_from_changes(config: Config, changes: GitChanges) -> Scope:
     """Billers whose file changed; every biller of a changed partner; all if the base moved."""
     partners = {
         Path(f).stem
@@ -91,11 +90,7 @@ def scope_from_changes(config: Config, changes: GitChanges, ref: str) -> Scope:
         f == DEFAULTS or f.startswith("schemas/") for f in changes.changed | changes.deleted
     )
     if everything:
-        return Scope(
-            set(config.billers),
-            description=f"all billers (_defaults or schemas changed since {ref})",
-            partners_changed=partners,
-        )
+        return Scope(set(config.billers), partners_changed=partners)
     bids = {b for f in changes.changed if (b := _bid_of(f)) is not None}
     bids |= {b.bid for b in config.billers.values() if b.partner in partners}
     removed = {
@@ -105,9 +100,7 @@ def scope_from_changes(config: Config, changes: GitChanges, ref: str) -> Scope:
     }
     bids &= set(config.billers) | set(removed)
     bids -= set(removed)
-    return Scope(
-        bids, removed, description=f"billers changed since {ref}", partners_changed=partners
-    )
+    return Scope(bids, removed, partners_changed=partners)
 
 
 def select(
@@ -120,29 +113,28 @@ def select(
     """The scope of the command line: ``--bid``, ``--partner``, ``--changed-since`` or all."""
     bid_list, partner_list = list(bids), list(partners)
     if changed_since is not None:
-        return scope_from_changes(config, changed_files(config.repo, changed_since), changed_since)
+        return scope_from_changes(config, changed_files(config.repo, changed_since))
     if not bid_list and not partner_list:
         return Scope(set(config.billers))
     chosen = set(bid_list)
     chosen |= {b.bid for b in config.billers.values() if b.partner in set(partner_list)}
-    what = ", ".join([*(str(b) for b in bid_list), *(f"partner {p}" for p in partner_list)])
-    return Scope(chosen, description=what)
+    return Scope(chosen)
 
 
 def checkout_tree(repo: Repo, ref: str, into: Path) -> None:
     """Write ``partners/``, ``billers/`` and ``schemas/`` as they are at ``ref`` into ``into``."""
-    import subprocess
-
-    result = subprocess.run(
-        ["git", "archive", "--format=tar", ref, "--", "partners", "billers", "schemas"],
-        cwd=repo.root,
-        capture_output=True,
-        check=False,
+    tar = git_bytes(
+        repo,
+        "archive",
+        "--format=tar",
+        ref,
+        "--",
+        "partners",
+        "billers",
+        "schemas",
+        what=f"archive {ref}",
     )
-    if result.returncode != 0:
-        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RepoError(f"git archive {ref}: {message[-1] if message else 'failed'}")
-    with tarfile.open(fileobj=io.BytesIO(result.stdout)) as archive:
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
         archive.extractall(into, filter="data")
     for folder in ("partners", "billers", "schemas"):
         (into / folder).mkdir(exist_ok=True)

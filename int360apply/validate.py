@@ -13,11 +13,6 @@ from .model import Document, Location, Path_, Problem, dotted, is_mapping
 from .repo import DEFAULTS
 from .schemas import GROUPS, fast_check_for
 
-RUNBOOK_HINT = (
-    "fix the CRM profile (Biller Info → CRM Profile → Integration Partner ID) "
-    "or the partner: line of this file"
-)
-
 
 def validate(config: Config) -> list[Problem]:
     """Every problem of the loaded repository, sorted and without repeats."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from .config import Config, load_config
 from .model import Location, Problem
 from .parse_cache import RACY_NS, ParseCache, identity
-from .repo import Repo
+from .repo import BILLER_STEM, Repo, biller_paths
 from .schemas import careful as schemas_careful
 from .validate import billers_problems, cross_file_problems, validate
 
@@ -75,18 +75,12 @@ def _run(repo: Repo, paths: Sequence[Path] | None, *, careful: bool) -> list[Pro
 
 def _namesakes(repo: Repo, billers: list[Path]) -> list[Path]:
     """Other biller files whose name carries the same BID (a duplicate to report)."""
-    from .repo import BILLER_STEM
-
     found: set[Path] = set()
     given = {p.resolve() for p in billers}
     for path in billers:
         match = BILLER_STEM.match(path.stem)
         if match:
-            folder = repo.root / "billers"
-            for other in [
-                *folder.glob(f"{match['bid']}.yaml"),
-                *folder.glob(f"{match['bid']}-*.yaml"),
-            ]:
+            for other in biller_paths(repo, match["bid"]):
                 if other.resolve() not in given:
                     found.add(other)
     return sorted(found)

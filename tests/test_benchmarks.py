@@ -15,6 +15,8 @@ from benchmarks.run import STEPS, main
 from int360apply.repo import Repo
 from int360apply.validate_run import run_validate
 
+pytestmark = pytest.mark.slow  # generates and validates benchmark fleets
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -58,6 +58,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert out == f"int360 {version('int360-as-code')}\n"
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     """``int360 partners | head -0``: the reader is gone before the first write."""
     errors = tmp_path / "stderr"
@@ -74,6 +75,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     assert code == 141  # as a shell reports a command ended by SIGPIPE
 
 
+@pytest.mark.slow
 def test_a_shell_pipe_into_head(tmp_path: Path) -> None:
     result = subprocess.run(
         f"'{sys.executable}' -m int360apply --repo '{ROOT}' partners | head -2",

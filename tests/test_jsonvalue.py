@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,6 +44,7 @@ def test_lists_in_order_mappings_by_key() -> None:
     assert not json_equal({"a": 1}, {"a": 1, "b": None})
 
 
+@pytest.mark.slow
 @given(st.booleans(), st.integers(-2, 2) | st.floats(-2, 2, allow_nan=False))
 def test_no_boolean_equals_any_number(flag: bool, number: float) -> None:
     assert not json_equal(flag, number)
@@ -56,6 +58,7 @@ def test_an_integer_equals_its_float(n: int) -> None:
     assert diff_patch({"k": n}, {"k": float(n)}) == {}
 
 
+@pytest.mark.slow
 @given(VALUES, VALUES)
 def test_plan_diff_and_client_agree(live: Any, desired: Any) -> None:
     """Plan, the merge diff and the client's 'already holds' check answer alike

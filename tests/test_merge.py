@@ -112,6 +112,7 @@ def test_lists_replace_whole() -> None:
 # --- properties ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @given(DOCS)
 def test_merging_with_an_empty_layer_is_identity(doc: dict[str, Any]) -> None:
     assert merge([doc, {}]) == doc
@@ -119,12 +120,14 @@ def test_merging_with_an_empty_layer_is_identity(doc: dict[str, Any]) -> None:
     assert merge_patch(doc, {}) == doc
 
 
+@pytest.mark.slow
 @given(st.lists(LAYERS, min_size=1, max_size=4), st.integers(min_value=0, max_value=4))
 def test_an_empty_layer_anywhere_changes_nothing(layers: list[dict[str, Any]], at: int) -> None:
     with_empty = [*layers[:at], {}, *layers[at:]]
     assert merge(with_empty) == merge(layers)
 
 
+@pytest.mark.slow
 @given(st.lists(LAYERS, max_size=4))
 def test_merge_is_patching_layer_by_layer(layers: list[dict[str, Any]]) -> None:
     expected: Any = {}
@@ -134,6 +137,7 @@ def test_merge_is_patching_layer_by_layer(layers: list[dict[str, Any]]) -> None:
     assert merge(layers) == without_nulls(merge(layers))  # no null survives
 
 
+@pytest.mark.slow
 @given(st.lists(LAYERS, min_size=1, max_size=4))
 def test_merge_does_not_change_its_inputs(layers: list[dict[str, Any]]) -> None:
     before = copy.deepcopy(layers)
@@ -146,6 +150,7 @@ def test_merge_does_not_change_its_inputs(layers: list[dict[str, Any]]) -> None:
     assert layers == before
 
 
+@pytest.mark.slow
 @settings(max_examples=150)
 @given(st.lists(LAYERS, min_size=1, max_size=4))
 def test_provenance_names_the_highest_layer_that_set_each_leaf(
@@ -178,6 +183,7 @@ def test_provenance_examples() -> None:
     assert provenance([{"a": {"b": 1}}, {"a": {}}]) == {("a", "b"): 0}
 
 
+@pytest.mark.slow
 @given(DOCS.filter(bool), st.data())
 def test_null_removes_exactly_one_key(doc: dict[str, Any], data: st.DataObject) -> None:
     path = data.draw(st.sampled_from(all_key_paths(doc)))
@@ -188,6 +194,7 @@ def test_null_removes_exactly_one_key(doc: dict[str, Any], data: st.DataObject) 
     )
 
 
+@pytest.mark.slow
 @given(DOCS, st.lists(KEYS, min_size=1, max_size=3))
 def test_null_for_an_absent_key_changes_nothing_else(doc: dict[str, Any], path: list[str]) -> None:
     assume(get_path(doc, tuple(path)) is None)
@@ -200,6 +207,7 @@ def test_null_for_an_absent_key_changes_nothing_else(doc: dict[str, Any], path: 
     assert {p: v for p, v in leaves(result)} == {p: v for p, v in leaves(doc)}
 
 
+@pytest.mark.slow
 @settings(max_examples=150)
 @given(DOCS, DOCS)
 def test_diff_patch_turns_a_into_b(a: dict[str, Any], b: dict[str, Any]) -> None:
@@ -207,11 +215,13 @@ def test_diff_patch_turns_a_into_b(a: dict[str, Any], b: dict[str, Any]) -> None
     assert json_equal(merge_patch(a, patch), b)
 
 
+@pytest.mark.slow
 @given(DOCS)
 def test_diff_patch_of_equal_documents_is_empty(a: dict[str, Any]) -> None:
     assert diff_patch(a, copy.deepcopy(a)) == {}
 
 
+@pytest.mark.slow
 @given(DOCS, DOCS)
 def test_diff_patch_touches_only_what_differs(a: dict[str, Any], b: dict[str, Any]) -> None:
     patch = diff_patch(a, b)
@@ -232,6 +242,7 @@ def test_diff_patch_sees_type_changes() -> None:
     assert diff_patch({"a": {"b": 1}}, {"a": {}}) == {"a": {"b": None}}
 
 
+@pytest.mark.slow
 @given(DOCS)
 def test_leaves_and_get_path_agree(doc: dict[str, Any]) -> None:
     for path, value in leaves(doc):

@@ -197,6 +197,7 @@ def test_a_file_written_while_it_is_read_is_parsed_again_next_time(
     assert "name_note" in config.billers[104233].doc.data  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 def test_plan_with_the_cache_equals_plan_without(
     tmp_repo: Any, int360_subprocess: RunModule
 ) -> None:
@@ -215,16 +216,16 @@ def test_plan_with_the_cache_equals_plan_without(
 
 def _while_planning(monkeypatch: pytest.MonkeyPatch, probe: Callable[[], Any]) -> list[Any]:
     """What ``probe`` returns each time a command starts planning, as a list that fills."""
-    from int360apply import cli_apply
+    from int360apply import engine
 
     seen: list[Any] = []
-    real_plan = cli_apply._plan
+    real_plan = engine.plan
 
     def observe(*args: Any, **kwargs: Any) -> Any:
         seen.append(probe())
         return real_plan(*args, **kwargs)
 
-    monkeypatch.setattr(cli_apply, "_plan", observe)
+    monkeypatch.setattr(engine, "plan", observe)
     return seen
 
 

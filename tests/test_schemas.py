@@ -93,11 +93,13 @@ def test_check_jsonschema_is_installed() -> None:
     assert CHECK_JSONSCHEMA.exists(), f"{CHECK_JSONSCHEMA} is missing: install the dev extras"
 
 
+@pytest.mark.slow
 def test_schemas_pass_the_metaschema_check() -> None:
     done = check_jsonschema("--check-metaschema", *SCHEMA_FILES)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("schema", "pattern"),
     [
@@ -115,6 +117,7 @@ def test_every_shipped_file_passes_check_jsonschema(schema: str, pattern: str) -
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_check_jsonschema_really_follows_the_settings_refs(tmp_path: Path) -> None:
     """The control for the test above: a bad override deep in the settings fails."""
     bad = tmp_path / "900001.yaml"
@@ -126,6 +129,7 @@ def test_check_jsonschema_really_follows_the_settings_refs(tmp_path: Path) -> No
     assert "overrides.ftp.port" in done.stdout
 
 
+@pytest.mark.slow
 def test_metaschema_check_catches_a_broken_schema(tmp_path: Path) -> None:
     broken = tmp_path / "broken.schema.json"
     broken.write_text(json.dumps({"$schema": DRAFT, "type": "objekt"}))
@@ -377,6 +381,7 @@ def test_format_is_enforced(tmp_repo: TmpRepo, fmt: str) -> None:
     assert result.code == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", sorted(BAD_FORMAT_VALUES))
 def test_format_is_enforced_by_check_jsonschema_too(tmp_path: Path, fmt: str) -> None:
     body, _ = BAD_FORMAT_VALUES[fmt]

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from conftest import rewrite_keeping_size_and_mtime
 
+pytestmark = pytest.mark.slow  # real processes and files settling past the racy-clean window
+
 if TYPE_CHECKING:
     from conftest import RunModule
 

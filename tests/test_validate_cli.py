@@ -419,6 +419,7 @@ def test_bad_biller_file_is_a_problem_not_a_crash(tmp_repo: TmpRepo, name: str) 
     assert rendered.err.strip()
 
 
+@pytest.mark.slow
 def test_bad_files_in_a_real_process_print_no_traceback(
     tmp_repo: TmpRepo, int360_subprocess: RunModule
 ) -> None:

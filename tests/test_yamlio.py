@@ -338,6 +338,7 @@ _JSON = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(st.dictionaries(_TEXT, _JSON, max_size=5))
 def test_json_documents_load_as_the_same_data(data: dict[str, object]) -> None:
@@ -405,6 +406,7 @@ def test_ampersands_and_stars_in_values_are_plain_text(text: str) -> None:
     assert isinstance(parse(text.encode()), dict)
 
 
+@pytest.mark.slow
 def test_the_anchor_prefilter_never_misses_one_libyaml_sees() -> None:
     """Files without a possible anchor skip the second pass over their events: on
     random token soup, every text in which libyaml reports an anchor or alias must be

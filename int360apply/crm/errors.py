@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from ..errors import Int360Error
+
 
 class FieldProblem(NamedTuple):
     """One per-field problem of a 422: a dotted path (``ftp.port``) and a message."""
@@ -17,8 +19,10 @@ class FieldProblem(NamedTuple):
     message: str
 
 
-class CrmError(Exception):
+class CrmError(Int360Error):
     """Anything that went wrong talking to the CRM."""
+
+    prefix = "the CRM call failed: "
 
     def __init__(
         self,
@@ -38,6 +42,8 @@ class CrmError(Exception):
 class CrmConfigError(CrmError, ValueError):
     """The CRM cannot be reached as configured (its URL, a proxy, a CA bundle): a
     setting to fix, not a failure to retry."""
+
+    prefix = ""
 
 
 class CrmProtocolError(CrmError):

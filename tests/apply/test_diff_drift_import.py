@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 
+import pytest
 import yaml
 
 from ._support import (
@@ -17,6 +18,8 @@ from ._support import (
     statuses,
     text_pos,
 )
+
+pytestmark = pytest.mark.slow  # end to end: real processes, git and the sandbox CRM
 
 MODELINE = "# yaml-language-server: $schema=../schemas/biller.schema.json"
 

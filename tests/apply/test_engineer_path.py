@@ -15,6 +15,8 @@ import yaml
 
 from ._support import Workspace
 
+pytestmark = pytest.mark.slow  # real processes and a sandbox over HTTP
+
 
 def put(ws: Workspace, bid: int, name: str, iid: int, status: str = "active") -> None:
     assert ws.crm is not None

@@ -29,6 +29,8 @@ from ._support import (
     written_billers,
 )
 
+pytestmark = pytest.mark.slow  # end to end: real processes, git and the sandbox CRM
+
 EMBEDDED = "CRM: embedded sandbox (.int360/sandbox.sqlite)"
 
 

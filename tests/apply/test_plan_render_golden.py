@@ -25,6 +25,8 @@ from int360apply.render.plan import COMMENT_LIMIT, markdown
 
 from ._support import GOLDEN, Workspace
 
+pytestmark = pytest.mark.slow  # end to end: real processes, git and the sandbox CRM
+
 
 def normalise(text: str, ws: Workspace) -> str:
     head = ws.head()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from int360apply.crm import Profile
 from int360apply.crm.client import CrmClient, RetryPolicy
 from int360apply.crm.errors import PreconditionFailed
@@ -51,6 +53,7 @@ def _write(crm: CrmClient, bid: int, patch: dict[str, dict[str, object]]) -> Non
             continue
 
 
+@pytest.mark.slow
 def test_concurrent_writers_with_faults_lose_nothing(make_sandbox: MakeSandbox) -> None:
     profiles = [Profile(b, f"Biller {b}", 93) for b in [SHARED, *OWN]]
     server = make_sandbox(profiles, faults=FaultConfig(fail_rate=0.3, seed=2024, retry_after=0))

@@ -27,6 +27,8 @@ from int360apply.schemas import Schemas
 
 from .conftest import PROFILES, READ, SCHEMA_DIR, WRITE, MakeSandbox
 
+pytestmark = pytest.mark.slow  # schemathesis drives the sandbox through the whole contract
+
 CONTRACT = SCHEMA_DIR / "crm-api.openapi.yaml"
 SETTINGS_REF = "./settings.schema.json#/$defs/"
 

@@ -90,6 +90,7 @@ def test_background_server_lifecycle(tmp_path: Path, schemas: Schemas) -> None:
         assert len(requests.get(f"{again.url}/billers", timeout=5).json()["items"]) == len(PROFILES)
 
 
+@pytest.mark.slow
 def test_serve_in_the_foreground(tmp_path: Path) -> None:
     """``run_serve`` prints its URL, serves with tokens, logs without them, stops on Ctrl-C."""
     script = (

@@ -41,6 +41,8 @@ from .conftest import (
     not_at_desired,
 )
 
+pytestmark = pytest.mark.slow  # reliability: faults, load and fuzzing against real processes
+
 COMMIT = "c0ffee" * 6 + "abcd"
 
 

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from int360apply.config import load_config
 from int360apply.crm.sandbox.faults import FaultConfig
 from int360apply.crmconn import profiles
@@ -31,6 +33,8 @@ from .conftest import (
     not_at_desired,
     run_int360,
 )
+
+pytestmark = pytest.mark.slow  # reliability: faults, load and fuzzing against real processes
 
 EDITED_LABEL = "Edited in the CRM by a person"
 

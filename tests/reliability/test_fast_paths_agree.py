@@ -22,6 +22,8 @@ from int360apply.validate_run import PARALLEL_THRESHOLD
 from .conftest import CORPUS, copy_repo, make_fleet
 from .test_hostile_input import CASES, Case
 
+pytestmark = pytest.mark.slow  # reliability: faults, load and fuzzing against real processes
+
 Problems = list[dict[str, Any]]
 
 

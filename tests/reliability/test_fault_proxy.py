@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from int360apply.apply import ApplyOptions, apply_plan
 from int360apply.config import load_config
 from int360apply.crmconn import profiles
@@ -22,6 +24,8 @@ from int360apply.scope import Scope
 
 from .conftest import MakeSandbox, fast_client, make_fleet, not_at_desired
 from .fault_proxy import MODES, Fault, FaultProxy
+
+pytestmark = pytest.mark.slow  # reliability: faults, load and fuzzing against real processes
 
 COMMIT = "0123456789abcdef" * 2 + "01234567"
 READ_TIMEOUT = 0.4

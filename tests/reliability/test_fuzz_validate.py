@@ -20,6 +20,8 @@ from int360apply.cli import main
 
 from .conftest import REPO_ROOT, copy_repo
 
+pytestmark = pytest.mark.slow  # reliability: faults, load and fuzzing against real processes
+
 TARGETS = (
     "billers/104233.yaml",
     "billers/110392-cedar-falls.yaml",

@@ -24,6 +24,8 @@ from int360apply.plan import BillerPlan, Change, Plan
 
 from .conftest import copy_repo
 
+pytestmark = pytest.mark.slow  # reliability: faults, load and fuzzing against real processes
+
 EVIL = "https://evil.example.net"
 TOKEN = "tok-hostile-crm-5e1f0c2b9a"
 FAST = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0, deadline=5.0)

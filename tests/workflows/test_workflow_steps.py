@@ -20,6 +20,8 @@ import pytest
 
 from .conftest import GITHUB_REPOSITORY, STUBS, Scenario, git
 
+pytestmark = pytest.mark.slow  # workflow runs: real git, the sandbox and a fake gh per step
+
 ZERO = "0" * 40
 INSTALL = {"install": STUBS["install"]}
 MARKER = "<!-- int360-plan -->"

@@ -1,0 +1,328 @@
+"""One short function per ``int360`` command: arguments → engine → render → exit code.
+
+Each takes the parsed arguments, the repository (None for ``sandbox serve``) and
+the run's process ``Tuning``. Errors go up to ``main`` as ``Int360Error``s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import engine
+from ..errors import EXIT_CHANGES, EXIT_FAIL, EXIT_OK, UsageError
+from ..repo import Repo, RepoError, biller_paths, open_repo
+from ..runtime import Tuning
+from .terminal import announce, colour, confirm, err, out, progress
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..plan import Plan
+    from ..scope import Scope
+
+Handler = Callable[..., int]  # (args, repo, tuning) -> exit code
+
+
+# --- the repository alone ----------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 validate [PATH…]``: every problem in one run; exit 0 valid, 1 invalid."""
+    from ..render.problems import FORMATS
+    from ..validate_run import run_validate
+
+    problems = run_validate(repo, [Path(p) for p in args.paths] or None, careful=args.careful)
+    out(FORMATS[args.format](problems))
+    if not problems and args.format == "text":
+        err("valid")
+    return EXIT_FAIL if problems else EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 render BID``: the merged settings of one biller."""
+    from ..config import load_config
+    from ..render import settings as render
+    from ..render.problems import text
+    from ..validate import biller_problems
+
+    if args.live:
+        return _render_live(args, repo)
+    config = load_config(repo, biller_paths(repo, args.bid))
+    biller = config.billers.get(args.bid)
+    if biller is None:
+        problems = [p for p in config.problems if p.location.path.startswith("billers/")]
+        if problems:
+            err(text(problems))
+        else:
+            err(f"no biller {args.bid}: no file billers/{args.bid}.yaml")
+        return EXIT_FAIL
+    own = [p for p in config.problems if p.location.path == biller.doc.path]
+    problems = sorted(set(own + biller_problems(config, biller)))
+    if own or biller.partner not in config.partners:
+        err(text(problems) or f"partner '{biller.partner}' has errors; run int360 validate")
+        return EXIT_FAIL
+    desired = config.desired(biller)
+    if args.explain:
+        fn = render.explain_json if args.format == "json" else render.explain_yaml
+        out(fn(desired, config.provenance(biller)))
+    elif args.format == "json":
+        out(json.dumps(desired, indent=2) + "\n")
+    else:
+        out(render.as_yaml(desired))
+    if problems:
+        err(text(problems))
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def _render_live(args: argparse.Namespace, repo: Repo) -> int:
+    """``int360 render BID --live``: the CRM's current settings, secrets by name."""
+    from ..crmconn import connect
+    from ..onboarding import live_settings
+    from ..render.live import live_json, live_yaml
+
+    if args.explain:
+        raise UsageError("--explain shows where the files set each value; --live has no files")
+    config = engine.load(repo)
+    with connect(config) as crm:
+        if args.format == "json":
+            err(f"CRM: {crm.label}")
+        settings, etag = live_settings(crm.client, args.bid)
+        render = live_json if args.format == "json" else live_yaml
+        out(render(args.bid, crm.label, etag, settings, config.schemas))
+    return EXIT_OK
+
+
+def cmd_partners(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 partners``: slug, name, integrator IDs and biller count."""
+    from ..config import load_config
+
+    config = load_config(repo)
+    counts: dict[str, int] = {}
+    for biller in config.billers.values():
+        counts[biller.partner] = counts.get(biller.partner, 0) + 1
+    rows = [("SLUG", "NAME", "INTEGRATOR IDS", "BILLERS")]
+    for slug, partner in sorted(config.partners.items()):
+        ids = ", ".join(map(str, partner.integrator_ids))
+        rows.append((slug, partner.name, ids, str(counts.get(slug, 0))))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(3)] + [row[3].rjust(widths[3])]
+        out("  ".join(cells).rstrip() + "\n")
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 diff``: from git alone; exit 0 none, 2 differences, 1 error."""
+    config = engine.valid_config(repo, tuning=tuning)
+    plan = engine.diff(config, args.base)
+    out(_render(plan, args.format, args.verbose, title="Int360 diff"))
+    return EXIT_CHANGES if plan.summary["change"] or plan.summary.get("removed") else EXIT_OK
+
+
+# --- the CRM -----------------------------------------------------------------
+
+
+def _scope_of(config: Config, args: argparse.Namespace) -> Scope:
+    return engine.scope(
+        config, bids=args.bid or (), partners=args.partner or (), changed_since=args.changed_since
+    )
+
+
+def _render(plan: Plan, fmt: str, verbose: bool = False, **kwargs: Any) -> str:
+    from ..render import plan as render
+
+    if fmt == "json":
+        return render.as_json(plan)
+    if fmt == "markdown":
+        return render.markdown(plan, **kwargs)
+    return render.text(plan, colour=colour(), verbose=verbose)
+
+
+def _plan_exit(plan: Plan) -> int:
+    summary = plan.summary
+    if summary["error"]:
+        return EXIT_FAIL
+    return EXIT_CHANGES if summary["change"] else EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 plan``: desired vs live per biller; exit 0 none, 2 changes, 1 error."""
+    from ..crmconn import connect
+
+    config = engine.valid_config(repo, tuning=tuning)
+    scope = _scope_of(config, args)
+    with connect(config) as crm:
+        announce(crm.label, args.format)
+        commit = engine.commit_of(repo)
+        plan = engine.plan(config, scope, crm, commit=commit, rotate_secrets=args.rotate_secrets)
+    out(_render(plan, args.format, args.verbose))
+    if args.out:
+        from ..render.plan import as_json
+        from ..yamlwrite import write_atomic
+
+        write_atomic(Path(args.out), as_json(plan))
+    return _plan_exit(plan)
+
+
+def _load_plan(path: str) -> Plan:
+    from ..plan import PlanFormatError, plan_from_dict
+
+    try:
+        return plan_from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, PlanFormatError) as exc:
+        raise UsageError(f"--plan {path}: {exc}") from exc
+
+
+def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 apply``: make live = desired; exit 0 all applied or unchanged, 1 otherwise."""
+    from ..crmconn import connect
+    from ..render.plan import text
+
+    if args.plan and (args.bid or args.partner or args.changed_since or args.all):
+        raise UsageError("--plan executes a saved plan; it takes no scope")
+    if args.concurrency < 1 or args.max_billers < 0:
+        raise UsageError("--concurrency must be at least 1 and --max-billers at least 0")
+    tuning.io_bound()
+    config = engine.valid_config(repo, positions=True, tuning=tuning)  # changes: their sources
+    saved = _load_plan(args.plan) if args.plan else None
+    with connect(config, concurrency=args.concurrency) as crm:
+        announce(crm.label, "text")
+        request = engine.ApplyRequest(
+            scope=_scope_of(config, args) if saved is None else None,
+            saved=saved,
+            yes=args.yes,
+            max_billers=args.max_billers,
+            concurrency=args.concurrency,
+            rotate_secrets=args.rotate_secrets,
+            progress=progress(),
+        )
+        report = engine.apply(
+            repo,
+            config,
+            crm,
+            request,
+            show_plan=lambda plan: out(text(plan, colour=colour(), verbose=args.verbose)),
+            confirm=lambda count: confirm(count, args.yes),
+        )
+    if report is None:
+        return EXIT_FAIL  # not confirmed: nothing was written
+    for warning in report.warnings:
+        err(f"warning: {warning}")
+    from ..render.report import text as report_text
+
+    out(report_text(report, verbose=args.verbose))
+    if args.report:
+        from ..yamlwrite import write_atomic
+
+        write_atomic(Path(args.report), json.dumps(report.as_dict(), indent=2) + "\n")
+    return EXIT_OK if report.ok else EXIT_FAIL
+
+
+def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 drift``: plan of every biller; exit 0 none, 2 drift, 1 error."""
+    from ..crmconn import connect
+
+    config = engine.valid_config(repo, tuning=tuning)
+    with connect(config) as crm:
+        announce(crm.label, args.format)
+        plan = engine.drift(config, crm, commit=engine.commit_of(repo))
+        out(_render(plan, args.format, args.verbose, title="Int360 drift"))
+        if args.adopt and plan.changed:
+            failed = False
+            for adopted in engine.adopt(config, crm, plan):
+                if adopted.error is None:
+                    err(f"{adopted.path}: rewritten to the live settings")
+                else:
+                    err(f"{adopted.path}: not adopted: {adopted.error}")
+                    failed = True
+            if failed:
+                return EXIT_FAIL
+    return _plan_exit(plan)
+
+
+def cmd_import(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 import``: biller files with the minimal overrides of the live settings."""
+    from ..crmconn import connect
+
+    if not args.bids and args.integrator_id is None:
+        raise UsageError("name billers (BID…) or --integrator-id N")
+    config = engine.load(repo)
+    if args.partner and args.partner not in config.partners:
+        raise UsageError(f"--partner {args.partner}: no such partner")
+    status = EXIT_OK
+    with connect(config) as crm:
+        announce(crm.label, "text")
+        for imported in engine.import_billers(
+            config,
+            crm,
+            bids=args.bids,
+            integrator_id=args.integrator_id,
+            partner=args.partner,
+            force=args.force,
+        ):
+            if imported.problem is not None:
+                err(imported.problem)
+                status = EXIT_FAIL
+            else:
+                out(f"wrote {imported.written}\n")
+    return status
+
+
+def cmd_billers(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 billers``: the CRM's profiles beside the files; exit 0."""
+    from ..crmconn import connect
+    from ..fleet_view import FORMATS, Filters
+    from ..onboarding import billers_view
+
+    config = engine.load(repo)
+    if args.partner and args.partner not in config.partners:
+        raise UsageError(f"--partner {args.partner}: no such partner (see int360 partners)")
+    filters = Filters(args.partner, args.integrator_id, args.name, args.unmanaged)
+    with connect(config) as crm:
+        announce(crm.label, args.format)
+        view = billers_view(config, crm.client, filters)
+    out(FORMATS[args.format](view))
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 new BID``: a biller file from its CRM profile, then what is left to fill;
+    exit 0 valid, 1 still to fill (or not written)."""
+    from ..crmconn import connect
+    from ..onboarding import start_biller
+    from ..render.problems import text
+    from ..validate_run import run_validate
+
+    config = engine.load(repo)  # every file: a new embedded sandbox is seeded from them
+    if args.partner and args.partner not in config.partners:
+        raise UsageError(f"--partner {args.partner}: no such partner (see int360 partners)")
+    with connect(config) as crm:
+        announce(crm.label, "text")
+        started = start_biller(config, crm.client, args.bid, args.partner)
+    out(f"wrote {started.rel} (partner {started.partner})\n")
+    if started.profile.status != "active":
+        err(f"note: the CRM profile of {args.bid} is {started.profile.status}")
+    problems = run_validate(repo, [started.path])
+    if not problems:
+        out(f"{started.rel} is valid: nothing left to fill.\n")
+        return EXIT_OK
+    out(text(problems))
+    out(f"Fill those in, then run: int360 validate {started.rel}\n")
+    return EXIT_FAIL
+
+
+def cmd_sandbox_serve(args: argparse.Namespace, repo: Repo | None, tuning: Tuning) -> int:
+    """``int360 sandbox serve``: the sandbox CRM in the foreground."""
+    from ..config import load_config
+    from ..crm.sandbox.server import run_serve
+    from ..crmconn import profiles
+
+    try:
+        found = open_repo(getattr(args, "repo", None))
+    except RepoError:
+        return int(run_serve(args, []))
+    return int(run_serve(args, list(profiles(load_config(found))), schema_dir=found.schema_dir))

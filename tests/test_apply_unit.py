@@ -1,0 +1,86 @@
+"""The applier through an in-memory CRM (``tests/fakes.py``): writes, races, guard, notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from int360apply.apply import ApplyOptions, ApplyRefused, apply_plan, guard
+from int360apply.config import Config, load_config
+from int360apply.planner import build_plan
+from int360apply.repo import Repo
+from int360apply.scope import Scope
+from tests.fakes import FakeCrm
+from tests.test_planner import in_sync
+
+BID = 200145
+LABEL = "advanced.account_number_label"
+
+
+@pytest.fixture
+def config(tmp_repo: Any) -> Config:
+    return load_config(Repo(tmp_repo.root))
+
+
+def _drifted(config: Config) -> FakeCrm:
+    crm = in_sync(config, BID)
+    crm.settings[BID]["advanced"]["account_number_label"] = "Account"
+    return crm
+
+
+def test_a_planned_change_is_written_with_an_audit_note(config: Config) -> None:
+    crm = _drifted(config)
+    plan = build_plan(config, Scope({BID}), crm, crm="fake", commit="abc123")
+    report = apply_plan(plan, crm, ApplyOptions(actor="Pat"), config)
+    assert report.ok and report.summary["applied"] == 1
+    assert crm.settings[BID]["advanced"]["account_number_label"] == "Parcel Number"
+    (note,) = crm.notes[BID]
+    assert note.author == "Pat" and note.commit == "abc123" and note.paths == (LABEL,)
+    again = build_plan(config, Scope({BID}), crm, crm="fake", commit="abc123")
+    assert again.summary["change"] == 0
+
+
+def test_a_fresh_plan_that_raced_another_writer_is_planned_again_once(config: Config) -> None:
+    crm = _drifted(config)
+    plan = build_plan(config, Scope({BID}), crm, crm="fake", commit=None)
+    crm.touch(BID)
+    report = apply_plan(plan, crm, ApplyOptions(), config)
+    assert [o.status for o in report.outcomes] == ["applied"]
+    assert crm.calls.count("patch_settings") == 2
+    assert crm.settings[BID]["advanced"]["account_number_label"] == "Parcel Number"
+
+
+def test_a_saved_plan_on_a_moved_biller_is_stale_and_writes_nothing(config: Config) -> None:
+    crm = _drifted(config)
+    plan = build_plan(config, Scope({BID}), crm, crm="fake", commit=None)
+    crm.touch(BID)
+    report = apply_plan(plan, crm, ApplyOptions(from_file=True), config)
+    (outcome,) = report.outcomes
+    assert outcome.status == "stale" and outcome.errors[0]["code"] == "stale"
+    assert not report.ok
+    assert crm.settings[BID]["advanced"]["account_number_label"] == "Account"
+    assert BID not in crm.notes
+
+
+def test_the_guard_refuses_more_changed_billers_than_allowed(config: Config) -> None:
+    crm = _drifted(config)
+    plan = build_plan(config, Scope({BID}), crm, crm="fake", commit=None)
+    guard(plan, 1)
+    with pytest.raises(ApplyRefused, match="--max-billers 0"):
+        guard(plan, 0)
+
+
+def test_an_unchanged_biller_is_reported_and_never_patched(config: Config) -> None:
+    crm = in_sync(config, BID)
+    plan = build_plan(config, Scope({BID}), crm, crm="fake", commit=None)
+    report = apply_plan(plan, crm, ApplyOptions(), config)
+    assert [o.status for o in report.outcomes] == ["unchanged"]
+    assert "patch_settings" not in crm.calls
+
+
+def test_a_planning_error_is_a_failed_outcome_with_its_code(config: Config) -> None:
+    plan = build_plan(config, Scope({BID}), FakeCrm(), crm="fake", commit=None)
+    report = apply_plan(plan, FakeCrm(), ApplyOptions(), config)
+    (outcome,) = report.outcomes
+    assert outcome.status == "failed" and outcome.errors[0]["code"] == "unknown-biller"

@@ -1,0 +1,149 @@
+"""The engine through an in-memory CRM (``tests/fakes.py``): apply, drift and adopt, import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from int360apply import engine
+from int360apply.apply import ApplyRefused
+from int360apply.config import Config
+from int360apply.crm import Profile
+from int360apply.crmconn import Crm
+from int360apply.errors import Failure, Reported
+from int360apply.plan import Plan
+from int360apply.repo import Repo
+from int360apply.runtime import tuned
+from int360apply.scope import Scope
+from tests.fakes import FakeCrm
+from tests.test_planner import in_sync
+
+BID = 200145
+
+
+@pytest.fixture
+def repo(tmp_repo: Any) -> Repo:
+    return Repo(tmp_repo.root)
+
+
+@pytest.fixture
+def config(repo: Repo) -> Config:
+    return engine.valid_config(repo)
+
+
+def _drifted(config: Config) -> Crm:
+    fake = in_sync(config, *config.billers)
+    fake.settings[BID]["advanced"]["account_number_label"] = "Account"
+    return Crm(fake, "fake CRM", embedded=False)
+
+
+def _request(scope: Scope | None, *, yes: bool, saved: Plan | None = None) -> engine.ApplyRequest:
+    return engine.ApplyRequest(
+        scope=scope, saved=saved, yes=yes, max_billers=50, concurrency=2, rotate_secrets=False
+    )
+
+
+def test_an_invalid_repository_is_reported_with_every_problem(tmp_repo: Any) -> None:
+    tmp_repo.write("billers/200145.yaml", "bid: 200145\nname: x\npartner: nobody\n")
+    with pytest.raises(Reported, match="nobody"):
+        engine.valid_config(Repo(tmp_repo.root))
+
+
+def test_a_confirmed_apply_writes_while_planning_and_shows_the_plan(
+    repo: Repo, config: Config
+) -> None:
+    crm = _drifted(config)
+    shown: list[Plan] = []
+    report = engine.apply(
+        repo,
+        config,
+        crm,
+        _request(Scope(set(config.billers)), yes=True),
+        show_plan=shown.append,
+        confirm=lambda count: pytest.fail("a confirmed apply asks nothing"),
+    )
+    assert report is not None and report.summary["applied"] == 1
+    assert [p.summary["change"] for p in shown] == [1]
+    assert crm.client.get_settings(BID).settings["advanced"]["account_number_label"] == (
+        "Parcel Number"
+    )
+
+
+def test_an_apply_not_confirmed_writes_nothing(repo: Repo, config: Config) -> None:
+    crm = _drifted(config)
+    asked: list[int] = []
+    report = engine.apply(
+        repo,
+        config,
+        crm,
+        _request(Scope({BID}), yes=False),
+        show_plan=lambda plan: None,
+        confirm=lambda count: asked.append(count) or False,
+    )
+    assert report is None and asked == [1]
+    assert "patch_settings" not in crm.client.calls  # type: ignore[attr-defined]
+
+
+def test_the_guard_refuses_before_any_write(repo: Repo, config: Config) -> None:
+    crm = _drifted(config)
+    request = engine.ApplyRequest(
+        scope=Scope({BID}), saved=None, yes=True, max_billers=0, concurrency=2, rotate_secrets=False
+    )
+    with pytest.raises(ApplyRefused):
+        engine.apply(repo, config, crm, request, show_plan=lambda p: None, confirm=lambda c: True)
+    assert "patch_settings" not in crm.client.calls  # type: ignore[attr-defined]
+
+
+def test_a_saved_plan_of_another_crm_is_refused(repo: Repo, config: Config) -> None:
+    crm = _drifted(config)
+    saved = engine.plan(config, Scope({BID}), Crm(crm.client, "elsewhere", False), commit=None)
+    with pytest.raises(Failure, match="made against elsewhere, not fake CRM"):
+        engine.apply(
+            repo,
+            config,
+            crm,
+            _request(None, yes=True, saved=saved),
+            show_plan=lambda p: None,
+            confirm=lambda c: True,
+        )
+
+
+def test_adopt_rewrites_the_drifted_file_so_drift_is_gone(repo: Repo, config: Config) -> None:
+    crm = _drifted(config)
+    drifted = engine.drift(config, crm, commit=None)
+    assert [b.bid for b in drifted.changed] == [BID]
+    assert list(engine.adopt(config, crm, drifted)) == [("billers/200145.yaml", None)]
+    assert "account_number_label: Account" in (repo.root / "billers/200145.yaml").read_text()
+    assert engine.drift(engine.valid_config(repo), crm, commit=None).summary["change"] == 0
+
+
+def test_import_writes_new_files_and_refuses_existing_ones(repo: Repo, config: Config) -> None:
+    crm = _drifted(config)
+    fake: FakeCrm = crm.client  # type: ignore[assignment]
+    fake.add(Profile(777001, "New Town", 93), fake.settings[BID])
+    fake.add(Profile(777002, "Nobody's", 4242), {})
+    done = list(
+        engine.import_billers(
+            config, crm, bids=[777001, BID, 777002], integrator_id=None, partner=None, force=False
+        )
+    )
+    assert done[0] == (777001, "billers/777001.yaml", None)
+    assert done[1].problem == "billers/200145.yaml: exists; pass --force to overwrite"
+    assert done[2].problem is not None and "no partner has integrator ID 4242" in done[2].problem
+    assert "partner: bsa" in (repo.root / "billers/777001.yaml").read_text()
+    assert engine.valid_config(repo).billers[777001].name == "New Town"
+
+
+def test_the_runtime_tuning_is_undone_when_its_block_ends(repo: Repo) -> None:
+    import gc
+    import sys
+
+    before = sys.getswitchinterval()
+    with tuned() as tuning:
+        engine.valid_config(repo, tuning=tuning)
+        tuning.io_bound()
+        assert gc.get_freeze_count() > 0
+        assert sys.getswitchinterval() != before
+    assert gc.get_freeze_count() == 0
+    assert sys.getswitchinterval() == before
