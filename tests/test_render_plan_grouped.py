@@ -111,7 +111,7 @@ def test_distinct_changes_beyond_the_group_limit_are_counted() -> None:
             )
         )
     out = text(plan)
-    assert "… 26 more distinct changes to 1 fields on 26 billers" in out
+    assert "… 26 more distinct changes to 1 field on 26 billers" in out
     assert len(out.splitlines()) < 60
 
 

@@ -45,8 +45,13 @@ def _summary_line(plan: Plan) -> str:
     return ", ".join(parts)
 
 
+def _count(count: int, noun: str) -> str:
+    """``1 biller``, ``1,000 billers``."""
+    return f"{count:,} {noun}{'s' if count != 1 else ''}"
+
+
 def _billers(count: int) -> str:
-    return f"{count:,} biller{'s' if count != 1 else ''}"
+    return _count(count, "biller")
 
 
 def _headline(biller: BillerPlan) -> str:
@@ -120,8 +125,14 @@ def _common_source(sources: set[str | None]) -> str | None:
     return SEVERAL
 
 
-def _fields(groups: Iterable[ChangeGroup]) -> int:
-    return len({g.path for g in groups})
+def _rest_text(rest: list[ChangeGroup]) -> str:
+    """``N more distinct changes to M fields on K billers``."""
+    fields = len({g.path for g in rest})
+    on = len({bid for g in rest for bid in g.bids})
+    return (
+        f"{_count(len(rest), 'more distinct change')} to {_count(fields, 'field')} "
+        f"on {_billers(on)}"
+    )
 
 
 def _fanout(plan: Plan) -> list[tuple[str, int, int]]:
@@ -174,11 +185,7 @@ def text(
         lines += [f"  {g.line()}" for g in shown]
         rest = shared[len(shown) :]
         if rest:
-            on = len({bid for g in rest for bid in g.bids})
-            lines.append(
-                f"  … {len(rest):,} more distinct changes to {_fields(rest):,} fields on "
-                f"{_billers(on)} (-v or --format json lists them)"
-            )
+            lines.append(f"  … {_rest_text(rest)} (-v or --format json lists them)")
     if hidden:
         what = ", ".join(f"{n:,} {_HIDDEN[s]}" for s, n in sorted(hidden.items()))
         lines.append(f"… and {what} not listed (-v, --format json or --out list them).")
@@ -285,12 +292,7 @@ def markdown(
         table = _grouped_table(groups[:GROUP_LIMIT], len(plan.changed))
         rest = groups[GROUP_LIMIT:]
         if rest:
-            on = len({bid for g in rest for bid in g.bids})
-            table += [
-                "",
-                f"_… {len(rest):,} more distinct changes to {_fields(rest):,} fields on "
-                f"{_billers(on)}: the JSON plan lists them._",
-            ]
+            table += ["", f"_… {_rest_text(rest)}: the JSON plan lists them._"]
         block = "\n".join(table) + "\n\n"
         if len(out) + len(block) < limit // 2:
             out += block
