@@ -27,7 +27,11 @@ SCHEMA_FILES = {
     "biller": "biller.schema.json",
     "defaults": "defaults.schema.json",
 }
-SETTINGS_ID = "https://int360-as-code.invalid/schemas/settings.schema.json"
+# The files carry no ``$id``: every tool (check-jsonschema, each version of the YAML
+# language server) then resolves their relative ``$ref`` s against the file's own
+# location, with no network. Inside the package each schema is known by this URI.
+SCHEMA_BASE_URI = "https://int360-as-code.invalid/schemas/"
+SETTINGS_ID = SCHEMA_BASE_URI + SCHEMA_FILES["settings"]
 GROUPS = ("advanced", "ftp", "data_pump", "invoicing")
 
 # Formats the schemas use; each needs a checker, or jsonschema silently accepts
@@ -64,7 +68,7 @@ class Schemas:
 
     @functools.cached_property
     def registry(self) -> Registry[Any]:
-        """Every schema under its ``$id``, for validators and ``$ref`` s outside a document."""
+        """Every schema under its URI (``schema_uri``), for validators and cross-file ``$ref`` s."""
         # Imported on demand: plan and apply from a valid cache need no validator.
         from referencing import Registry, Resource
         from referencing.jsonschema import DRAFT202012
@@ -165,15 +169,28 @@ def _write_only_paths(schemas: Schemas) -> Iterator[tuple[str, ...]]:
     yield from walk(root["$defs"]["partial_settings"], (), 0)
 
 
+def schema_uri(filename: str) -> str:
+    """The URI a schema file is registered under (``https://int360-as-code.invalid/schemas/…``)."""
+    return SCHEMA_BASE_URI + filename
+
+
 def load_schemas(schema_dir: Path) -> Schemas:
-    """Read every schema of ``schema_dir`` and register them under their ``$id``."""
+    """Read every schema of ``schema_dir``, each given its URI (``schema_uri``) as ``$id``.
+
+    The ``$id`` is set in memory only: validators built from a document then resolve
+    its relative ``$ref`` s (``settings.schema.json#/$defs/…``) in the registry, never
+    on the network, while the files stay resolvable relative to themselves.
+    """
     documents: dict[str, dict[str, Any]] = {}
     for name, filename in SCHEMA_FILES.items():
         path = schema_dir / filename
         try:
-            documents[name] = json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise SchemaSetupError(f"{path}: cannot load schema: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise SchemaSetupError(f"{path}: cannot load schema: not a JSON object")
+        documents[name] = {**doc, "$id": schema_uri(filename)}
     return Schemas(documents=documents)
 
 

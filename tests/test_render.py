@@ -65,6 +65,8 @@ def parse_explain(text: str) -> dict[tuple[str, ...], tuple[Any, str | None]]:
         value_text, sep, source = rest.strip().rpartition("  # ")
         if not sep:
             value_text, source = rest.strip(), None
+        elif "; locked by " in source:
+            source = source.partition("; locked by ")[0]  # tests/test_render_locks.py
         out[(*stack, key)] = (json.loads(value_text), source)
     return out
 
@@ -113,7 +115,12 @@ def test_explain_examples_from_each_layer(tmp_repo: TmpRepo) -> None:
     line, col = tmp_repo.pos(biller, "host: sftp.", "sftp.")
     assert f'  host: "sftp.springfield.example.gov"  # {biller}:{line}:{col}' in result.lines
     line, col = tmp_repo.pos(partner, "integration_type:", "batch")
-    assert f'  integration_type: "batch"  # {partner}:{line}:{col}' in result.lines
+    lock_line, lock_col = tmp_repo.pos(partner, "- advanced.integration_type", "advanced")
+    # The partner locks it: the explanation says where.
+    assert (
+        f'  integration_type: "batch"  # {partner}:{line}:{col}; '
+        f"locked by {partner}:{lock_line}:{lock_col}"
+    ) in result.lines
     line, col = tmp_repo.pos(defaults, "account_number_label:", "Account Number")
     assert f'  account_number_label: "Account Number"  # {defaults}:{line}:{col}' in result.lines
 

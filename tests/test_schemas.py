@@ -7,6 +7,8 @@ schemas and every shipped file.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,14 +29,31 @@ SCHEMA_FILES = sorted(SCHEMAS.glob("*.schema.json"))
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
+PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+
+
+def offline_env() -> dict[str, str]:
+    """The environment with every HTTP(S) fetch sent to a dead loopback port.
+
+    Nothing listens on port 9 (discard) here: a schema that needs the network
+    fails loudly (connection refused) instead of passing on a lucky cache.
+    """
+    env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARS}
+    dead = "http://127.0.0.1:9"
+    env.update(HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead)
+    return env
+
+
 def check_jsonschema(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema, offline, with check-jsonschema's schema cache out of the way."""
     return subprocess.run(
-        [str(CHECK_JSONSCHEMA), *map(str, args)],
+        [str(CHECK_JSONSCHEMA), "--no-cache", *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        env=offline_env(),
     )
 
 
@@ -108,13 +127,13 @@ def test_schemas_pass_the_metaschema_check() -> None:
         ("defaults.schema.json", "partners/_defaults.yaml"),
     ],
 )
-def test_every_shipped_file_passes_check_jsonschema(schema: str, pattern: str) -> None:
-    files = sorted(REPO.glob(pattern))
+def test_every_shipped_file_passes_check_jsonschema_offline(schema: str, pattern: str) -> None:
+    """The call a user makes: no ``--base-uri``, no network; the refs come from the files."""
+    files = [p.relative_to(REPO) for p in sorted(REPO.glob(pattern))]
     assert files
-    done = check_jsonschema(
-        "--base-uri", f"{SCHEMAS.as_uri()}/", "--schemafile", f"schemas/{schema}", *files
-    )
+    done = check_jsonschema("--schemafile", f"schemas/{schema}", *files)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok -- validation done" in done.stdout
 
 
 @pytest.mark.slow
@@ -122,11 +141,48 @@ def test_check_jsonschema_really_follows_the_settings_refs(tmp_path: Path) -> No
     """The control for the test above: a bad override deep in the settings fails."""
     bad = tmp_path / "900001.yaml"
     bad.write_text("bid: 900001\nname: T\npartner: bsa\noverrides: {ftp: {port: 0}}\n")
-    done = check_jsonschema(
-        "--base-uri", f"{SCHEMAS.as_uri()}/", "--schemafile", "schemas/biller.schema.json", bad
-    )
+    done = check_jsonschema("--schemafile", "schemas/biller.schema.json", bad)
     assert done.returncode == 1
     assert "overrides.ftp.port" in done.stdout
+
+
+@pytest.mark.slow
+def test_check_jsonschema_works_from_a_copy_of_the_schemas_anywhere(tmp_path: Path) -> None:
+    """The refs resolve next to the schema file wherever it is, from any directory."""
+    copy = tmp_path / "elsewhere" / "schemas"
+    shutil.copytree(SCHEMAS, copy)
+    good = REPO / "billers" / "104233.yaml"
+    done = check_jsonschema("--schemafile", copy / "biller.schema.json", good, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The copy is what is read: a settings schema that refuses every port fails the biller.
+    settings = json.loads((copy / "settings.schema.json").read_text(encoding="utf-8"))
+    settings["$defs"]["ftp"]["properties"]["port"]["maximum"] = 1
+    (copy / "settings.schema.json").write_text(json.dumps(settings), encoding="utf-8")
+    bad = tmp_path / "900001.yaml"
+    bad.write_text("bid: 900001\nname: T\npartner: bsa\noverrides: {ftp: {port: 22}}\n")
+    done = check_jsonschema("--schemafile", copy / "biller.schema.json", bad, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "overrides.ftp.port" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_offline_environment_really_blocks_the_network(tmp_path: Path) -> None:
+    """The control for the offline tests: a schema whose ref needs a fetch fails."""
+    remote = tmp_path / "remote.schema.json"
+    remote.write_text(
+        json.dumps(
+            {
+                "$schema": DRAFT,
+                "$id": "https://int360-as-code.invalid/schemas/remote.schema.json",
+                "$ref": "settings.schema.json#/$defs/partial_settings",
+            }
+        )
+    )
+    target = tmp_path / "x.yaml"
+    target.write_text("ftp: {port: 22}\n")
+    done = check_jsonschema("--schemafile", remote, target)
+    assert done.returncode != 0
+    assert "int360-as-code.invalid" in done.stdout + done.stderr
 
 
 @pytest.mark.slow
@@ -140,15 +196,47 @@ def test_metaschema_check_catches_a_broken_schema(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(DOCS))
-def test_schema_is_draft_2020_12_with_an_id(name: str) -> None:
+def test_schema_is_draft_2020_12_without_an_id(name: str) -> None:
+    """No ``$id``: tools resolve the relative refs against the file, never a URL."""
     doc = DOCS[name]
     assert doc["$schema"] == DRAFT
-    assert doc["$id"].endswith(f"/{name}")
+    assert "$id" not in doc
 
 
-def test_ids_are_unique() -> None:
-    ids = [doc["$id"] for doc in DOCS.values()]
-    assert len(ids) == len(set(ids))
+@pytest.mark.parametrize("name", sorted(DOCS))
+def test_cross_file_refs_are_relative_to_the_file(name: str) -> None:
+    for ref in _refs(DOCS[name]):
+        file = ref.partition("#")[0]
+        assert "://" not in file, ref
+        assert file == "" or (SCHEMAS / file).is_file(), ref
+        resolve(ref, name)  # the pointer names an existing node
+
+
+def test_the_package_registers_each_schema_under_its_uri() -> None:
+    from int360apply.schemas import SCHEMA_FILES, schema_uri
+
+    schemas = load_schemas(SCHEMAS)
+    for name, filename in SCHEMA_FILES.items():
+        uri = f"https://int360-as-code.invalid/schemas/{filename}"
+        assert schema_uri(filename) == uri
+        assert schemas.documents[name]["$id"] == uri
+        assert schemas.registry[uri].contents is schemas.documents[name]
+    # A validator follows the biller's relative ref to the settings schema in the registry.
+    errors = list(
+        schemas.validator("biller").iter_errors(
+            {"bid": 1, "name": "T", "partner": "bsa", "overrides": {"ftp": {"port": 0}}}
+        )
+    )
+    assert [list(e.absolute_path) for e in errors] == [["overrides", "ftp", "port"]]
+
+
+def test_a_schema_file_that_is_not_an_object_is_named(tmp_path: Path) -> None:
+    from int360apply.schemas import SchemaSetupError
+
+    shutil.copytree(SCHEMAS, tmp_path / "schemas")
+    (tmp_path / "schemas" / "partner.schema.json").write_text("[]", encoding="utf-8")
+    with pytest.raises(SchemaSetupError, match=r"partner\.schema\.json: cannot load schema: not a"):
+        load_schemas(tmp_path / "schemas")
 
 
 def undescribed(node: Any, file: str, where: str, base: dict[str, Any] | None) -> Iterator[str]:
@@ -387,9 +475,7 @@ def test_format_is_enforced_by_check_jsonschema_too(tmp_path: Path, fmt: str) ->
     body, _ = BAD_FORMAT_VALUES[fmt]
     bad = tmp_path / "900001.yaml"
     bad.write_text(f"bid: 900001\nname: Format Test\npartner: watersmart\noverrides:\n  {body}")
-    done = check_jsonschema(
-        "--base-uri", f"{SCHEMAS.as_uri()}/", "--schemafile", "schemas/biller.schema.json", bad
-    )
+    done = check_jsonschema("--schemafile", "schemas/biller.schema.json", bad)
     assert done.returncode == 1
     assert fmt in done.stdout
 

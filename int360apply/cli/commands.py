@@ -67,7 +67,8 @@ def cmd_render(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     desired = config.desired(biller)
     if args.explain:
         fn = render.explain_json if args.format == "json" else render.explain_yaml
-        out(fn(desired, config.provenance(biller)))
+        locks = render.partner_locks(config.partners[biller.partner])
+        out(fn(desired, config.provenance(biller), locks))
     elif args.format == "json":
         out(json.dumps(desired, indent=2) + "\n")
     else:
