@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from .config import Config
 from .crm import Profile
 from .errors import Failure
-from .fleet_view import Filters, FleetView, fleet_view
+from .fleet_view import Filters, FleetView, expected_ids, fleet_view, partner_of_id
 from .repo import biller_paths
 from .starter import StarterError, choose_partner, starter_text
 from .yamlwrite import write_atomic
@@ -31,13 +31,61 @@ class ProfileReader(Protocol):
     def get_settings(self, bid: int) -> Any: ...  # pragma: no cover
 
 
+# Files without a listed profile looked up one by one up to this many; beyond, every
+# profile of the CRM is listed instead.
+LOOKUP_LIMIT = 100
+
+
 def billers_view(config: Config, client: ProfileReader, filters: Filters) -> FleetView:
     """The CRM's profiles beside the files, filtered.
 
-    Every profile is read (not only the filter's integrator IDs): a file whose profile
-    sits on another ID is a mismatch, not a file without a profile.
+    A CRM holds other products' billers too: only the integrator IDs that matter
+    are listed (the filter's, else every partner's). A file whose profile is on none
+    of them is looked up by BID, so that a profile on another ID is a mismatch, not
+    a missing profile.
     """
-    return fleet_view(config, list(client.list_billers()), filters)
+    by_id = partner_of_id(config)
+    if filters.integrator_id is not None:
+        ids = [filters.integrator_id]
+    elif filters.partner is not None:
+        ids = list(config.partners[filters.partner].integrator_ids)
+    else:
+        ids = sorted(by_id)
+    seen: dict[int, Profile] = {}
+    for iid in ids:
+        seen.update((p.bid, p) for p in client.list_billers(integrator_id=iid))
+    if not filters.unmanaged:
+        missing = [b for b in _files_in(config, filters) if b not in seen]
+        if len(missing) > LOOKUP_LIMIT:
+            wanted = set(missing)
+            seen.update((p.bid, p) for p in client.list_billers() if p.bid in wanted)
+        else:
+            seen.update((p.bid, p) for p in _lookup(client, missing))
+    return fleet_view(config, seen.values(), filters)
+
+
+def _files_in(config: Config, filters: Filters) -> list[int]:
+    """The BIDs of the files the filters can show (the name filter is applied later)."""
+    out = []
+    for bid, biller in sorted(config.billers.items()):
+        if filters.partner is not None and biller.partner != filters.partner:
+            continue
+        if filters.integrator_id is not None and filters.integrator_id not in expected_ids(
+            config, biller
+        ):
+            continue
+        out.append(bid)
+    return out
+
+
+def _lookup(client: ProfileReader, bids: list[int]) -> Iterator[Profile]:
+    from .crm.errors import NotFound
+
+    for bid in bids:
+        try:
+            yield client.get_biller(bid)
+        except NotFound:
+            continue
 
 
 @dataclass(frozen=True)
