@@ -101,11 +101,12 @@ class FleetView:
 
     rows: list[Row]
     filters: Filters = field(default_factory=Filters)
+    partners: tuple[str, ...] = ()  # counted even with no row (zeros)
 
     @property
     def counts(self) -> dict[str, Counts]:
         """Counts per partner slug (``-`` for profiles of no partner), sorted by slug."""
-        out: dict[str, Counts] = {}
+        out: dict[str, Counts] = {slug: Counts() for slug in self.partners}
         for row in self.rows:
             out.setdefault(row.partner, Counts()).add(row)
         return dict(sorted(out.items()))
@@ -237,7 +238,9 @@ def select(rows: Iterable[Row], config: Config, filters: Filters) -> FleetView:
             if biller is None or needle not in biller.name.casefold():
                 continue
         kept.append(row)
-    return FleetView(kept, filters)
+    unfiltered = filters == Filters()
+    # Unfiltered, every partner is counted, a partner without billers too.
+    return FleetView(kept, filters, tuple(config.partners) if unfiltered else ())
 
 
 def fleet_view(config: Config, profiles: Iterable[Profile], filters: Filters) -> FleetView:

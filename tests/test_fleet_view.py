@@ -156,7 +156,14 @@ def test_json(config: Config) -> None:
         "hint": None,
     }
     assert doc["total"]["unmanaged"] == 2
-    assert set(doc["partners"]) == {"bsa", "caselle-batch-utility", "harris-aus"}
+    assert set(doc["partners"]) == set(config.partners), "unfiltered: every partner counted"
+    assert doc["partners"]["watersmart"] == dict.fromkeys(
+        ("managed", "unmanaged", "no_profile", "mismatch", "inactive"), 0
+    )
+    unmanaged = json.loads(
+        fleet_view.as_json(fleet_view.fleet_view(config, PROFILES, Filters(unmanaged=True)))
+    )
+    assert set(unmanaged["partners"]) == {"caselle-batch-utility", "harris-aus"}
 
 
 def test_nothing_matches(config: Config) -> None:
