@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -224,17 +225,27 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
 
 
 def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
-    """``int360 drift``: plan of every biller; exit 0 none, 2 drift, 1 error."""
+    """``int360 drift``: plan of every biller; exit 0 none, 2 drift, 1 error. With
+    ``--pending-since``, billers changed since are pending apply: apart, never adopted."""
+    from .. import pending
     from ..crmconn import connect
 
     config = engine.valid_config(repo, tuning=tuning)
+    since = args.pending_since
+    waiting = pending.pending_bids(config, since) if since else set()
     with connect(config) as crm:
         announce(crm.label, args.format)
         plan = engine.drift(config, crm, commit=engine.commit_of(repo))
-        out(_render(plan, args.format, args.verbose, title="Int360 drift"))
-        if args.adopt and plan.changed:
+        hand, merged = pending.split(plan, waiting)
+        if since and args.format == "json":
+            out(json.dumps(pending.as_dict(plan, waiting), indent=2, ensure_ascii=False) + "\n")
+        else:
+            shown = _render(plan, args.format, args.verbose, title="Int360 drift")
+            out(shown + pending.note(merged, since))
+        if args.adopt and any(b.status == "change" for b in hand):
             failed = False
-            for adopted in engine.adopt(config, crm, plan):
+            drifted = replace(plan, billers=[b for b in plan.billers if b.bid not in waiting])
+            for adopted in engine.adopt(config, crm, drifted):
                 if adopted.error is None:
                     err(f"{adopted.path}: rewritten to the live settings")
                 else:
@@ -242,6 +253,14 @@ def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
                     failed = True
             if failed:
                 return EXIT_FAIL
+    if since:
+        return (
+            EXIT_FAIL
+            if any(b.status == "error" for b in hand)
+            else EXIT_CHANGES
+            if hand
+            else EXIT_OK
+        )
     return _plan_exit(plan)
 
 

@@ -7,7 +7,7 @@ import sys
 from typing import NoReturn
 
 from ..errors import EXIT_USAGE
-from . import commands
+from . import commands, comment
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_repository_commands(sub)
     _add_crm_commands(sub)
+    comment.add_command(sub)
     attach(parser)  # descriptions, examples and exit codes (helptext)
     return parser
 
@@ -118,6 +119,11 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = sub.add_parser("drift", help="plan every biller; report what changed in the CRM")
     _format_arg(p)
     p.add_argument("--adopt", action="store_true", help="rewrite drifted billers' files to match")
+    p.add_argument(
+        "--pending-since",
+        metavar="SHA",
+        help="the last applied commit: billers changed since are pending apply, not drift",
+    )
     _verbose_arg(p)
     p.set_defaults(func=commands.cmd_drift)
 

@@ -250,6 +250,7 @@ class Scenario:
         self.crm: Crm | None = None
         self._runs = 0
         self._run_dirs = 0
+        self.artifacts: dict[str, set[str]] = {}  # names per run id, across attempts
         self._workspaces = 0
 
     # -- the repository
@@ -283,7 +284,11 @@ class Scenario:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment every step starts from."""
-        return base_env(self.tmp, self.bin) | {"FAKE_GH_DIR": str(self.gh_dir)} | extra
+        return (
+            base_env(self.tmp, self.bin)
+            | {"FAKE_GH_DIR": str(self.gh_dir), "FAKE_GH_ORIGIN": str(self.origin)}
+            | extra
+        )
 
     def start_crm(self) -> Crm:
         """A sandbox CRM holding ``main`` as an earlier apply left it (``staged_db``)."""
@@ -344,6 +349,7 @@ class Scenario:
         jobs: list[str] | None = None,
         env_overrides: Mapping[str, str] | None = None,
         stubs: Mapping[str, str] | None = None,
+        step_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> WorkflowRun:
         self._run_dirs += 1
         runner = Runner(
@@ -358,6 +364,8 @@ class Scenario:
             tmp=self.tmp / f"run{self._run_dirs}",
             stubs=stubs,
             env_overrides=env_overrides,
+            step_env=step_env,
+            artifacts=self.artifacts,
         )
         return runner.run(self.workspace(github["sha"]), jobs)
 

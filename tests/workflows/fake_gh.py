@@ -2,7 +2,9 @@
 
 Installed as ``gh`` on the PATH of the steps. It keeps a tiny GitHub in JSON
 files under ``$FAKE_GH_DIR`` (issue comments, issues, pull requests, workflow
-runs), answers the commands the workflows use the way ``gh`` does, and appends
+runs with their jobs, the pull requests of commits), reads branch tips from the
+repository at ``$FAKE_GH_ORIGIN``, answers the commands the workflows use the way
+``gh`` does, and appends
 every call — arguments, and the contents of any ``--input``/``--body-file`` — to
 ``calls.jsonl`` there. Anything else fails loudly, so a workflow cannot depend on
 a command the tests never saw.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -117,6 +120,36 @@ def cmd_api(args: list[str]) -> None:
             save("comments", comments)
             print(json.dumps(new))
             return
+    m = re.fullmatch(r"repos/([^/]+/[^/]+)/git/ref/heads/(.+)", endpoint)
+    if m and m.group(1) == own and method == "GET":
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "-q", f"refs/heads/{m.group(2)}"],
+            cwd=os.environ["FAKE_GH_ORIGIN"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            fail("gh: Not Found (HTTP 404)")
+        ref = f"refs/heads/{m.group(2)}"
+        print(json.dumps({"ref": ref, "object": {"sha": proc.stdout.strip(), "type": "commit"}}))
+        return
+    m = re.fullmatch(r"repos/([^/]+/[^/]+)/actions/runs/(\d+)/jobs", endpoint)
+    if m and m.group(1) == own and method == "GET":
+        for run in load("runs"):
+            if run.get("databaseId") == int(m.group(2)):
+                print(
+                    json.dumps(
+                        {"total_count": len(run.get("jobs", [])), "jobs": run.get("jobs", [])}
+                    )
+                )
+                return
+        fail("gh: Not Found (HTTP 404)")
+    m = re.fullmatch(r"repos/([^/]+/[^/]+)/commits/([0-9a-f]{40})/pulls", endpoint)
+    if m and m.group(1) == own and method == "GET":
+        pulls = load("pulls") or {}
+        print(json.dumps(pulls.get(m.group(2), [])))
+        return
     m = re.fullmatch(r"repos/([^/]+/[^/]+)/issues/comments/(\d+)", endpoint)
     if m and m.group(1) == own and method == "PATCH":
         comments = load("comments")
@@ -193,10 +226,40 @@ def cmd_label(args: list[str]) -> None:
 
 
 def cmd_pr(args: list[str]) -> None:
+    if args[0] == "list":
+        opts, _ = options(args[1:], set())
+        state = one(opts, "state", "s", default="open")
+        head = one(opts, "head", "H")
+        found = [
+            pr
+            for pr in load("prs")
+            if (state == "all" or pr.get("state", "open") == state)
+            and (head is None or pr["head"] == head)
+        ]
+        print(json.dumps(fields(found, one(opts, "json"))))
+        return
+    if args[0] == "edit":
+        opts, _ = options(args[2:], set())
+        prs = load("prs")
+        for pr in prs:
+            if pr["number"] == int(args[1]):
+                if "title" in opts:
+                    pr["title"] = one(opts, "title")
+                if "body-file" in opts:
+                    pr["body"] = Path(str(one(opts, "body-file"))).read_text(encoding="utf-8")
+                pr["edits"] = pr.get("edits", 0) + 1
+                save("prs", prs)
+                print(f"https://github.com/{repo()}/pull/{pr['number']}")
+                return
+        fail(f"gh: pull request {args[1]} not found")
     if args[0] != "create":
         fail(f"fake gh pr: unsupported {args[0]}")
     opts, _ = options(args[1:], {"--draft", "-d"})
     prs = load("prs")
+    if any(
+        pr["head"] == one(opts, "head", "H") and pr.get("state", "open") == "open" for pr in prs
+    ):
+        fail(f"a pull request for branch {one(opts, 'head', 'H')!r} already exists")
     number = 200 + len(prs) + 1
     prs.append(
         {
@@ -205,6 +268,7 @@ def cmd_pr(args: list[str]) -> None:
             "head": one(opts, "head", "H"),
             "title": one(opts, "title", "t"),
             "body": Path(str(one(opts, "body-file", "F"))).read_text(encoding="utf-8"),
+            "state": "open",
         }
     )
     save("prs", prs)
@@ -222,10 +286,13 @@ def cmd_run(args: list[str]) -> None:
         "event": one(opts, "event", "e"),
         "status": one(opts, "status", "s"),
     }
+    status = want.pop("status")
     found = [
         r
         for r in reversed(runs)  # newest first, as gh lists them
         if all(v is None or r.get(k) == v for k, v in want.items())
+        # gh's --status takes a status (queued, in_progress, completed…) or a conclusion
+        and (status is None or status in (r.get("status"), r.get("conclusion")))
     ]
     limit = int(one(opts, "limit", "L", default="20") or 20)
     print(json.dumps(fields(found[:limit], one(opts, "json"))))

