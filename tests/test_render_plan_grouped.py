@@ -181,3 +181,55 @@ def test_json_keeps_every_biller() -> None:
     doc = json.loads(as_json(template_change(1000)))
     assert len(doc["billers"]) == 1000
     assert doc["summary"] == {"change": 1000, "unchanged": 0, "error": 0}
+
+
+# --- the pull-request comment (github-comment format, from the JSON plan) ---------------
+
+
+def pr_comment(plan: Plan) -> str:
+    from int360apply.render.comment import pr_comment as render
+
+    doc = json.loads(as_json(plan))
+    return render(
+        head="b" * 40,
+        base="a" * 40,
+        plan=doc,
+        plan_state="changes",
+        diff=doc,
+        problems=None,
+        max_billers=50,
+        run_url="https://github.com/o/r/actions/runs/1",
+        artifact="int360-plan-pr7",
+    )
+
+
+def test_the_pr_comment_leads_the_plan_with_the_grouped_changes_and_file_fanout() -> None:
+    plan = template_change(1000)
+    plan.billers[0].changes.append(Change("ftp.port", 21, 22, "partners/_defaults.yaml:30:11"))
+    body = pr_comment(plan)
+    assert len(body) <= 65_536
+    row = (
+        '| <code>data_pump.schedule</code> | <code>"0 6 * * 1-5"</code> | '
+        '<code>"0 7 * * 1-5"</code> | 1,000 | partners/harris-aus.yaml:17:15 |'
+    )
+    assert row in body
+    assert body.index("### CRM plan: 1000 to change") < body.index(row)
+    assert body.index(row) < body.index("<details>")
+    assert (
+        "- <code>partners/harris-aus.yaml</code> gives new values to **1,000** of the "
+        "billers to change" in body
+    )
+    assert "- <code>partners/_defaults.yaml</code> gives new values to **1** of the" in body
+
+
+def test_the_pr_comment_groups_nothing_for_a_lone_change() -> None:
+    assert "Changes, grouped" not in pr_comment(template_change(1))
+
+
+def test_grouped_values_cannot_mention_anyone() -> None:
+    plan = template_change(2)
+    for biller in plan.billers:
+        biller.changes.append(Change("data_pump.notify_emails", None, ["@int360/owners"], None))
+    body = pr_comment(plan)
+    assert "@int360" not in body
+    assert "@int360" not in markdown(plan)

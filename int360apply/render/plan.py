@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +114,42 @@ def group_changes(billers: Iterable[BillerPlan]) -> list[ChangeGroup]:
     return sorted(groups, key=lambda g: (-len(g.bids), g.path, g.before, g.after))
 
 
+def groups_of_document(doc: Mapping[str, Any] | None) -> tuple[list[ChangeGroup], int]:
+    """``group_changes`` over a plan's JSON form (its ``change`` billers; whatever is
+    malformed is skipped), and how many billers change."""
+    billers = doc.get("billers") if isinstance(doc, Mapping) else None
+    changed: list[BillerPlan] = []
+    for index, b in enumerate(billers if isinstance(billers, list) else []):
+        if not isinstance(b, Mapping) or b.get("status") != "change":
+            continue
+        bid = b.get("bid")
+        entry = BillerPlan(bid if type(bid) is int else -index, "", "", "change")
+        for c in b.get("changes") or []:
+            if isinstance(c, Mapping):
+                source = c.get("source")
+                entry.changes.append(
+                    Change(
+                        str(c.get("path", "")),
+                        c.get("before"),
+                        c.get("after"),
+                        source if isinstance(source, str) else None,
+                        bool(c.get("secret")),
+                    )
+                )
+        changed.append(entry)
+    return group_changes(changed), len(changed)
+
+
+def file_fanout(groups: Iterable[ChangeGroup]) -> list[tuple[str, int]]:
+    """Each partner file (``_defaults.yaml`` included) some new value comes from, and
+    how many billers to change get a value from it."""
+    reached: dict[str, set[int]] = {}
+    for group in groups:
+        if group.source and group.source.startswith("partners/"):
+            reached.setdefault(group.source.split(":", 1)[0], set()).update(group.bids)
+    return sorted((path, len(bids)) for path, bids in reached.items())
+
+
 def _common_source(sources: set[str | None]) -> str | None:
     """The one source of a group's new value; "each biller's file" when every biller
     writes it in its own file; "several files" when layers differ; None for none (a
@@ -214,7 +250,8 @@ def _text_biller(biller: BillerPlan, colour: bool) -> list[str]:
 
 
 def _cell(text_: str) -> str:
-    return html.escape(text_, quote=False).replace("|", "\\|").replace("\n", " ")
+    escaped = html.escape(text_, quote=False).replace("|", "\\|").replace("\n", " ")
+    return escaped.replace("@", "&#64;")  # names and values cannot mention anyone
 
 
 def _code(text_: str) -> str:
