@@ -166,6 +166,17 @@ COMMANDS: dict[str, CommandHelp] = {
         ("int360 import 104233", "int360 import --integrator-id 201"),
         ((0, "written"), (1, "a biller could not be imported"), USAGE_EXIT),
     ),
+    "comment": CommandHelp(
+        "render a GitHub comment, summary, issue or PR body from JSON reports",
+        "What the workflows post, made from the JSON that plan, diff, validate, apply and "
+        "drift write: KIND is pr, apply-summary, apply-issue, apply-pr-note, drift-issue "
+        "or adopt-body. Every body stays within GitHub's 65,536 characters.",
+        (
+            "int360 comment pr --plan plan.json --diff diff.json --plan-state changes",
+            "int360 comment apply-summary --report report.json --exit-code 0",
+        ),
+        ((0, "printed"), (1, "a report file is not JSON"), USAGE_EXIT),
+    ),
     "sandbox": CommandHelp(
         "the sandbox CRM (serve it, edit it)",
         "A local CRM over SQLite that implements the whole API, for trying things out and "
