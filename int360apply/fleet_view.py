@@ -133,11 +133,11 @@ def expected_ids(config: Config, biller: Biller) -> tuple[int, ...]:
     return partner.integrator_ids if partner is not None else ()
 
 
-def build_rows(config: Config, profiles: Iterable[Profile]) -> list[Row]:
+def build_rows(config: Config, profiles: Iterable[Profile], asked: int | None = None) -> list[Row]:
     """Every BID the CRM or the repository knows of, in BID order.
 
     Profiles carrying no partner's integrator ID and no file are other products'
-    billers: left out.
+    billers: left out, unless their ID is the one ``asked`` about.
     """
     by_id = partner_of_id(config)
     seen: dict[int, Profile] = {p.bid: p for p in profiles}
@@ -149,6 +149,8 @@ def build_rows(config: Config, profiles: Iterable[Profile]) -> list[Row]:
             assert profile is not None
             slug = by_id.get(profile.integrator_id)
             if slug is None:
+                if profile.integrator_id == asked:
+                    rows.append(_partnerless(profile))
                 continue
             rows.append(
                 Row(
@@ -165,6 +167,20 @@ def build_rows(config: Config, profiles: Iterable[Profile]) -> list[Row]:
             continue
         rows.append(_file_row(config, biller, profile, by_id))
     return rows
+
+
+def _partnerless(profile: Profile) -> Row:
+    return Row(
+        profile.bid,
+        profile.name,
+        NO_PARTNER,
+        "unmanaged",
+        profile.integrator_id,
+        None,
+        inactive=profile.status == "inactive",
+        hint=f"no partner of this repository has integrator ID {profile.integrator_id}: "
+        "add it to a partner file's integrator_ids, or fix the profile in the CRM",
+    )
 
 
 def _file_row(
@@ -245,7 +261,7 @@ def select(rows: Iterable[Row], config: Config, filters: Filters) -> FleetView:
 
 def fleet_view(config: Config, profiles: Iterable[Profile], filters: Filters) -> FleetView:
     """``build_rows`` then ``select``."""
-    return select(build_rows(config, profiles), config, filters)
+    return select(build_rows(config, profiles, filters.integrator_id), config, filters)
 
 
 # --- renderers -------------------------------------------------------------------
@@ -283,6 +299,13 @@ def _iid(row: Row) -> str:
     return str(row.crm_integrator_id) if row.crm_integrator_id is not None else "-"
 
 
+def _needing(view: FleetView) -> list[Row]:
+    """Rows whose hint says what to fix (an unmanaged one's says how to start its file)."""
+    return [
+        r for r in view.rows if r.state in ("mismatch", "no-profile") or r.partner == NO_PARTNER
+    ]
+
+
 def text(view: FleetView) -> str:
     """A table of billers, the hints of the ones that need something, counts per partner."""
     if not view.rows:
@@ -292,7 +315,7 @@ def text(view: FleetView) -> str:
         [str(r.bid), r.name, r.partner, _iid(r), _state_text(r), r.file or "-"] for r in view.rows
     ]
     lines = _table(table, right={0, 3})
-    hints = [r for r in view.rows if r.state in ("mismatch", "no-profile")]
+    hints = _needing(view)
     if hints:
         lines.append("")
         lines += [f"{r.bid}: {r.hint}" for r in hints]
@@ -321,7 +344,7 @@ def markdown(view: FleetView) -> str:
         lines.append(
             f"| {r.bid} | {_md(r.name)} | {r.partner} | {_iid(r)} | {_state_text(r)} | {file} |"
         )
-    hints = [r for r in view.rows if r.state in ("mismatch", "no-profile")]
+    hints = _needing(view)
     if hints:
         lines.append("")
         lines += [f"- **{r.bid}**: {_md(r.hint)}" for r in hints]

@@ -170,3 +170,12 @@ def test_nothing_matches(config: Config) -> None:
     view = fleet_view.fleet_view(config, PROFILES, Filters(name="zzz"))
     assert fleet_view.text(view) == "No billers match.\n"
     assert json.loads(fleet_view.as_json(view))["billers"] == []
+
+
+def test_asking_for_an_id_no_partner_has_shows_its_profiles(config: Config) -> None:
+    view = fleet_view.fleet_view(config, PROFILES, Filters(integrator_id=99999))
+    (row,) = view.rows
+    assert (row.bid, row.partner, row.state) == (900003, "-", "unmanaged")
+    out = fleet_view.text(view)
+    assert "900003: no partner of this repository has integrator ID 99999" in out
+    assert json.loads(fleet_view.as_json(view))["billers"][0]["partner"] is None
