@@ -16,6 +16,7 @@ an inactive biller can be managed or not.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -328,7 +329,9 @@ def text(view: FleetView) -> str:
 
 
 def _md(text_: str) -> str:
-    return text_.replace("|", "\\|").replace("\n", " ")
+    """A CRM name or hint as a table cell: no HTML, pipes, line breaks or @mentions."""
+    escaped = html.escape(text_, quote=False).replace("|", "\\|").replace("\n", " ")
+    return escaped.replace("@", "&#64;")
 
 
 def markdown(view: FleetView) -> str:

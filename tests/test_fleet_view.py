@@ -135,10 +135,11 @@ def test_text_lists_rows_hints_and_counts(config: Config) -> None:
 
 
 def test_markdown_escapes_and_counts(config: Config) -> None:
-    profiles = [Profile(900010, "Water | Sewer", 93)]
+    profiles = [Profile(900010, "Water | Sewer", 93), Profile(900011, "<b>@team</b>", 93)]
     out = fleet_view.markdown(fleet_view.fleet_view(config, profiles, Filters(unmanaged=True)))
     assert "| 900010 | Water \\| Sewer | bsa | 93 | unmanaged | — |" in out
-    assert "| **total** | 0 | 1 | 0 | 0 | 0 |" in out
+    assert "| **total** | 0 | 2 | 0 | 0 | 0 |" in out
+    assert "<b>" not in out and "@team" not in out
 
 
 def test_json(config: Config) -> None:
