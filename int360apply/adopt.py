@@ -1,15 +1,26 @@
-"""Minimal overrides that reproduce live settings: for ``import`` and ``drift --adopt``."""
+"""Biller files from live settings: for ``import`` and ``drift --adopt``.
+
+Both write the minimal overrides that reproduce the live settings, and both check
+the file they would write exactly as ``validate`` would: a live state the repository
+cannot express (a locked path, a required field removed in the CRM, an integrator
+ID the partner does not have) is reported, never written.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from .config import Config
+from .config import Biller, Config, biller_text_problems
+from .crm import Profile
 from .merge import diff_patch
-from .model import Path_, dotted
+from .model import Path_, Problem, dotted
+from .plan import BillerPlan
 from .schemas import ordered
 from .secrets import with_references
+from .yamlwrite import biller_text, overrides_text, write_atomic
 
 
 class AdoptError(Exception):
@@ -42,3 +53,99 @@ def _touches(overrides: Mapping[str, Any], path: Path_) -> bool:
             return True
         node = node[part]
     return True
+
+
+@dataclass(frozen=True)
+class Written:
+    """A biller file to write (``text``), or why it is not written (``reason``)."""
+
+    bid: int
+    path: str  # repo-relative
+    text: str | None
+    reason: str | None = None
+
+    def write(self, config: Config) -> None:
+        """Write the file (atomically); only for an entry with ``text``."""
+        assert self.text is not None
+        write_atomic(config.repo.root / self.path, self.text)
+
+
+def _invalid(problems: list[Problem]) -> str:
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    where = f"line {first.location.line}: " if first.location.line > 1 else ""
+    return f"the file would not validate: {where}error[{first.rule}]: {first.message}{more}"
+
+
+def adopt(config: Config, biller: Biller, live: Mapping[str, Any]) -> Written:
+    """``biller``'s file rewritten to ``live`` (comments kept), if the result is valid."""
+    rel = biller.doc.path
+    try:
+        overrides = minimal_overrides(config, biller.partner, live)
+    except AdoptError as exc:
+        return Written(biller.bid, rel, None, str(exc))
+    text = overrides_text(config.repo.root / rel, overrides)
+    problems = biller_text_problems(config, rel, text)
+    if problems:
+        return Written(biller.bid, rel, None, _invalid(problems))
+    return Written(biller.bid, rel, text)
+
+
+def import_file(
+    config: Config, profile: Profile, slug: str, live: Mapping[str, Any], rel: str
+) -> Written:
+    """A new biller file ``rel`` for ``profile`` under partner ``slug``, if it is valid."""
+    partner = config.partners[slug]
+    if profile.integrator_id not in partner.integrator_ids:
+        ids = ", ".join(map(str, partner.integrator_ids))
+        return Written(
+            profile.bid,
+            rel,
+            None,
+            f"its CRM profile has integrator ID {profile.integrator_id}, not one of partner "
+            f"{slug}'s ({ids}); fix the profile in the CRM or name the right --partner",
+        )
+    if not live:
+        return Written(
+            profile.bid,
+            rel,
+            None,
+            "the CRM holds no settings for it yet, so there is nothing to import; "
+            f"write {rel} by hand (see the README) and apply it",
+        )
+    try:
+        overrides = minimal_overrides(config, slug, live)
+    except AdoptError as exc:
+        return Written(profile.bid, rel, None, str(exc))
+    iid = profile.integrator_id if len(partner.integrator_ids) > 1 else None
+    text = biller_text(profile.bid, profile.name, slug, iid, overrides)
+    problems = biller_text_problems(config, rel, text)
+    if problems:
+        return Written(profile.bid, rel, None, _invalid(problems))
+    return Written(profile.bid, rel, text)
+
+
+def shared_drift(config: Config, drifted: Iterable[BillerPlan]) -> list[str]:
+    """One line per partner whose every biller (two or more) drifted the same way: the
+    template is likely what changed, not each biller."""
+    by_partner: dict[str, list[BillerPlan]] = {}
+    for entry in drifted:
+        by_partner.setdefault(entry.partner, []).append(entry)
+    hints = []
+    for slug, entries in sorted(by_partner.items()):
+        members = sum(1 for b in config.billers.values() if b.partner == slug)
+        if members < 2 or len(entries) != members or slug not in config.partners:
+            continue
+        shapes = {
+            json.dumps([[c.path, c.before, c.after] for c in e.changes], sort_keys=True)
+            for e in entries
+        }
+        if len(shapes) != 1:
+            continue
+        paths = ", ".join(c.path for c in entries[0].changes)
+        hints.append(
+            f"every biller of partner {slug} ({members}) drifted the same way ({paths}): "
+            f"the template {config.partners[slug].doc.path} is likely what should change, "
+            f"not {members} overrides"
+        )
+    return hints

@@ -212,6 +212,15 @@ class Applier:
             return _apply_one(
                 entry, self._client, self._options, self._secrets, self._commit, self._config
             )
+        except Exception as exc:  # contained: one biller's bug never stops the others
+            return Outcome(
+                entry.bid,
+                entry.name,
+                entry.partner,
+                "failed",
+                list(entry.changes),
+                [{"code": "internal-error", "message": f"{type(exc).__name__}: {exc}"}],
+            )
         finally:
             with self._lock:
                 self._done += 1

@@ -323,6 +323,30 @@ def _partner(doc: Document) -> Partner:
     )
 
 
+def biller_text_problems(config: Config, rel: str, text: str) -> list[Problem]:
+    """Every problem the biller file ``rel`` would have with ``text`` as its contents:
+    its own (YAML, schema, file name, literal secrets) and those of its merge. For a
+    writer (import, drift --adopt) that must never leave the repository invalid."""
+    from .validate import biller_problems  # validate imports this module
+
+    loaded = yamlio.load_text(text, rel)
+    if isinstance(loaded, Problem):
+        return [loaded]
+    problems = _filename_problems(loaded, "biller", Path(rel).stem)
+    hits = list(plaintext_secrets(loaded.data, config.schemas.secret_paths, ("overrides",)))
+    problems += [Problem(loaded.loc(p), "plaintext-secret", m) for p, m in hits]
+    problems += _schema_problems(config.schemas, "biller", loaded, [p for p, _ in hits])
+    biller = _biller(loaded)
+    if biller is not None and not problems:
+        problems += biller_problems(config, biller)
+    return sorted(set(problems))
+
+
+def stray_problems(repo: Repo) -> list[Problem]:
+    """A ``filename`` problem for each file ``Repo.stray_files`` finds (never loaded)."""
+    return [Problem(Location(rel), "filename", why) for rel, why in repo.stray_files()]
+
+
 def load_config(
     repo: Repo,
     biller_paths: Iterable[Path] | None = None,
@@ -364,6 +388,8 @@ def load_config(
     billers: dict[int, Biller] = {}
     paths: dict[int, list[str]] = {}
     flawed: set[int] = set()
+    if biller_paths is None:
+        problems += stray_problems(repo)
     files = repo.biller_files() if biller_paths is None else list(biller_paths)
     for path in files:
         doc, found = _load_one(repo, schemas, path, "biller", positions, trusted, parse_cache)

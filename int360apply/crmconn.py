@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .config import Config
 from .crm import Profile
 from .crm.port import CrmPort
+from .crm.sandbox.seeding import PartnerSample, SeedBiller, crm_only_billers
 
 SANDBOX_DB = ".int360/sandbox.sqlite"
 
@@ -34,6 +35,20 @@ def profiles(config: Config) -> Iterator[Profile]:
             yield Profile(biller.bid, biller.name, iid)
 
 
+def seed_billers(config: Config) -> list[Profile | SeedBiller]:
+    """What a new sandbox database is seeded with (SPEC §6): a profile per biller file
+    (empty settings) and a few CRM-only billers per partner, with settings made from
+    one of the partner's billers (its merged settings), else the partner's template."""
+    samples = []
+    for slug, partner in sorted(config.partners.items()):
+        own = sorted(b.bid for b in config.billers.values() if b.partner == slug)
+        settings = (
+            config.desired(config.billers[own[0]]) if own else dict(config.partner_base(slug))
+        )
+        samples.append(PartnerSample(slug, partner.integrator_ids, settings))
+    return [*profiles(config), *crm_only_billers(samples, set(config.billers))]
+
+
 @contextmanager
 def connect(config: Config, *, concurrency: int = 8) -> Iterator[Crm]:
     """The CRM of ``INT360_CRM_URL`` (token ``INT360_CRM_TOKEN``), else the embedded sandbox."""
@@ -51,7 +66,7 @@ def connect(config: Config, *, concurrency: int = 8) -> Iterator[Crm]:
 
     db = config.repo.root / SANDBOX_DB
     db.parent.mkdir(parents=True, exist_ok=True)
-    server = start_background(db, profiles(config), schema_dir=config.repo.schema_dir)
+    server = start_background(db, seed_billers(config), schema_dir=config.repo.schema_dir)
     client = CrmClient(server.url, None, concurrency=concurrency)
     try:
         yield Crm(client, f"embedded sandbox ({SANDBOX_DB})", embedded=True)

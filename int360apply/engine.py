@@ -16,7 +16,7 @@ from typing import NamedTuple
 from .apply import Applier, ApplyOptions, Report, apply_plan, guard
 from .config import Config, load_config
 from .crmconn import Crm
-from .errors import Failure, Reported
+from .errors import Failure, Reported, UsageError
 from .plan import BillerPlan, Plan
 from .repo import Repo, RepoError, biller_paths, git
 from .runtime import Tuning
@@ -106,6 +106,7 @@ def plan(
         commit=commit,
         rotate_secrets=rotate_secrets,
         on_entry=on_entry,
+        embedded_sandbox=crm.embedded,
     )
     made.uncommitted = commit is not None and uncommitted(config.repo)
     return made
@@ -225,36 +226,69 @@ class Adopted(NamedTuple):
 
 
 def adopt(config: Config, crm: Crm, drifted: Plan) -> Iterator[Adopted]:
-    """Rewrite each changed biller's file so that it merges to the live settings."""
-    from .adopt import AdoptError, minimal_overrides
-    from .yamlwrite import rewrite_overrides
+    """Rewrite each changed biller's file so that it merges to the live settings.
 
+    Every file is worked out and checked as ``validate`` would before the first is
+    written; one that would not validate (a locked path, a required field removed
+    in the CRM) is left as it is and named with the reason.
+    """
+    from .adopt import adopt as adopted_file
+
+    results = []
     for entry in drifted.changed:
-        biller = config.billers[entry.bid]
         live, _etag = crm.client.get_settings(entry.bid)
-        try:
-            overrides = minimal_overrides(config, biller.partner, live)
-        except AdoptError as exc:
-            yield Adopted(biller.doc.path, str(exc))
-            continue
-        rewrite_overrides(config.repo.root / biller.doc.path, overrides)
-        yield Adopted(biller.doc.path, None)
+        results.append(adopted_file(config, config.billers[entry.bid], live))
+    for result in results:
+        if result.text is None:
+            yield Adopted(result.path, result.reason)
+        else:
+            result.write(config)
+            yield Adopted(result.path, None)
+
+
+def shared_drift(config: Config, drifted: Plan) -> list[str]:
+    """A line per partner whose every biller drifted the same way (the template did)."""
+    from .adopt import shared_drift as shared
+
+    return shared(config, drifted.changed)
 
 
 # --- import ------------------------------------------------------------------
 
 
 class Imported(NamedTuple):
-    """One biller of an import: the file written (relative, posix), or the problem."""
+    """One biller of an import: the file written (relative, posix), or the problem.
+
+    ``skipped``: a file exists and an import by integrator ID leaves it (no failure).
+    """
 
     bid: int
     written: str | None
     problem: str | None
+    skipped: bool = False
 
 
 def load(repo: Repo) -> Config:
     """The configuration as it is, unvalidated (``import`` adds to a repository in work)."""
     return load_config(repo)
+
+
+def check_import(
+    config: Config, *, bids: Sequence[int], integrator_id: int | None, partner: str | None
+) -> None:
+    """``UsageError`` for an import that names nothing it could write (before the CRM)."""
+    if not bids and integrator_id is None:
+        raise UsageError("name billers (BID…) or --integrator-id N")
+    for bid in bids:
+        if bid < 1:
+            raise UsageError(f"BID {bid}: a BID is a positive whole number")
+    if partner and partner not in config.partners:
+        raise UsageError(f"--partner {partner}: no such partner; see int360 partners")
+    if integrator_id is not None and not partner and _partner_of(config, integrator_id) is None:
+        raise UsageError(
+            f"--integrator-id {integrator_id}: no partner has this integrator ID; "
+            "add it to the partner's integrator_ids or pass --partner SLUG"
+        )
 
 
 def import_billers(
@@ -268,20 +302,29 @@ def import_billers(
 ) -> Iterator[Imported]:
     """Write biller files with the minimal overrides of the CRM's live settings.
 
-    ``bids``, else every biller of ``integrator_id``; ``partner`` (a known slug), else
-    the partner of the profile's integrator ID. Yields each biller as it is done.
+    ``bids``, else every biller of ``integrator_id`` (``Failure`` when the CRM has
+    none); ``partner`` (a known slug), else the partner of the profile's integrator
+    ID. Each file is checked as ``validate`` would before it is written; one that
+    would not validate is not written. An existing file is refused for a named BID
+    and skipped by an import by integrator ID (``force`` overwrites it). Yields each
+    biller as it is done.
     """
-    from .adopt import AdoptError, minimal_overrides
-    from .crm.errors import CrmError
-    from .yamlwrite import biller_text, write_atomic
+    from .adopt import import_file
+    from .crm.errors import CrmError, NotFound
 
+    check_import(config, bids=bids, integrator_id=integrator_id, partner=partner)
     root = config.repo.root
     client = crm.client
-    profiles = (
-        [client.get_biller(b) for b in bids]
-        if bids
-        else list(client.list_billers(integrator_id=integrator_id))
-    )
+    profiles = []
+    for bid in bids:
+        try:
+            profiles.append(client.get_biller(bid))
+        except NotFound:
+            yield Imported(bid, None, f"{bid}: not imported: no biller {bid} in the CRM")
+    if not bids:
+        profiles = list(client.list_billers(integrator_id=integrator_id))
+        if not profiles:
+            raise Failure(f"no biller in the CRM has integrator ID {integrator_id}")
     for profile in profiles:
         slug = partner or _partner_of(config, profile.integrator_id)
         existing = biller_paths(config.repo, profile.bid)
@@ -294,19 +337,27 @@ def import_billers(
             )
             continue
         if existing and not force:
-            where = existing[0].relative_to(root)
-            yield Imported(profile.bid, None, f"{where}: exists; pass --force to overwrite")
+            where = existing[0].relative_to(root).as_posix()
+            if bids:
+                yield Imported(profile.bid, None, f"{where}: exists; pass --force to overwrite")
+            else:
+                yield Imported(
+                    profile.bid, None, f"{where}: exists; skipped (--force overwrites it)", True
+                )
             continue
+        target = existing[0] if existing else root / "billers" / f"{profile.bid}.yaml"
+        rel = target.relative_to(root).as_posix()
         try:
             live, _etag = client.get_settings(profile.bid)
-            overrides = minimal_overrides(config, slug, live)
-        except (AdoptError, CrmError) as exc:
+        except CrmError as exc:
             yield Imported(profile.bid, None, f"{profile.bid}: not imported: {exc}")
             continue
-        iid = profile.integrator_id if len(config.partners[slug].integrator_ids) > 1 else None
-        target = existing[0] if existing else root / "billers" / f"{profile.bid}.yaml"
-        write_atomic(target, biller_text(profile.bid, profile.name, slug, iid, overrides))
-        yield Imported(profile.bid, target.relative_to(root).as_posix(), None)
+        result = import_file(config, profile, slug, live, rel)
+        if result.text is None:
+            yield Imported(profile.bid, None, f"{rel}: not imported: {result.reason}")
+            continue
+        result.write(config)
+        yield Imported(profile.bid, rel, None)
 
 
 def _partner_of(config: Config, integrator_id: int) -> str | None:

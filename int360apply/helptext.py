@@ -180,9 +180,18 @@ COMMANDS: dict[str, CommandHelp] = {
     "sandbox": CommandHelp(
         "the sandbox CRM (serve it, edit it)",
         "A local CRM over SQLite that implements the whole API, for trying things out and "
-        "for tests.",
-        ("int360 sandbox serve --port 8360",),
-        ((0, "stopped cleanly"), (1, "could not start"), USAGE_EXIT),
+        "for tests; set and profile edit it as a person would edit the CRM (the embedded "
+        "sandbox unless --db names another). Each subcommand's --help has more.",
+        (
+            "int360 sandbox serve --port 8360",
+            "int360 sandbox set 104233 data_pump.schedule='0 7 * * 1-5'",
+            "int360 sandbox profile 104299 --name 'Elm Water' --integrator-id 201",
+        ),
+        (
+            (0, "done (serve: stopped cleanly)"),
+            (1, "refused or could not start"),
+            USAGE_EXIT,
+        ),
     ),
 }
 

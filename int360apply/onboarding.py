@@ -107,14 +107,32 @@ def _profile(client: ProfileReader, bid: int, hint: str) -> Profile:
         raise OnboardingError(f"the CRM has no biller {bid}; {hint}") from None
 
 
-def start_biller(config: Config, client: ProfileReader, bid: int, slug: str | None) -> Started:
-    """Write ``billers/<bid>.yaml`` from the biller's CRM profile (never over a file)."""
+def start_biller(
+    config: Config,
+    client: ProfileReader,
+    bid: int,
+    slug: str | None,
+    *,
+    embedded_sandbox: bool = False,
+) -> Started:
+    """Write ``billers/<bid>.yaml`` from the biller's CRM profile (never over a file).
+
+    ``embedded_sandbox``: a missing profile is created with ``int360 sandbox profile``;
+    the message says how.
+    """
     existing = biller_paths(config.repo, bid)
     if existing:
         rel = config.repo.rel(existing[0])
         raise OnboardingError(f"{rel} exists; edit it (int360 validate {rel} says what is left)")
+    how = ""
+    if embedded_sandbox:
+        wanted = str(config.partners[slug].integrator_ids[0]) if slug else "N"
+        how = (
+            f" (in the embedded sandbox: int360 sandbox profile {bid} --name NAME "
+            f"--integrator-id {wanted})"
+        )
     profile = _profile(
-        client, bid, "create its profile in the CRM first, or check the BID (int360 billers)"
+        client, bid, f"create its profile in the CRM first{how}, or check the BID (int360 billers)"
     )
     try:
         partner, iid = choose_partner(config, profile, slug)

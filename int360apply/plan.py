@@ -163,7 +163,8 @@ def _collect(
     # One dict filled in place: a generator per level costs more than the walk itself.
     for key, value in settings.items():
         path = (*prefix, key)
-        if path in secret_paths or not is_mapping(value):
+        # An empty mapping is a leaf: a CRM holding ``auth: {}`` must show in a plan.
+        if path in secret_paths or not is_mapping(value) or not value:
             found[path] = value
         else:
             _collect(value, secret_paths, path, found)
@@ -217,17 +218,35 @@ def diff_settings(
         if found is None and callable(sources):
             found = sources()
         changes.append(Change(dotted(path), before, after, _source(found, path), secret))
+    removed: dict[Path_, Any] = {}  # what goes, by the outermost path that goes whole
+    wanted = _prefixes(want)
     for path, before in have.items():
-        if path not in want and not _covered(path, want):
+        # A live value where the desired settings hold a mapping is replaced by it.
+        if path not in want and path not in wanted and not _covered(path, want):
             secret = path in secret_paths
             shown = {"secret": _secret_name(before)} if secret and _secret_name(before) else before
-            changes.append(Change(dotted(path), shown, None, None, secret))
+            # A mapping the desired settings drop goes as a whole (``auth: null``):
+            # removing its leaves one by one would leave ``auth: {}`` in the CRM.
+            cut = next(i for i in range(1, len(path) + 1) if path[:i] not in wanted)
+            if cut == len(path):
+                changes.append(Change(dotted(path), shown, None, None, secret))
+            else:
+                node = removed.setdefault(path[:cut], {})
+                for part in path[cut:-1]:
+                    node = node.setdefault(part, {})
+                node[path[-1]] = shown
+    changes += [Change(dotted(path), value, None) for path, value in removed.items()]
     return changes
+
+
+def _prefixes(leaves: Mapping[Path_, Any]) -> set[Path_]:
+    """Every path that holds a leaf or leads to one."""
+    return {p[:i] for p in leaves for i in range(1, len(p) + 1)}
 
 
 def _covered(path: Path_, want: Mapping[Path_, Any]) -> bool:
     """A live leaf under a desired leaf (e.g. a mapping that became a scalar) is replaced."""
-    return any(path[:i] in want for i in range(1, len(path)))
+    return any(path[:i] in want and want[path[:i]] != {} for i in range(1, len(path)))
 
 
 def _source(sources: Mapping[Path_, str] | None, path: Path_) -> str | None:

@@ -33,17 +33,30 @@ def read_profiles(client: CrmPort, bids: set[int]) -> dict[int, Profile]:
     return found
 
 
-def profile_errors(config: Config, biller: Biller, profile: Profile | None) -> list[BillerError]:
-    """The biller unknown to the CRM, or its profile on another partner's integrator ID."""
+def profile_errors(
+    config: Config, biller: Biller, profile: Profile | None, *, embedded_sandbox: bool = False
+) -> list[BillerError]:
+    """The biller unknown to the CRM, or its profile on another partner's integrator ID.
+
+    ``embedded_sandbox``: the CRM is the repository's embedded sandbox, where the
+    profile is created with ``int360 sandbox profile``; the message says how.
+    """
+    partner = config.partners[biller.partner]
     if profile is None:
+        how = ""
+        if embedded_sandbox:
+            iid = biller.integrator_id or partner.integrator_ids[0]
+            how = (
+                " (in the embedded sandbox: "
+                f"int360 sandbox profile {biller.bid} --integrator-id {iid})"
+            )
         return [
             BillerError(
                 "unknown-biller",
-                f"the CRM has no biller {biller.bid}; create its profile in the CRM, "
+                f"the CRM has no biller {biller.bid}; create its profile in the CRM{how}, "
                 f"or correct bid: in {biller.doc.path}",
             )
         ]
-    partner = config.partners[biller.partner]
     wanted = (biller.integrator_id,) if biller.integrator_id else partner.integrator_ids
     if profile.integrator_id not in wanted:
         # Positions cost a second parse of the file: only for a biller in error.
@@ -67,10 +80,11 @@ def plan_biller(
     profile: Profile | None,
     *,
     rotate_secrets: bool = False,
+    embedded_sandbox: bool = False,
 ) -> BillerPlan:
     """The plan of one biller from its desired and live state."""
     entry = BillerPlan(biller.bid, biller.name, biller.partner, "unchanged")
-    errors = profile_errors(config, biller, profile)
+    errors = profile_errors(config, biller, profile, embedded_sandbox=embedded_sandbox)
     if not errors and live is None:
         errors = [BillerError("unknown-biller", f"the CRM returned no settings for {biller.bid}")]
     if errors:
@@ -99,11 +113,13 @@ def build_plan(
     commit: str | None,
     rotate_secrets: bool = False,
     on_entry: Callable[[BillerPlan], None] | None = None,
+    embedded_sandbox: bool = False,
 ) -> Plan:
     """Plan every biller of ``scope`` against the live CRM (bulk reads).
 
     ``on_entry`` sees each biller's entry as soon as it is planned (after all
-    reads, so a CRM failure comes before the first call).
+    reads, so a CRM failure comes before the first call). ``embedded_sandbox``:
+    the CRM is the embedded sandbox (see ``profile_errors``).
     """
     bids = sorted(scope.bids)
     profiles: dict[int, Profile] = {}
@@ -123,6 +139,7 @@ def build_plan(
             live.get(bid),
             profiles.get(bid),
             rotate_secrets=rotate_secrets,
+            embedded_sandbox=embedded_sandbox,
         )
         billers.append(entry)
         if on_entry is not None:

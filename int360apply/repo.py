@@ -48,15 +48,64 @@ class Repo:
     def partner_files(self) -> list[Path]:
         """``partners/*.yaml`` without ``_defaults.yaml``, sorted."""
         return sorted(
-            p for p in (self.root / "partners").glob("*.yaml") if p.name != "_defaults.yaml"
+            p
+            for p in (self.root / "partners").glob("*.yaml")
+            if p.name != "_defaults.yaml" and _utf8(p.name)
         )
 
     def biller_files(self) -> list[Path]:
-        """``billers/*.yaml``, sorted."""
+        """``billers/*.yaml``, sorted (names that are not UTF-8 are ``stray_files``)."""
         folder = self.root / "billers"
         # One folder: sorting the names sorts the paths, at a fraction of Path's cost.
-        names = sorted(n for n in os.listdir(folder) if fnmatch.fnmatchcase(n, "*.yaml"))
+        names = sorted(
+            n for n in os.listdir(folder) if fnmatch.fnmatchcase(n, "*.yaml") and _utf8(n)
+        )
         return [folder / n for n in names]
+
+    def stray_files(self) -> list[tuple[str, str]]:
+        """Files in ``partners/`` or ``billers/`` that look like configuration but are
+        never loaded: ``(printable repo-relative path, why)``, sorted.
+
+        Silently skipping them would let ``validate`` say valid while a biller is never
+        planned: ``.yml`` or ``.YAML`` names, files in sub-folders, names not in UTF-8.
+        """
+        found: list[tuple[str, str]] = []
+        for folder in ("partners", "billers"):
+            top = self.root / folder
+            for name in os.listdir(top):
+                if name.startswith("."):
+                    continue  # editors' and our own temporary files
+                shown = f"{folder}/{printable(name)}"
+                path = top / name
+                if not _utf8(name):
+                    found.append((shown, "the file name is not valid UTF-8; rename the file"))
+                elif path.is_dir() and path.is_symlink() and not _yaml_like(name):
+                    found.append(
+                        (
+                            shown,
+                            f"a link to a folder is not read; {folder[:-1]} files live "
+                            f"directly in {folder}/",
+                        )
+                    )
+                elif path.is_dir() and not path.is_symlink():
+                    found += [
+                        (
+                            f"{folder}/{inner}",
+                            f"{folder[:-1]} files live directly in {folder}/, "
+                            f"not in a sub-folder; move it to {folder}/{inner.rsplit('/', 1)[-1]}",
+                        )
+                        for inner in _yaml_like_inside(path)
+                    ]
+                elif _yaml_like(name) and not name.endswith(".yaml"):
+                    stem = name.rsplit(".", 1)[0]
+                    found.append(
+                        (
+                            shown,
+                            f"the file name must end in .yaml; rename it to {folder}/"
+                            f"{printable(stem)}.yaml",
+                        )
+                    )
+        return sorted(found)
 
     def kind_of(self, rel: str) -> str | None:
         """``defaults``, ``partner``, ``biller`` or None for a repo-relative path."""
@@ -70,6 +119,33 @@ class Repo:
         if folder == "billers":
             return "biller"
         return None
+
+
+def printable(name: str) -> str:
+    """A file name as it can be printed: bytes that are not UTF-8 as ``\\xNN``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _yaml_like(name: str) -> bool:
+    return name.lower().endswith((".yaml", ".yml"))
+
+
+def _yaml_like_inside(folder: Path) -> list[str]:
+    """Files below ``folder`` whose names look like YAML, relative to ``folder``'s parent."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        base = Path(dirpath).relative_to(folder.parent).as_posix()
+        found += [f"{printable(base)}/{printable(n)}" for n in filenames if _yaml_like(n)]
+    return found
 
 
 def find_repo(start: Path | None = None) -> Repo:

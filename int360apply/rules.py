@@ -195,7 +195,8 @@ def invoice_type_listed(settings: Settings) -> Iterator[Finding]:
 
 
 def fee_amounts(settings: Settings) -> Iterator[Finding]:
-    """A fee of kind ``none`` has amount 0; a ``percent`` fee is at most 10."""
+    """A fee of kind ``none`` has amount 0; a ``percent`` fee is at most 10; a ``flat``
+    fee is whole cents."""
     fees = _get(settings, "advanced.convenience_fee")
     if not isinstance(fees, Mapping):
         return
@@ -212,6 +213,12 @@ def fee_amounts(settings: Settings) -> Iterator[Finding]:
                 "cross-field",
                 path,
                 f"{dotted(path)} is {fee['amount']}; a percent fee is at most 10",
+            )
+        if fee.get("kind") == "flat" and fee["amount"] != int(fee["amount"]):
+            yield Finding(
+                "cross-field",
+                path,
+                f"{dotted(path)} is {fee['amount']}; a flat fee is whole cents",
             )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config
+from .errors import UsageError
 from .repo import BILLER_STEM, DEFAULTS, Repo, RepoError, git, git_bytes
 
 DEFAULTS_STEM = Path(DEFAULTS).stem
@@ -46,7 +47,8 @@ class GitChanges:
 def changed_files(repo: Repo, ref: str) -> GitChanges:
     """``git diff --name-status REF`` against the working tree, plus untracked files."""
     git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    out = git(repo, "diff", "--name-status", "-M", "--no-color", ref, "--")
+    # --relative: paths from the repository's folder (it may sit below the git work tree).
+    out = git(repo, "diff", "--relative", "--name-status", "-M", "--no-color", ref, "--")
     changed: set[str] = set()
     deleted: set[str] = set()
     for line in out.splitlines():
@@ -103,6 +105,32 @@ def scope_from_changes(config: Config, changes: GitChanges) -> Scope:
     return Scope(bids, removed, partners_changed=partners)
 
 
+class ScopeError(UsageError):
+    """A ``--bid`` or ``--partner`` that names nothing in the repository (a usage error:
+    planning or applying around it would do less than was asked, silently)."""
+
+
+def check_names(config: Config, bids: Iterable[int], partners: Iterable[str]) -> None:
+    """``ScopeError`` naming every ``--bid`` without a file and ``--partner`` without one."""
+    import difflib
+
+    problems = []
+    missing = [b for b in bids if b not in config.billers]
+    if missing:
+        shown = " ".join(map(str, missing))
+        files = ", ".join(f"billers/{b}.yaml" for b in missing[:3])
+        problems.append(
+            f"--bid {shown}: no biller file ({files}{', …' if len(missing) > 3 else ''})"
+        )
+    for slug in partners:
+        if slug not in config.partners:
+            close = difflib.get_close_matches(slug, sorted(config.partners), n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else "see int360 partners"
+            problems.append(f"--partner {slug}: no such partner; {hint}")
+    if problems:
+        raise ScopeError("; ".join(problems))
+
+
 def select(
     config: Config,
     *,
@@ -112,6 +140,7 @@ def select(
 ) -> Scope:
     """The scope of the command line: ``--bid``, ``--partner``, ``--changed-since`` or all."""
     bid_list, partner_list = list(bids), list(partners)
+    check_names(config, bid_list, partner_list)
     if changed_since is not None:
         return scope_from_changes(config, changed_files(config.repo, changed_since))
     if not bid_list and not partner_list:
@@ -135,9 +164,18 @@ def checkout_tree(repo: Repo, ref: str, into: Path) -> None:
         what=f"archive {ref}",
     )
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        archive.extractall(into, filter="data")
+        archive.extractall(into, filter=_inside_only)
     for folder in ("partners", "billers", "schemas"):
         (into / folder).mkdir(exist_ok=True)
+
+
+def _inside_only(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """The ``data`` filter, except that a member it refuses (a symlink to an absolute
+    path or out of the tree) is left out: that file was no valid configuration then."""
+    try:
+        return tarfile.data_filter(member, dest)
+    except tarfile.FilterError:
+        return None
 
 
 def temp_tree(repo: Repo, ref: str) -> tempfile.TemporaryDirectory[str]:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import Config, load_config
+from .config import Config, load_config, stray_problems
 from .model import Location, Problem
 from .parse_cache import RACY_NS, ParseCache, identity
 from .repo import BILLER_STEM, Repo, biller_paths
@@ -154,7 +154,7 @@ def _parallel(repo: Repo, files: list[Path], workers: int) -> list[Problem]:
     with context.Pool(len(jobs)) as pool:
         results = pool.map(_chunk, jobs)
     config = load_config(repo, [])
-    problems = list(config.problems)
+    problems = list(config.problems) + stray_problems(repo)
     paths: dict[int, list[str]] = {}
     for found, bids in results:
         problems += found
@@ -192,6 +192,8 @@ def _fingerprint(
         if stats is not None:
             stats[repo.rel(path)] = key
     digest.update("".join(lines).encode())
+    # A stray file (a .yml, a sub-folder) is a problem the cached verdict must not miss.
+    digest.update(repr(repo.stray_files()).encode())
     return digest.hexdigest(), newest
 
 

@@ -11,6 +11,7 @@ key and value, and runs only when a position is actually needed.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from .model import Document, Location, Path_, Positions, Problem
 
 MAX_BYTES = 256 * 1024
 MAX_DEPTH = 32
+MAX_DIGITS = 100  # an integer literal longer than this is refused
 
 try:  # libyaml is part of PyYAML's wheels; the pure parser is the fallback
     from yaml._yaml import CParser as _Parser  # type: ignore[import-not-found]
@@ -64,6 +66,15 @@ class _Composer(_Parser, _Resolver12):  # type: ignore[misc, valid-type]
         _Resolver12.__init__(self)
 
 
+def plain_tag(text: str) -> str:
+    """The tag this reader gives ``text`` written as a plain (unquoted) scalar: how a
+    writer knows a string must be quoted to read back as a string."""
+    tag: str = _PLAIN_RESOLVER.resolve(ynodes.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return tag
+
+
+_PLAIN_RESOLVER = _Resolver12()
+
 STR = "tag:yaml.org,2002:str"
 MAP = "tag:yaml.org,2002:map"
 SEQ = "tag:yaml.org,2002:seq"
@@ -95,6 +106,9 @@ def _scalar(node: ynodes.ScalarNode) -> Any:
     if tag == "tag:yaml.org,2002:bool":
         return value in ("true", "True", "TRUE")
     if tag == "tag:yaml.org,2002:int":
+        if len(value) > MAX_DIGITS:
+            # Python refuses to convert over 4,300 digits; no setting needs a tenth of that.
+            raise YamlError(f"a number of {len(value)} digits is out of range", *_mark(node))
         if value.startswith("0o"):
             return int(value[2:], 8)
         if value.startswith("0x"):
@@ -104,7 +118,10 @@ def _scalar(node: ynodes.ScalarNode) -> Any:
         lowered = value.lower()
         if lowered.endswith(("inf", "nan")):
             raise YamlError(f"'{value}' is not a finite number", *_mark(node))
-        return float(value)
+        number = float(value)
+        if number in (math.inf, -math.inf):  # 1e999 overflows to infinity
+            raise YamlError(f"'{value}' is out of range (not a finite number)", *_mark(node))
+        return number
     raise YamlError(f"the tag '{tag}' is not supported; write plain values", *_mark(node))
 
 

@@ -1,4 +1,7 @@
-"""The only module that writes YAML: biller files, round-trip so comments survive."""
+"""The only module that writes YAML: biller files (round-trip, so comments survive) and
+the settings ``render`` prints. YAML 1.2 through ruamel, and a string is quoted whenever
+a YAML 1.1 tool, a YAML 1.2 tool or this project's own reader would take it for
+anything but a string (``"0o17"``, ``".5e3"``, ``"13:30"``, ``"yes"``)."""
 
 from __future__ import annotations
 
@@ -11,8 +14,30 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.resolver import VersionedResolver
+
+from .yamlio import STR, plain_tag
 
 MODELINE = "# yaml-language-server: $schema=../schemas/biller.schema.json\n"
+
+
+_RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
+
+
+def needs_quotes(text: str) -> bool:
+    """Whether ``text`` written plain would read back as something other than a string
+    under YAML 1.1, YAML 1.2 or ``yamlio``."""
+    if plain_tag(text) != STR:
+        return True
+    return any(str(r.resolve(ScalarNode, text, (True, False))) != STR for r in _RESOLVERS)
+
+
+def _represent_str(representer: RoundTripRepresenter, data: str) -> Any:
+    if needs_quotes(data):
+        return representer.represent_scalar(STR, data, style="'")
+    return representer.represent_str(data)
 
 
 def _yaml() -> YAML:
@@ -25,7 +50,15 @@ def _yaml() -> YAML:
     yaml.representer.add_representer(
         type(None), lambda rep, _data: rep.represent_scalar("tag:yaml.org,2002:null", "null")
     )
+    yaml.representer.add_representer(str, _represent_str)
     return yaml
+
+
+def settings_text(settings: Mapping[str, Any]) -> str:
+    """Block-style YAML of merged settings, in their own key order."""
+    stream = io.StringIO()
+    _yaml().dump(_commented(settings), stream)
+    return stream.getvalue()
 
 
 def _commented(value: Any) -> Any:
@@ -75,6 +108,11 @@ def _update(target: CommentedMap, new: Mapping[str, Any]) -> None:
 
 def rewrite_overrides(path: Path, overrides: Mapping[str, Any]) -> None:
     """Replace a biller file's ``overrides`` (comments and the rest of the file kept)."""
+    write_atomic(path, overrides_text(path, overrides))
+
+
+def overrides_text(path: Path, overrides: Mapping[str, Any]) -> str:
+    """A biller file's text with its ``overrides`` replaced (comments and the rest kept)."""
     yaml = _yaml()
     data = yaml.load(path.read_text(encoding="utf-8"))
     if overrides:
@@ -86,7 +124,7 @@ def rewrite_overrides(path: Path, overrides: Mapping[str, Any]) -> None:
         del data["overrides"]
     stream = io.StringIO()
     yaml.dump(data, stream)
-    write_atomic(path, stream.getvalue())
+    return stream.getvalue()
 
 
 def write_atomic(path: Path, text: str) -> None:

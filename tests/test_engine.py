@@ -128,7 +128,7 @@ def test_import_writes_new_files_and_refuses_existing_ones(repo: Repo, config: C
             config, crm, bids=[777001, BID, 777002], integrator_id=None, partner=None, force=False
         )
     )
-    assert done[0] == (777001, "billers/777001.yaml", None)
+    assert done[0] == (777001, "billers/777001.yaml", None, False)
     assert done[1].problem == "billers/200145.yaml: exists; pass --force to overwrite"
     assert done[2].problem is not None and "no partner has integrator ID 4242" in done[2].problem
     assert "partner: bsa" in (repo.root / "billers/777001.yaml").read_text()

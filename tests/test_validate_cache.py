@@ -119,6 +119,27 @@ def test_any_change_invalidates_the_cache(
     assert fresh == _validate(int360_subprocess, root, "--careful")
 
 
+@pytest.mark.parametrize("stray", ["billers/104233-copy.yml", "billers/old/104233.yaml"])
+def test_a_stray_file_added_in_the_past_invalidates_the_cache(
+    stray: str, tmp_repo: Any, int360_subprocess: RunModule
+) -> None:
+    """A .yml file or a file in a sub-folder of billers/ is a problem the cache must not
+    hide, even dated in the past (only it, so no other file's stat changes)."""
+    root = tmp_repo.root
+    _settle(root)
+    assert _validate(int360_subprocess, root)[0] == 0
+    _plant(root)
+    target = root / stray
+    target.parent.mkdir(exist_ok=True)
+    shutil.copy(root / "billers" / "104233.yaml", target)
+    past = time.time_ns() - 20_000_000_000
+    os.utime(target, ns=(past, past))
+    os.utime(target.parent, ns=(past, past))
+    code, problems = _validate(int360_subprocess, root)
+    assert PLANTED not in problems, "the cache answered for a changed repository"
+    assert code == 1 and [(p["path"], p["rule"]) for p in problems] == [(stray, "filename")]
+
+
 def test_a_file_changed_just_now_is_not_cached(tmp_repo: Any, int360_subprocess: RunModule) -> None:
     """A file written in the same instant as the run could change again without a visible
     stat change, so a verdict over a tree that changed in the last seconds is not kept."""

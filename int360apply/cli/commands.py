@@ -155,6 +155,7 @@ def cmd_plan(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 plan``: desired vs live per biller; exit 0 none, 2 changes, 1 error."""
     from ..crmconn import connect
 
+    _output_file("--out", args.out)
     config = engine.valid_config(repo, tuning=tuning)
     scope = _scope_of(config, args)
     with connect(config) as crm:
@@ -174,9 +175,38 @@ def _load_plan(path: str) -> Plan:
     from ..plan import PlanFormatError, plan_from_dict
 
     try:
-        return plan_from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        data = json.loads(
+            Path(path).read_text(encoding="utf-8"),
+            parse_float=_finite,
+            parse_constant=_no_constant,
+        )
+        return plan_from_dict(data)
     except (OSError, ValueError, PlanFormatError) as exc:
         raise UsageError(f"--plan {path}: {exc}") from exc
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e999: no CRM value can be that
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def _output_file(flag: str, value: str | None) -> None:
+    """A usage error, before anything is written, for an output file that cannot be
+    one (a directory, a folder that does not exist): found only after the writes, it
+    lost the report."""
+    if value is None:
+        return
+    path = Path(value)
+    if path.is_dir():
+        raise UsageError(f"{flag} {value}: is a directory; name a file")
+    if not path.parent.is_dir():
+        raise UsageError(f"{flag} {value}: the folder {path.parent} does not exist")
 
 
 def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
@@ -188,13 +218,15 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         raise UsageError("--plan executes a saved plan; it takes no scope")
     if args.concurrency < 1 or args.max_billers < 0:
         raise UsageError("--concurrency must be at least 1 and --max-billers at least 0")
+    _output_file("--report", args.report)
     tuning.io_bound()
     config = engine.valid_config(repo, positions=True, tuning=tuning)  # changes: their sources
     saved = _load_plan(args.plan) if args.plan else None
+    scope = _scope_of(config, args) if saved is None else None  # usage errors before writes
     with connect(config, concurrency=args.concurrency) as crm:
         announce(crm.label, "text")
         request = engine.ApplyRequest(
-            scope=_scope_of(config, args) if saved is None else None,
+            scope=scope,
             saved=saved,
             yes=args.yes,
             max_billers=args.max_billers,
@@ -242,17 +274,17 @@ def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         else:
             shown = _render(plan, args.format, args.verbose, title="Int360 drift")
             out(shown + pending.note(merged, since))
+        # Billers pending apply are merged work, not drift: no hint, never adopted.
+        drifted = replace(plan, billers=[b for b in plan.billers if b.bid not in waiting])
+        for hint in engine.shared_drift(config, drifted):
+            err(f"hint: {hint}")
         if args.adopt and any(b.status == "change" for b in hand):
-            failed = False
-            drifted = replace(plan, billers=[b for b in plan.billers if b.bid not in waiting])
+            # What can be adopted is; what cannot is named. Either way there was drift (2).
             for adopted in engine.adopt(config, crm, drifted):
                 if adopted.error is None:
                     err(f"{adopted.path}: rewritten to the live settings")
                 else:
                     err(f"{adopted.path}: not adopted: {adopted.error}")
-                    failed = True
-            if failed:
-                return EXIT_FAIL
     if since:
         return (
             EXIT_FAIL
@@ -268,11 +300,10 @@ def cmd_import(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 import``: biller files with the minimal overrides of the live settings."""
     from ..crmconn import connect
 
-    if not args.bids and args.integrator_id is None:
-        raise UsageError("name billers (BID…) or --integrator-id N")
     config = engine.load(repo)
-    if args.partner and args.partner not in config.partners:
-        raise UsageError(f"--partner {args.partner}: no such partner")
+    engine.check_import(
+        config, bids=args.bids, integrator_id=args.integrator_id, partner=args.partner
+    )
     status = EXIT_OK
     with connect(config) as crm:
         announce(crm.label, "text")
@@ -286,7 +317,7 @@ def cmd_import(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         ):
             if imported.problem is not None:
                 err(imported.problem)
-                status = EXIT_FAIL
+                status = status if imported.skipped else EXIT_FAIL
             else:
                 out(f"wrote {imported.written}\n")
     return status
@@ -322,7 +353,9 @@ def cmd_new(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         raise UsageError(f"--partner {args.partner}: no such partner (see int360 partners)")
     with connect(config) as crm:
         announce(crm.label, "text")
-        started = start_biller(config, crm.client, args.bid, args.partner)
+        started = start_biller(
+            config, crm.client, args.bid, args.partner, embedded_sandbox=crm.embedded
+        )
     out(f"wrote {started.rel} (partner {started.partner})\n")
     if started.profile.status != "active":
         err(f"note: the CRM profile of {args.bid} is {started.profile.status}")
@@ -339,10 +372,39 @@ def cmd_sandbox_serve(args: argparse.Namespace, repo: Repo | None, tuning: Tunin
     """``int360 sandbox serve``: the sandbox CRM in the foreground."""
     from ..config import load_config
     from ..crm.sandbox.server import run_serve
-    from ..crmconn import profiles
+    from ..crmconn import seed_billers
 
     try:
         found = open_repo(getattr(args, "repo", None))
     except RepoError:
         return int(run_serve(args, []))
-    return int(run_serve(args, list(profiles(load_config(found))), schema_dir=found.schema_dir))
+    return int(run_serve(args, seed_billers(load_config(found)), schema_dir=found.schema_dir))
+
+
+def _sandbox_repo(args: argparse.Namespace) -> Repo | None:
+    """The repository whose embedded sandbox ``sandbox set``/``profile`` edit (None
+    with ``--db``: the database is named, the repository is optional)."""
+    try:
+        return open_repo(getattr(args, "repo", None))
+    except RepoError:
+        if args.db is None:
+            raise
+        return None
+
+
+def cmd_sandbox_set(args: argparse.Namespace, repo: Repo | None, tuning: Tuning) -> int:
+    """``int360 sandbox set BID PATH=VALUE…``: a hand edit of the sandbox's live settings."""
+    from ..crm.sandbox.commands import run_set
+
+    found = _sandbox_repo(args)
+    root = found.root if found is not None else None
+    return run_set(args, root, found.schema_dir if found is not None else None)
+
+
+def cmd_sandbox_profile(args: argparse.Namespace, repo: Repo | None, tuning: Tuning) -> int:
+    """``int360 sandbox profile BID …``: create or change a profile in the sandbox."""
+    from ..crm.sandbox.commands import biller_name, run_profile
+
+    found = _sandbox_repo(args)
+    root = found.root if found is not None else None
+    return run_profile(args, root, biller_name(root, args.bid) if args.name is None else None)

@@ -156,3 +156,22 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 
     add_serve_arguments(serve)
     serve.set_defaults(func=commands.cmd_sandbox_serve, needs_repo=False)
+
+    from ..crm.sandbox import commands as sandbox_commands
+
+    edit = sandbox.add_parser(
+        "set",
+        help="change a biller's live settings in the sandbox, as a CRM user would",
+        epilog=sandbox_commands.SET_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sandbox_commands.add_set_arguments(edit)
+    edit.set_defaults(func=commands.cmd_sandbox_set, needs_repo=False)
+    profile = sandbox.add_parser(
+        "profile",
+        help="create or change a biller's profile in the sandbox",
+        epilog=sandbox_commands.PROFILE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sandbox_commands.add_profile_arguments(profile)
+    profile.set_defaults(func=commands.cmd_sandbox_profile, needs_repo=False)

@@ -22,6 +22,7 @@ import ipaddress
 import json
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -34,6 +35,7 @@ from urllib.parse import urlencode, urlsplit
 from int360apply.crm import (
     AUDIT_NOTE_HEADER,
     AUDIT_NOTE_ID_HEADER,
+    BODY_NOTE_LIMITS,
     HEADER_NOTE_LIMITS,
     AuditNote,
     Note,
@@ -336,6 +338,8 @@ class CrmClient:
         path = f"/billers/{int(bid)}/settings"
         body = json.dumps(patch, allow_nan=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/merge-patch+json", "If-Match": etag}
+        if note is not None:
+            note = conforming_note(note)
         if note is not None and note.fits(HEADER_NOTE_LIMITS):
             header = json.dumps(note.as_json(), ensure_ascii=True, separators=(",", ":"))
             # Proxies commonly refuse header lines over 8 KiB.
@@ -364,7 +368,7 @@ class CrmClient:
                 settings,
                 _etag(resp, "PATCH", path),
                 already_applied=False,
-                note_id=int(note_id) if note_id and note_id.isdigit() else None,
+                note_id=int(note_id) if note_id and _ascii_digits(note_id) else None,
             )
 
     def add_note(
@@ -381,7 +385,9 @@ class CrmClient:
         import uuid  # only for a note too long for the PATCH header: rare
 
         path = f"/billers/{int(bid)}/notes"
-        note = AuditNote(text, author, commit, tuple(paths) if paths is not None else None)
+        note = conforming_note(
+            AuditNote(text, author, commit, tuple(paths) if paths is not None else None)
+        )
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": idempotency_key or uuid.uuid4().hex,
@@ -634,12 +640,40 @@ def _error_body(resp: Answer) -> tuple[str | None, str, list[FieldProblem]]:
     )
 
 
+_COMMIT_SHA = re.compile(r"[0-9a-f]{7,64}")
+MAX_AUTHOR = 200
+
+
+def conforming_note(note: AuditNote) -> AuditNote:
+    """``note`` within the contract's ``NoteCreate``, so a value from the environment
+    cannot make every write fail with 422: the author cut to 200 characters (none: the
+    CRM names the caller), a commit that is no lower-case hex SHA left to the text,
+    the text and paths cut to the body's limits."""
+    author = note.author[:MAX_AUTHOR] if note.author else None
+    commit = note.commit.lower() if note.commit else None
+    if commit is not None and not _COMMIT_SHA.fullmatch(commit):
+        commit = None  # the text still names it
+    text = note.text
+    if len(text) > BODY_NOTE_LIMITS.text:
+        text = text[: BODY_NOTE_LIMITS.text - 1] + "…"
+    paths = note.paths
+    if paths is not None:
+        paths = tuple(p[: BODY_NOTE_LIMITS.path] for p in paths if p)[: BODY_NOTE_LIMITS.paths]
+    return AuditNote(text or "(no text)", author, commit, paths)
+
+
+def _ascii_digits(value: str) -> bool:
+    """``0``-``9`` only: ``str.isdigit`` also takes ``"²"`` and ``"٣"``, which ``int``
+    refuses or a header should not carry."""
+    return value.isascii() and value.isdigit()
+
+
 def _retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _ascii_digits(value):
         return float(value)
     import email.utils  # only for a Retry-After date: slow to import for every run
 

@@ -134,6 +134,12 @@ class Transport:
                 preload_content=False,
             )
             try:
+                length = resp.headers.get("Content-Length")
+                if length is not None and not _valid_length(length):
+                    resp.close()  # where the body ends is unknown: the connection is unusable
+                    raise TransportError(
+                        f"the CRM sent an invalid Content-Length header ({length!a})"
+                    )
                 data = resp.read(limit + 1, decode_content=True)
                 if len(data) > limit:
                     resp.close()  # unread bytes must not reach the next request
@@ -170,6 +176,13 @@ class Transport:
         except OSError as exc:  # a socket error urllib3 did not wrap
             raise TransportFailure(f"connection failed ({type(exc).__name__})") from None
         return Answer(resp.status, resp.reason or "", resp.headers, data)
+
+
+def _valid_length(value: str) -> bool:
+    """A Content-Length of ASCII digits (repeats, joined by commas, must agree): urllib3
+    would take ``"١٢"`` for 12, and read to the connection's end for ``"¹²"``."""
+    parts = {part.strip() for part in value.split(",")}
+    return len(parts) == 1 and all(p.isascii() and p.isdigit() for p in parts)
 
 
 def _cause(exc: HTTPError) -> str:

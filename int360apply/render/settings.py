@@ -10,8 +10,6 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from ..model import Location, Path_, dotted
 
 if TYPE_CHECKING:
@@ -22,8 +20,10 @@ Locks = Mapping[Path_, Location]
 
 
 def as_yaml(settings: Mapping[str, Any]) -> str:
-    """Block-style YAML in the settings' own key order."""
-    return yaml.safe_dump(dict(settings), sort_keys=False, allow_unicode=True, width=1000)
+    """Block-style YAML 1.2 in the settings' own key order (the one YAML writer)."""
+    from ..yamlwrite import settings_text
+
+    return settings_text(settings)
 
 
 def partner_locks(partner: Partner) -> dict[Path_, Location]:

@@ -255,8 +255,12 @@ def test_drift_adopt_refuses_a_locked_path_and_leaves_the_file(ws: Workspace) ->
     converge(ws)
     original = ws.read("billers/200388.yaml")
     crm.edit(200388, {"data_pump": {"layout": "bsa-custom-v9"}})  # partners/bsa.yaml locks it
+    crm.edit(500102, {"data_pump": {"schedule": "0 3 * * *"}})  # adoptable
     adopt = ws.run("drift", "--adopt")
-    assert adopt.code == 1, adopt
+    # The drift is reported (2); what can be adopted is, what cannot is named.
+    assert adopt.code == 2, adopt
     assert "billers/200388.yaml: not adopted" in adopt.err and "data_pump.layout" in adopt.err
+    assert "billers/500102-red-mesa.yaml: rewritten to the live settings" in adopt.err
     assert ws.read("billers/200388.yaml") == original
+    assert ws.run("validate").code == 0
     ws.assert_no_secret_leaks()

@@ -226,3 +226,35 @@ def test_render_live_of_an_unmanaged_biller_and_of_none(staged: Workspace) -> No
     both = staged.run("render", "200145", "--live", "--explain")
     assert both.code == 64
     assert "--explain" in both.err
+
+
+# --- the embedded sandbox: its CRM-only billers, and a biller it does not know ----------
+
+
+def test_rehearse_onboarding_on_the_embedded_sandbox(ws: Workspace) -> None:
+    listed = ws.run(
+        "billers", "--partner", "caselle-batch-utility", "--unmanaged", "--format", "json"
+    )
+    assert listed.code == 0, listed
+    assert listed.err.startswith("CRM: embedded sandbox")
+    unmanaged = listed.json()["billers"]
+    assert unmanaged, "a new embedded sandbox holds CRM-only billers to onboard"
+    bid = unmanaged[0]["bid"]
+    started = ws.run("new", str(bid))
+    assert started.code == 1, started  # Caselle Batch needs the FTP connection filled in
+    assert f"wrote billers/{bid}.yaml (partner caselle-batch-utility)" in started.out
+    after = ws.run("billers", "--partner", "caselle-batch-utility", "--format", "json").json()
+    assert {b["bid"]: b["state"] for b in after["billers"]}[bid] == "managed"
+
+
+def test_new_for_a_biller_the_embedded_sandbox_does_not_know(ws: Workspace) -> None:
+    run = ws.run("new", "424242", "--partner", "bsa")
+    assert run.code == 1
+    assert (
+        "the CRM has no biller 424242; create its profile in the CRM first (in the embedded "
+        "sandbox: int360 sandbox profile 424242 --name NAME --integrator-id 93)" in run.err
+    )
+    made = ws.run("sandbox", "profile", "424242", "--name", "Elm Water", "--integrator-id", "93")
+    assert made.code == 0, made
+    again = ws.run("new", "424242", "--partner", "bsa")
+    assert "wrote billers/424242.yaml (partner bsa)" in again.out, again

@@ -17,7 +17,7 @@ from int360apply.crm.client import (
     client_from_env,
     crm_config_from_env,
 )
-from int360apply.crm.errors import CrmProtocolError, CrmRequestError, Unauthorized
+from int360apply.crm.errors import CrmError, CrmProtocolError, CrmRequestError, Unauthorized
 
 BASE = "https://crm.example.com/api"  # for the configuration tests, which send nothing
 TOKEN = "tok-9a8b7c6d5e"
@@ -164,3 +164,40 @@ def test_configuration_from_the_environment() -> None:
     assert client is not None and client.base_url == BASE
     assert TOKEN not in repr(client)
     client.close()
+
+
+# --- unicode digits in headers (issue 15): str.isdigit() accepts them, int() does not ----
+
+
+SETTINGS_OK = {"ftp": {"port": 22}}
+
+
+def test_unicode_digits_in_retry_after_are_no_delay_hint(server: ScriptedCrm) -> None:
+    server.get("/billers/1", status=503, headers={"Retry-After": "\u00b9\u00b2"})  # ¹²
+    server.get("/billers/1", json={"bid": 1, "name": "x", "integrator_id": 1, "status": "active"})
+    sleeps: list[float] = []
+    with CrmClient(server.url, TOKEN, retry=POLICY, sleep=sleeps.append) as crm:
+        assert crm.get_biller(1).bid == 1
+    assert len(sleeps) == 1 and sleeps[0] < 1  # the client's own back-off, not 12 s
+
+
+def test_unicode_digits_in_audit_note_id_mean_no_confirmed_note(
+    server: ScriptedCrm, crm: CrmClient
+) -> None:
+    server.patch(
+        "/billers/1/settings",
+        json=SETTINGS_OK,
+        headers={"ETag": '"2"', "Audit-Note-Id": "\u00b3"},  # ³
+    )
+    result = crm.patch_settings(1, SETTINGS_OK, '"1"')
+    assert result.etag == '"2"' and result.note_id is None
+
+
+def test_unicode_digits_in_content_length_are_no_crash(server: ScriptedCrm, crm: CrmClient) -> None:
+    server.get(
+        "/billers/1",
+        json={"bid": 1, "name": "x", "integrator_id": 1, "status": "active"},
+        headers={"Content-Length": "\u00b9\u00b2"},
+    )
+    with pytest.raises(CrmError, match=r"invalid Content-Length header \('\\xb9\\xb2, \d+'\)"):
+        crm.get_biller(1)

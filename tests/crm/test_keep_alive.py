@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from int360apply.crm.sandbox.server import DRAIN_LIMIT, SandboxServer
+from int360apply.crm.sandbox.server import BODY_LIMIT, SandboxServer
 
 from .conftest import PROFILES, MakeSandbox
 
@@ -56,7 +56,7 @@ def test_an_unread_body_does_not_become_the_next_request(sandbox: SandboxServer)
 
 def test_a_large_unread_body_closes_the_connection(sandbox: SandboxServer) -> None:
     conn = _connect(sandbox)
-    body = b"x" * (DRAIN_LIMIT + 1)
+    body = b"x" * (BODY_LIMIT + 1)
     conn.request("POST", f"/billers/{BID}/notes", body=body, headers={"Content-Type": "text/plain"})
     refused = conn.getresponse()
     refused.read()
@@ -77,9 +77,11 @@ def test_an_http_1_0_client_gets_its_connection_closed(sandbox: SandboxServer) -
     assert json.loads(body)["bid"] == BID
 
 
-def test_a_chunked_request_body_is_read_and_the_connection_closed(
+def test_a_chunked_request_body_is_read_whole_and_the_connection_kept(
     sandbox: SandboxServer,
 ) -> None:
+    """A chunked body ends where its last chunk says: the server reads all of it, so
+    the connection safely serves the next request."""
     conn = _connect(sandbox)
     conn.request(
         "POST",
@@ -89,10 +91,32 @@ def test_a_chunked_request_body_is_read_and_the_connection_closed(
         encode_chunked=True,
     )
     resp = conn.getresponse()
-    resp.read()
+    assert json.loads(resp.read())["text"] == "chunked"
     assert resp.status == 201
+    first = conn.sock
+    assert _get(conn, f"/billers/{BID}").status == 200
+    assert conn.sock is first
+    conn.close()
+
+
+def test_a_chunked_body_over_the_limit_is_413(sandbox: SandboxServer) -> None:
+    """No Content-Length to refuse up front: the limit still holds, with the right status."""
+    conn = _connect(sandbox)
+    piece = b" " * 65536
+    conn.request(
+        "POST",
+        f"/billers/{BID}/notes",
+        body=iter([b"{", *[piece] * (BODY_LIMIT // len(piece) + 1), b"}"]),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        encode_chunked=True,
+    )
+    resp = conn.getresponse()
+    body = json.loads(resp.read())
+    assert resp.status == 413
+    assert body["error"]["code"] == "payload_too_large"
     assert resp.getheader("Connection") == "close"
     conn.close()
+    assert _get(_connect(sandbox), f"/billers/{BID}").status == 200  # still serving
 
 
 def test_stop_ends_kept_alive_connections(make_sandbox: MakeSandbox) -> None:
@@ -156,3 +180,33 @@ def test_an_app_that_fails_outside_flask_gets_a_json_500_and_a_closed_connection
         server.close_connections()
         thread.join(timeout=5)
     assert "error on GET /anything" in caplog.text
+
+
+def test_many_half_sent_requests_hold_no_threads(sandbox: SandboxServer) -> None:
+    """300 clients that send half a request each: the thread count stays bounded
+    and the server goes on answering everyone else."""
+    import threading
+
+    from int360apply.crm.sandbox.server import THREADS
+
+    host, port = sandbox.url.removeprefix("http://").split(":")
+    assert _get(_connect(sandbox), f"/billers/{BID}").status == 200
+    before = threading.active_count()
+    stalled: list[socket.socket] = []
+    try:
+        for i in range(300):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            # Headers complete but the body not (odd), or headers cut off (even).
+            half = (
+                f"POST /billers/{BID}/notes HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{"
+                if i % 2
+                else f"GET /billers/{BID} HTTP/1.1\r\nHost: x\r\nX-Wait: "
+            )
+            sock.sendall(half.encode())
+            stalled.append(sock)
+        resp = _get(_connect(sandbox), f"/billers/{BID}")
+        assert resp.status == 200
+        assert threading.active_count() <= before, (threading.active_count(), before, THREADS)
+    finally:
+        for sock in stalled:
+            sock.close()

@@ -42,21 +42,38 @@ def test_database_is_in_wal_mode(store: Store) -> None:
         conn.close()
 
 
-def test_seeding_adds_only_profiles_never_seeded(tmp_path: Path) -> None:
+def test_seeding_happens_once_when_the_database_is_new(tmp_path: Path) -> None:
+    """SPEC §6: a new database is seeded; later starts add nothing, not even a biller
+    file added since (it meets the CRM's "unknown biller" as in the real world)."""
     path = tmp_path / "crm.sqlite"
     first = Store(path)
+    assert not first.seeded()
     assert first.seed(PROFILES[:2]) == 2
+    assert first.seeded()
     first.put_profile(PROFILES[0]._replace(integrator_id=999))  # a change made in the CRM
     first.delete_profile(PROFILES[1].bid)  # a biller removed from the CRM on purpose
     first.close()
 
     again = Store(path)  # a later start, with one biller file more
-    assert again.seed(PROFILES[:3]) == 1
+    assert again.seed(PROFILES[:3]) == 0
     assert again.get_profile(PROFILES[0].bid) == PROFILES[0]._replace(integrator_id=999)
     assert again.get_profile(PROFILES[1].bid) is None
-    assert again.get_profile(PROFILES[2].bid) == PROFILES[2]
-    settings, revision = again.get_settings(PROFILES[2].bid) or (None, 0)
-    assert settings == {} and revision > 2
+    assert again.get_profile(PROFILES[2].bid) is None
+    settings, revision = again.get_settings(PROFILES[0].bid) or (None, 0)
+    assert settings == {} and revision >= 1
+    again.close()
+
+
+def test_a_database_seeded_by_an_earlier_version_is_not_seeded_again(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    old = Store(path)
+    old.seed(PROFILES[:1])
+    with sqlite3.connect(path) as conn:  # earlier versions kept only the seeded BIDs
+        conn.execute("DELETE FROM meta WHERE key = 'seeded'")
+    old.close()
+    again = Store(path)
+    assert again.seeded()
+    assert again.seed(PROFILES) == 0
     again.close()
 
 

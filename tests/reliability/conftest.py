@@ -71,6 +71,10 @@ def _too_large() -> bytes:
 
 
 GENERATED_CORPUS: dict[str, Callable[[], bytes]] = {
+    # Python refuses to convert integers over 4,300 digits.
+    "yaml__integer-of-5000-digits.yaml": lambda: (
+        VALID_BILLER + "  advanced:\n    max_payment_amount: 1" + "0" * 4999 + "\n"
+    ).encode(),
     "yaml__larger-than-256-kib.yaml": _too_large,
     "yaml__not-utf8-latin1.yaml": lambda: VALID_BILLER.replace(
         "Hostile Township", "Caf\u00e9 Township"

@@ -37,6 +37,10 @@ PARTNER_DEST = "partners/hostile-partner.yaml"
 DESTINATIONS = {
     "duplicate-bid__second-file-for-104233.yaml": "billers/104233-copy.yaml",
     "filename__bad-file-stem.yaml": "billers/900001_Final.yaml",
+    "filename__yml-extension.yaml": "billers/900001.yml",
+    "filename__upper-case-extension.yaml": "billers/900001.YAML",
+    "filename__in-a-sub-folder.yaml": "billers/imported/900001.yaml",
+    "filename__partner-yml-extension.yaml": "partners/hostile-partner.yml",
 }
 
 
@@ -55,9 +59,25 @@ class Case:
 
 def _copy_from(source: Path) -> Callable[[Path, str], None]:
     def place(root: Path, dest: str) -> None:
+        (root / dest).parent.mkdir(parents=True, exist_ok=True)
         (root / dest).write_bytes(source.read_bytes())
 
     return place
+
+
+def _link_to_folder(root: Path, dest: str) -> None:
+    """``billers/more`` a symlink to a folder outside holding a valid biller."""
+    outside = root.parent / "more-billers"
+    outside.mkdir(exist_ok=True)
+    (outside / "900001.yaml").write_text(VALID_BILLER, encoding="utf-8")
+    os.symlink(outside, root / dest)
+
+
+def _non_utf8_name(root: Path, dest: str) -> None:
+    """A valid biller under a file name that is not UTF-8 (Latin-1 bytes)."""
+    folder = os.fsencode(root / "billers")
+    with open(os.path.join(folder, b"900001-caf\xe9.yaml"), "wb") as handle:
+        handle.write(VALID_BILLER.encode())
 
 
 def _bytes(make: Callable[[], bytes]) -> Callable[[Path, str], None]:
@@ -102,6 +122,18 @@ def _cases() -> list[Case]:
         cases.append(Case(name, BILLER_DEST, (name.split("__", 1)[0],), _bytes(make)))
     # Path tricks. A loop or a dangling link is no file in billers/: either rule will do.
     cases += [
+        Case(
+            "filename__link-to-a-folder-of-billers.yaml",
+            "billers/more",
+            ("filename",),
+            _link_to_folder,
+        ),
+        Case(
+            "filename__name-not-utf8.yaml",
+            "billers/900001-caf\\xe9.yaml",  # printed with the byte escaped
+            ("filename",),
+            _non_utf8_name,
+        ),
         Case(
             "filename__symlink-outside-billers.yaml",
             BILLER_DEST,

@@ -161,7 +161,9 @@ def _run_and_discard(app: WSGIApplication, environ: WSGIEnvironment) -> None:
 
 
 def _drop(environ: WSGIEnvironment) -> NoReturn:
-    """Close the client connection without a response (werkzeug's server only)."""
+    """Close the client connection without a response: the server closes it on this
+    exception (waitress gives no socket to the app; a server that does, like
+    werkzeug's, is shut here at once)."""
     sock = environ.get("werkzeug.socket")
     if isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):  # already gone: the client sees the same

@@ -90,5 +90,6 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-seed",
         action="store_true",
-        help="do not add profiles for biller files (neither on a new database nor later)",
+        help="do not seed a new database (a profile per biller file and a few CRM-only "
+        "billers per partner); a database seeded before is never seeded again",
     )

@@ -1,173 +1,248 @@
 """Run the sandbox CRM: in the foreground (``int360 sandbox serve``) or in a
 background thread (the embedded default of ``plan``/``apply``, and tests).
 
-Both use werkzeug's threaded server on 127.0.0.1 (one thread per connection),
-so the embedded default is real HTTP, exactly like a remote CRM.
+Both serve over waitress on 127.0.0.1, so the embedded default is real HTTP,
+exactly like a remote CRM. waitress reads requests in one I/O thread and hands
+only *complete* requests to a fixed pool of worker threads: a client that sends
+half a request holds no thread, the thread count is bounded whatever the number
+of connections, and a body over the limit, announced or chunked, gets 413
+before it is read any further.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import socket
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
-from werkzeug.wsgi import LimitedStream
+from waitress import wasyncore
+from waitress.channel import ClientDisconnected, HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask
+from waitress.utilities import BadRequest
 
 from int360apply.crm import IO_SWITCH_INTERVAL, Profile
-from int360apply.crm.sandbox.app import create_app
+from int360apply.crm.sandbox.app import MAX_BODY, create_app
 from int360apply.crm.sandbox.faults import FaultConfig, FaultInjector
 from int360apply.crm.sandbox.options import Token
+from int360apply.crm.sandbox.patching import InvalidPatch, SettingsPatcher
+from int360apply.crm.sandbox.seeding import SeedBiller, split
 from int360apply.crm.sandbox.store import Store
 from int360apply.schemas import Schemas, SchemaSetupError, schemas_for
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 HOST = "127.0.0.1"
 log = logging.getLogger("int360apply.crm.sandbox")
 
-ProfileLike = Profile | tuple[int, str, int]
+ProfileLike = Profile | tuple[int, str, int] | SeedBiller
 
-
-# An unread request body (an error answered before reading it) up to this size is
-# read and dropped so the connection can serve the next request; a larger one closes it.
-DRAIN_LIMIT = 1 << 20
-# An idle kept-alive connection is closed after this many seconds.
+# Worker threads: requests served at once. Injected latency sleeps in a worker, so
+# this bounds the throughput of a slow sandbox (8 / 20 ms = 400 requests a second),
+# matching the applier's default concurrency of 8. Each thread costs address space
+# (its stack, and a malloc arena once it allocates): 16 no longer start under the
+# 1 GiB limit the reliability tests give a child process.
+THREADS = 8
+# Open connections accepted at once (each costs a file descriptor, not a thread).
+CONNECTION_LIMIT = 1000
+# A request body over this size gets 413 (the app's own limit: one place decides).
+BODY_LIMIT = MAX_BODY
+# The request line and headers together; over it: 431.
+HEADER_LIMIT = 64 << 10
+# An idle kept-alive connection (or a half-sent request) is closed after this many seconds.
 IDLE_TIMEOUT = 30.0
-# Before closing on an unread body, read and drop up to this much, waiting this long.
+# After an error answered before the request was read whole (413, 431, 400), read and
+# drop up to this much more, waiting this long, before closing ("lingering close").
 LINGER_LIMIT = 16 << 20
 LINGER_TIMEOUT = 2.0
 
-
-class _Server(ThreadedWSGIServer):
-    """werkzeug's threaded server, knowing its open connections so ``stop`` can end them."""
-
-    def __init__(self, host: str, port: int, app: WSGIApplication) -> None:
-        super().__init__(host, port, app, _QuietHandler)
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-
-    def close_connections(self) -> None:
-        """Shut every open connection: a kept-alive one must not outlive the server."""
-        with self.connections_lock:
-            for conn in self.connections:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
+_ERROR_CODES = {413: "payload_too_large", 500: "internal"}
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """werkzeug's request handler with HTTP/1.1 keep-alive, and nothing from a request
-    in the logs.
+class _JsonErrorTask(ErrorTask):  # type: ignore[misc]
+    """waitress's answer to a request it refuses itself (431, 413, a malformed
+    request: 400), in the contract's JSON error shape."""
 
-    werkzeug closes every connection after one response (http.server cannot skip
-    an unread request body, so werkzeug drains the socket, which would swallow a
-    kept-alive client's next request). Here ``run_wsgi`` is our own: the body is
-    read through a ``LimitedStream`` of its ``Content-Length`` and whatever the
-    app left unread is drained after the response, so a client's pooled
-    connection serves request after request: one TCP handshake and one thread
-    per connection, not per request. The response is buffered (the sandbox's
-    are small) and always has a ``Content-Length``.
+    def execute(self) -> None:
+        error = self.request.error
+        code = _ERROR_CODES.get(error.code, str(error.code))
+        message = "internal error" if error.code == 500 else f"{error.reason}: {error.body}"
+        body = json.dumps({"error": {"code": code, "message": message, "details": []}}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.channel.linger_on_close = True
+        self.content_length = len(body)
+        self.write(body)
 
-    Errors http.server answers itself (a header line over 64 KiB: 431; a
-    malformed request line: 400) use the contract's JSON error shape.
+
+class _Channel(HTTPChannel):  # type: ignore[misc]
+    """waitress's connection, plus two things a client deserves.
+
+    A request cut short (the client closed its side before the body it announced
+    was complete) is answered 400 instead of silence. After an error answered
+    before the request was read (a body over the limit: 413), the connection is
+    half-closed and what the client still sends is read and dropped for a bounded
+    time before closing: closing with unread data resets the connection, and the
+    client, still sending, would see the reset instead of our answer.
     """
 
-    server: _Server
-    timeout = IDLE_TIMEOUT
-    disable_nagle_algorithm = True
-    error_content_type = "application/json"
-    error_message_format = (
-        '{"error": {"code": "%(code)d", "message": "%(message)s", "details": []}}'
-    )
+    error_task_class = _JsonErrorTask
+    logger = log
+    linger_on_close = False
+    _linger_until = 0.0
+    _linger_left = 0
 
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
+    def readable(self) -> bool:
+        if self._linger_until:
+            if time.monotonic() < self._linger_until:
+                return True
+            super().handle_close()
+            return False
+        return bool(super().readable())
 
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        super().finish()
+    def writable(self) -> bool:
+        return not self._linger_until and bool(super().writable())
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # the app logs each request itself, without the query string
-
-    def log_error(self, format: str, *args: Any) -> None:
-        # http.server puts the raw request line (which may be body bytes) in these.
-        log.warning("rejected a malformed HTTP request from %s", self.address_string())
-
-    def run_wsgi(self) -> None:
-        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self.environ = environ = self.make_environ()
-        body: LimitedStream | None = None
-        if not environ.get("wsgi.input_terminated"):  # a chunked body is not kept alive
-            raw = environ.get("CONTENT_LENGTH") or "0"
-            if raw.isdigit():
-                body = LimitedStream(self.rfile, int(raw))  # type: ignore[arg-type]
-                environ["wsgi.input"] = body
-        try:
-            status, headers, chunks = _call(self.server.app, environ)
-        except (ConnectionError, TimeoutError):
-            # A dropped connection (injected, or the client's) gets no response; an
-            # unread body must not be read as the next request.
-            self.close_connection = True
-            return
-        except Exception:
-            log.exception("error on %s %s", self.command, environ.get("PATH_INFO"))
-            status, headers, chunks = _INTERNAL_ERROR
-            self.close_connection = True
-        if body is None or body.limit - body.tell() > DRAIN_LIMIT:
-            self.close_connection = True
-        elif not self.close_connection:
+    def handle_close(self) -> None:
+        if self.linger_on_close and not self._linger_until and self.socket is not None:
             try:
-                body.exhaust()  # what the app left unread, so the next request starts clean
-            except Exception:  # the client sent less than it announced, or went away
-                self.close_connection = True
-        self._respond(status, headers, b"".join(chunks))
-        if self.close_connection and body is not None:
-            self._linger(body)
+                self.socket.shutdown(socket.SHUT_WR)  # the answer is flushed: FIN after it
+            except OSError:
+                super().handle_close()
+                return
+            self._linger_until = time.monotonic() + LINGER_TIMEOUT
+            self._linger_left = LINGER_LIMIT
+            return
+        super().handle_close()
 
-    def _linger(self, body: LimitedStream) -> None:
-        """Read what is left of a body we answered without reading, before closing: a
-        close with unread data resets the connection, and the client, still sending,
-        would see that instead of our response (a bounded "lingering close")."""
-        with contextlib.suppress(Exception):
-            self.connection.settimeout(LINGER_TIMEOUT)
-            left = min(body.limit - body.tell(), LINGER_LIMIT)
-            while left > 0 and (chunk := self.rfile.read1(min(left, 65536))):
-                left -= len(chunk)
+    def handle_read(self) -> None:
+        try:
+            data = self.socket.recv(self.adj.recv_bytes)
+        except BlockingIOError:
+            return
+        except OSError:
+            super().handle_close()
+            return
+        if self._linger_until:
+            self._linger_left -= len(data)
+            if not data or self._linger_left <= 0:
+                super().handle_close()
+            return
+        if data:
+            self.last_activity = time.time()
+            self.received(data)
+            return
+        with self.requests_lock:
+            request: Any = cast(Any, self).request  # untyped in waitress
+            if request is None or not request.headers_finished or self.requests:
+                self.connected = False
+                super().handle_close()
+                return
+            self.request = None
+            request.error = BadRequest("the connection ended before the request body was complete")
+            request.completed = True
+            self.requests.append(request)
+            self.server.add_task(self)
 
-    def _respond(self, status: str, headers: list[tuple[str, str]], data: bytes) -> None:
-        code, _, reason = status.partition(" ")
-        self.send_response(int(code), reason)
-        for key, value in headers:
-            if key.lower() not in ("content-length", "connection"):
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        # Headers and body in one write: two small writes on a kept-alive connection
-        # would wait out the client's delayed ACK.
-        self._headers_buffer.append(b"\r\n")
-        if self.command != "HEAD":
-            self._headers_buffer.append(data)
-        self.flush_headers()
+
+class _Server:
+    """waitress on ``host:port`` with our channel and limits, stoppable from any thread."""
+
+    def __init__(self, host: str, port: int, app: WSGIApplication) -> None:
+        self._map: dict[int, Any] = {}
+        self._waitress = TcpWSGIServer(
+            _Guarded(app),
+            map=self._map,
+            host=host,
+            port=port,
+            threads=THREADS,
+            connection_limit=CONNECTION_LIMIT,
+            max_request_body_size=BODY_LIMIT,
+            max_request_header_size=HEADER_LIMIT,
+            channel_timeout=IDLE_TIMEOUT,
+            cleanup_interval=min(IDLE_TIMEOUT, 30),
+            asyncore_use_poll=True,  # select() cannot watch descriptors above 1023
+            ident="int360-sandbox",
+            clear_untrusted_proxy_headers=False,
+        )
+        self._waitress.channel_class = _Channel
+        self.server_port = int(self._waitress.effective_port)
+        self._stopped = threading.Event()
+        self._serving = threading.Event()
+
+    def serve_forever(self, poll_interval: float = 1.0) -> None:
+        """Serve until ``shutdown`` (or Ctrl-C in the main thread)."""
+        self._serving.set()
+        try:
+            while not self._stopped.is_set():
+                wasyncore.poll2(poll_interval, self._map)
+            self._close_connections()
+        finally:
+            self._serving.clear()
+
+    def shutdown(self) -> None:
+        """Stop serving: the I/O loop ends every connection and returns."""
+        self._stopped.set()
+        with contextlib.suppress(OSError):  # already closed: nothing left to wake
+            self._waitress.trigger.pull_trigger()
+
+    def _close_connections(self) -> None:
+        # Only the thread running the I/O loop (or, once it is gone, the closer)
+        # touches the map. The trigger stays open: a worker still finishing a
+        # request pulls it, and a closed descriptor may already be someone else's.
+        for dispatcher in list(self._map.values()):
+            if dispatcher is self._waitress:
+                wasyncore.dispatcher.close(dispatcher)  # its own close() closes the trigger
+            elif dispatcher is not self._waitress.trigger:
+                dispatcher.close()
+
+    def server_close(self, timeout: float = 10.0) -> None:
+        """After ``shutdown``: wait for the I/O loop, stop the workers, close everything."""
+        self._stopped.set()
+        deadline = time.monotonic() + timeout
+        while self._serving.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._waitress.task_dispatcher.shutdown(timeout=5)
+        if not self._serving.is_set():
+            self._close_connections()
+            self._waitress.trigger.close()
+
+    def close_connections(self) -> None:
+        """Kept for callers of the former server: connections end with ``server_close``."""
 
 
-_INTERNAL_ERROR = (
-    "500 INTERNAL SERVER ERROR",
-    [("Content-Type", "application/json")],
-    [b'{"error": {"code": "internal", "message": "internal error", "details": []}}'],
-)
+class _Guarded:
+    """The app run to completion with its body buffered (the sandbox's answers are
+    small), so every response has a ``Content-Length``; an injected drop closes the
+    connection without a response, and anything raised around Flask still gets the
+    contract's JSON 500 and a closed connection."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self._app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        try:
+            status, headers, chunks = _call(self._app, environ)
+        except ConnectionError:
+            raise ClientDisconnected from None  # waitress closes without answering
+        except Exception:
+            # waitress answers it (a JSON 500, see _JsonErrorTask) and closes the connection.
+            log.exception("error on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            raise
+        data = b"".join(chunks)
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        start_response(status, [*headers, ("Content-Length", str(len(data)))])
+        return [data]
 
 
 def _call(
@@ -185,7 +260,7 @@ def _call(
     try:
         chunks = [*written, *result]
     finally:
-        close = getattr(result, "close", None)
+        close: Callable[[], None] | None = getattr(result, "close", None)
         if close is not None:
             close()
     if not started:
@@ -255,23 +330,39 @@ def build_server(
 ) -> SandboxServer:
     """Open (and seed) the database and bind the server on 127.0.0.1:``port``; not serving yet.
 
-    ``profiles`` are added when never seeded before (unless ``seed`` is
-    False); see ``Store.seed``. ``port=0`` picks a free port.
+    ``profiles`` (``Profile``, ``(bid, name, integrator_id)`` or ``SeedBiller``
+    with settings) seed a new database, unless ``seed`` is False; a database
+    seeded before gets nothing (see ``Store.seed``). ``port=0`` picks a free port.
     """
     if schemas is None:
         schemas = schemas_for(schema_dir if schema_dir is not None else find_schema_dir())
     store = Store(db_path)
     try:
-        if seed:
-            added = store.seed(Profile(*p) for p in profiles)
-            if added:
-                log.info("seeded %d new biller profile(s) into %s", added, db_path)
+        if seed and not store.seeded():
+            added = _seed(store, schemas, list(profiles))
+            log.info("seeded %d biller profile(s) into the new database %s", added, db_path)
         app = create_app(store, schemas, tokens=tokens, faults=faults)
         server = _Server(HOST, port, app)
     except BaseException:
         store.close()
         raise
     return SandboxServer(server, store, app.extensions["int360_faults"])
+
+
+def _seed(store: Store, schemas: Schemas, items: list[ProfileLike]) -> int:
+    """Seed ``store`` with ``items``; their settings go through the CRM's own checks."""
+    billers = split(items)
+    patcher = SettingsPatcher(schemas)
+    settings = {}
+    for biller in billers:
+        if biller.settings is not None:
+            try:
+                settings[biller.profile.bid] = patcher.apply({}, biller.settings)
+            except InvalidPatch as exc:
+                first = exc.errors[0] if exc.errors else None
+                where = f"{first.path}: {first.message}" if first else "invalid"
+                raise ValueError(f"seed settings of {biller.profile.bid}: {where}") from None
+    return store.seed([b.profile for b in billers], settings)
 
 
 def start_background(

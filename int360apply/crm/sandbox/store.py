@@ -251,26 +251,64 @@ class Store:
 
     # -- profiles -----------------------------------------------------------
 
-    def seed(self, profiles: Iterable[Profile]) -> int:
-        """Add the profiles never seeded before, with empty settings; returns how many.
+    def seeded(self) -> bool:
+        """Whether this database was seeded before (seeding happens once, when new)."""
+        with self._pool.connection() as conn:
+            return self._was_seeded(conn)
 
-        Profiles seeded before are left alone, even if changed or deleted since.
+    @staticmethod
+    def _was_seeded(conn: sqlite3.Connection) -> bool:
+        # A database of an earlier version lists its seeded BIDs, without the flag.
+        flag = conn.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone()
+        return flag is not None or conn.execute("SELECT 1 FROM seeded LIMIT 1").fetchone()
+
+    def seed(
+        self,
+        profiles: Iterable[Profile],
+        settings: Mapping[int, SettingsUpdate] | None = None,
+    ) -> int:
+        """Seed a new database: the profiles, with ``settings`` where given (else
+        empty ones); returns how many were added.
+
+        A database seeded before gets nothing, whatever changed since: a CRM does not
+        learn of a biller because a file appeared. Seeding happens in one transaction.
         """
+        given = settings or {}
         wanted = {p.bid: p for p in profiles}
         with self._write() as conn:
-            known = {row[0] for row in conn.execute("SELECT bid FROM seeded")}
+            if self._was_seeded(conn):
+                return 0
+            conn.execute("INSERT INTO meta (key, value) VALUES ('seeded', 1)")
+            known = {row[0] for row in conn.execute("SELECT bid FROM profiles")}
             new = [p for bid, p in sorted(wanted.items()) if bid not in known]
             if not new:
                 return 0
             first = self._next_revisions(conn, len(new))
             conn.executemany(
-                "INSERT OR IGNORE INTO profiles (bid, name, integrator_id, status) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO profiles (bid, name, integrator_id, status) VALUES (?, ?, ?, ?)",
                 [(p.bid, p.name, p.integrator_id, p.status) for p in new],
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO settings (bid, revision, json) VALUES (?, ?, '{}')",
-                [(p.bid, first + i) for i, p in enumerate(new)],
+                "INSERT OR REPLACE INTO settings (bid, revision, json) VALUES (?, ?, ?)",
+                [
+                    (
+                        p.bid,
+                        first + i,
+                        json.dumps(given[p.bid].settings, separators=(",", ":"))
+                        if p.bid in given
+                        else "{}",
+                    )
+                    for i, p in enumerate(new)
+                ],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO secrets (bid, path, name, value) VALUES (?, ?, ?, ?)",
+                [
+                    (bid, path, name, value)
+                    for bid, update in given.items()
+                    if bid in wanted
+                    for path, (name, value) in update.written.items()
+                ],
             )
             conn.executemany("INSERT INTO seeded (bid) VALUES (?)", [(p.bid,) for p in new])
             return len(new)
