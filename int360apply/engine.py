@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .apply import Applier, ApplyOptions, Report, apply_plan, guard
+from .apply import Applier, ApplyOptions, Report, guard
 from .config import Config, load_config
 from .crmconn import Crm
-from .errors import Failure, Reported, UsageError
+from .errors import Failure, Int360Error, Reported, UsageError
 from .plan import BillerPlan, Plan
 from .repo import Repo, RepoError, biller_paths, git
 from .runtime import Tuning
@@ -175,16 +175,19 @@ def apply(
         # with planning the rest.
         commit = commit_of(repo)
         with Applier(crm.client, options, commit, config) as applier:
-            made = plan(
-                config,
-                chosen,
-                crm,
-                commit=commit,
-                rotate_secrets=request.rotate_secrets,
-                on_entry=applier.submit,
-            )
-            show_plan(made)
-            return _exempt(applier.finish(made), crm, request, made)
+            try:
+                made = plan(
+                    config,
+                    chosen,
+                    crm,
+                    commit=commit,
+                    rotate_secrets=request.rotate_secrets,
+                    on_entry=applier.submit,
+                )
+                show_plan(made)
+                return _exempt(applier.finish(made), crm, request, made)
+            except KeyboardInterrupt:
+                raise Interrupted(applier.interrupted(crm.label, commit)) from None
     if chosen is not None:
         made = plan(
             config, chosen, crm, commit=commit_of(repo), rotate_secrets=request.rotate_secrets
@@ -196,7 +199,13 @@ def apply(
     guard(made, limit)
     if made.changed and not confirm(len(made.changed)):
         return None
-    return _exempt(apply_plan(made, crm.client, options, config), crm, request, made)
+    with Applier(crm.client, options, made.commit, config) as applier:
+        try:
+            for entry in made.changed:
+                applier.submit(entry)
+            return _exempt(applier.finish(made), crm, request, made)
+        except KeyboardInterrupt:
+            raise Interrupted(applier.interrupted(made.crm, made.commit)) from None
 
 
 def _exempt(report: Report, crm: Crm, request: ApplyRequest, made: Plan) -> Report:
@@ -208,6 +217,17 @@ def _exempt(report: Report, crm: Crm, request: ApplyRequest, made: Plan) -> Repo
             "the embedded sandbox is exempt from the guard"
         )
     return report
+
+
+class Interrupted(Int360Error):
+    """An apply stopped by an interrupt (Ctrl-C, a cancelled CI job): the writes under
+    way finished, no other started; ``partial`` reports which billers were written."""
+
+    exit_code = 130
+
+    def __init__(self, report: Report) -> None:
+        super().__init__("interrupted; writes not yet started were not made")
+        self.partial = report
 
 
 # --- drift and adopt ---------------------------------------------------------
