@@ -28,6 +28,7 @@ STALE_MESSAGE = (
     "Plan again and review"
 )
 SANDBOX_PLACEHOLDER = "sandbox-placeholder-not-a-secret"
+PLACEHELD_SHOWN = 5  # secret names a placeholder warning lists
 
 
 @dataclass
@@ -326,9 +327,14 @@ class Applier:
                 outcomes.append(Outcome(entry.bid, entry.name, entry.partner, "unchanged"))
         report = Report(plan.crm, plan.commit, outcomes, scope=plan.scope)
         if self._secrets.placeheld:
+            names = sorted(self._secrets.placeheld)
+            # A fleet has a secret or two per biller: name a few, count the rest.
+            shown = ", ".join(names[:PLACEHELD_SHOWN])
+            more = len(names) - PLACEHELD_SHOWN
             report.warnings.append(
-                "the embedded sandbox got placeholder values, never real ones, for the "
-                "secrets " + ", ".join(sorted(self._secrets.placeheld))
+                "the embedded sandbox got placeholder values for secrets without a value: "
+                + shown
+                + (f" and {more:,} more" if more > 0 else "")
             )
         return report
 

@@ -54,6 +54,16 @@ def commit_of(repo: Repo) -> str | None:
         return None
 
 
+def uncommitted(repo: Repo) -> bool:
+    """Whether the files that decide desired settings differ from ``HEAD``: a plan made
+    now is not the commit's (its comment must not say it is)."""
+    try:
+        changed = git(repo, "status", "--porcelain", "--", "partners", "billers", "schemas")
+    except RepoError:
+        return False
+    return bool(changed.strip())
+
+
 def actor_of(repo: Repo) -> str:
     """Who runs an apply: ``GITHUB_ACTOR``, else git's ``user.name``, else ``USER``."""
     actor = os.environ.get("GITHUB_ACTOR")
@@ -91,7 +101,7 @@ def plan(
     """Desired vs live for every biller of ``chosen`` (``plan``, ``apply``, ``drift``)."""
     from .planner import build_plan
 
-    return build_plan(
+    made = build_plan(
         config,
         chosen,
         crm.client,
@@ -101,6 +111,8 @@ def plan(
         on_entry=on_entry,
         embedded_sandbox=crm.embedded,
     )
+    made.uncommitted = commit is not None and uncommitted(config.repo)
+    return made
 
 
 def bind(made: Plan, config: Config) -> Plan:

@@ -41,10 +41,7 @@ def diff_since(config: Config, ref: str) -> Plan:
         billers.append(entry)
     for bid, path in sorted(scope.removed.items()):
         billers.append(BillerPlan(bid, path, "", "removed"))
-    fanout = {
-        slug: sum(1 for b in scope.bids if config.billers[b].partner == slug)
-        for slug in scope.partners_changed
-    }
+    fanout = scope.fanout(config)
     return Plan(
         crm=f"git {ref} → working tree",
         commit=None,

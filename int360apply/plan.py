@@ -111,6 +111,8 @@ class Plan:
     scope: dict[str, Any] = field(default_factory=lambda: {"description": "", "selector": []})
     inputs_digest: str | None = None  # digest.inputs_digest over the billers planned
     int360: str = __version__
+    # Made from a working tree that differs from ``commit`` (shown, not part of the JSON).
+    uncommitted: bool = False
 
     @property
     def summary(self) -> dict[str, int]:

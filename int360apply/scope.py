@@ -13,6 +13,8 @@ from .config import Config
 from .errors import UsageError
 from .repo import BILLER_STEM, DEFAULTS, Repo, RepoError, git, git_bytes
 
+DEFAULTS_STEM = Path(DEFAULTS).stem
+
 
 @dataclass
 class Scope:
@@ -25,12 +27,23 @@ class Scope:
     bids: set[int]
     removed: dict[int, str] = field(default_factory=dict)  # bid -> deleted file path
     description: str = "all billers"
-    partners_changed: set[str] = field(default_factory=set)
+    partners_changed: set[str] = field(default_factory=set)  # stems; ``_defaults`` too
     selector: tuple[str, ...] = ("--all",)
 
     def as_dict(self) -> dict[str, object]:
         """The ``scope`` of a JSON plan: how it was chosen, in words and as arguments."""
         return {"description": self.description, "selector": list(self.selector)}
+
+    def fanout(self, config: Config) -> dict[str, int]:
+        """Each changed partner file (``_defaults`` included): the billers in scope that
+        use it."""
+        out = {}
+        for slug in sorted(self.partners_changed):
+            if slug == DEFAULTS_STEM:
+                out[slug] = len(self.bids)
+            else:
+                out[slug] = sum(1 for b in self.bids if config.billers[b].partner == slug)
+        return out
 
 
 @dataclass(frozen=True)
@@ -106,19 +119,20 @@ def scope_from_changes(config: Config, changes: GitChanges, ref: str) -> Scope:
     """Billers whose file changed; every biller of a changed partner; all when a file
     that decides every biller changed (``decides_everything``)."""
     selector = ("--changed-since", ref)
+    partners = {
+        Path(f).stem
+        for f in changes.changed | changes.deleted
+        if f.startswith("partners/") and f.endswith(".yaml")
+    }
     deciding = sorted(f for f in changes.changed | changes.deleted if decides_everything(f))
     if deciding:
         more = f" and {len(deciding) - 1} more" if len(deciding) > 1 else ""
         return Scope(
             set(config.billers),
             description=f"all billers ({deciding[0]}{more} changed since {ref})",
+            partners_changed=partners,
             selector=selector,
         )
-    partners = {
-        Path(f).stem
-        for f in changes.changed | changes.deleted
-        if f.startswith("partners/") and f.endswith(".yaml")
-    }
     bids = {b for f in changes.changed if (b := _bid_of(f)) is not None}
     bids |= {b.bid for b in config.billers.values() if b.partner in partners}
     removed = {

@@ -179,13 +179,16 @@ def test_partner_change_plans_every_biller_of_that_partner_and_no_other(ws: Work
 
     markdown = ws.run("plan", "--changed-since", "HEAD", "--format", "markdown")
     assert markdown.code == 2, markdown
-    assert "`partners/caselle-batch-utility.yaml` changed: **4** biller(s) affected" in markdown.out
+    assert (
+        "`partners/caselle-batch-utility.yaml` changed: used by 4 billers in scope, 4 to change"
+        in markdown.out
+    )
     assert markdown.out.count("<details>") == 4
 
     applied = ws.run("apply", "--changed-since", "HEAD", "--yes")
     assert applied.code == 0, applied
     assert (
-        "partners/caselle-batch-utility.yaml changed: 4 biller(s) of this partner in scope"
+        "partners/caselle-batch-utility.yaml changed: used by 4 billers in scope, 4 to change"
         in applied.out
     )
     assert "Plan: 4 to change, 0 unchanged, 0 with errors." in applied.out
