@@ -332,7 +332,7 @@ class Applier:
             shown = ", ".join(names[:PLACEHELD_SHOWN])
             more = len(names) - PLACEHELD_SHOWN
             report.warnings.append(
-                "the embedded sandbox got placeholder values for secrets without a value: "
+                "the embedded sandbox got placeholder values, never real ones, for the secrets "
                 + shown
                 + (f" and {more:,} more" if more > 0 else "")
             )

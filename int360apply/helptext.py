@@ -113,6 +113,24 @@ COMMANDS: dict[str, CommandHelp] = {
             USAGE_EXIT,
         ),
     ),
+    "secrets": CommandHelp(
+        "each referenced secret: set in the CRM? available from the source? (no values)",
+        "For every secret the scope's biller files reference: the billers and paths using "
+        "it, whether the CRM already holds it, and whether the configured secret source "
+        "(INT360_SECRET_SOURCE: the environment, or Azure Key Vault) can provide it. A "
+        "pre-flight for onboarding: a value is read only to check it exists, and never "
+        "printed.",
+        (
+            "int360 secrets",
+            "int360 secrets --bid 104233",
+            "int360 secrets --partner caselle-batch-utility --format json",
+        ),
+        (
+            (0, "every secret a write needs is available"),
+            (1, "a needed secret is missing or unreadable, or the CRM failed"),
+            USAGE_EXIT,
+        ),
+    ),
     "diff": CommandHelp(
         "merged settings at a git revision vs the working tree (no CRM)",
         "For every affected biller, the settings that differ between GITREF and the "
