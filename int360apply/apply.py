@@ -191,6 +191,7 @@ class Applier:
         self._secrets = _Secrets(options)
         self._pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency))
         self._running: dict[int, Future[Outcome]] = {}
+        self._submitted: list[BillerPlan] = []  # in order, for a report if interrupted
         self._lock = threading.Lock()
         self._done = 0
 
@@ -203,6 +204,7 @@ class Applier:
 
     def submit(self, entry: BillerPlan) -> None:
         """Start writing ``entry`` if it is a change (other statuses are reported as planned)."""
+        self._submitted.append(entry)
         if entry.status == "change":
             self._running[entry.bid] = self._pool.submit(self._one, entry)
 
@@ -226,9 +228,32 @@ class Applier:
                 if self._options.progress:
                     self._options.progress(self._done, len(self._running))
 
+    def interrupted(self, crm: str, commit: str | None) -> Report:
+        """After an interrupt: writes not yet started never start, those under way
+        finish; the report of every biller submitted so far."""
+        for future in self._running.values():
+            future.cancel()
+        return self.finish(Plan(crm=crm, commit=commit, billers=list(self._submitted)))
+
+    def _outcome(self, entry: BillerPlan, future: Future[Outcome]) -> Outcome:
+        if future.cancelled():
+            return Outcome(
+                entry.bid,
+                entry.name,
+                entry.partner,
+                "failed",
+                list(entry.changes),
+                [{"code": "interrupted", "message": "interrupted before it was written"}],
+            )
+        return future.result()
+
     def finish(self, plan: Plan) -> Report:
         """Wait for every write; the report, in the plan's order."""
-        applied = {bid: future.result() for bid, future in self._running.items()}
+        applied = {
+            entry.bid: self._outcome(entry, self._running[entry.bid])
+            for entry in plan.billers
+            if entry.bid in self._running
+        }
         outcomes = []
         for entry in plan.billers:
             if entry.bid in applied and entry.status == "change":

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .apply import Applier, ApplyOptions, Report, apply_plan, guard
+from .apply import Applier, ApplyOptions, Report, guard
 from .config import Config, load_config
 from .crmconn import Crm
-from .errors import Failure, Reported, UsageError
+from .errors import Failure, Int360Error, Reported, UsageError
 from .plan import BillerPlan, Plan
 from .repo import Repo, RepoError, biller_paths, git
 from .runtime import Tuning
@@ -159,16 +159,19 @@ def apply(
         # with planning the rest.
         commit = commit_of(repo)
         with Applier(crm.client, options, commit, config) as applier:
-            made = plan(
-                config,
-                chosen,
-                crm,
-                commit=commit,
-                rotate_secrets=request.rotate_secrets,
-                on_entry=applier.submit,
-            )
-            show_plan(made)
-            return applier.finish(made)
+            try:
+                made = plan(
+                    config,
+                    chosen,
+                    crm,
+                    commit=commit,
+                    rotate_secrets=request.rotate_secrets,
+                    on_entry=applier.submit,
+                )
+                show_plan(made)
+                return applier.finish(made)
+            except KeyboardInterrupt:
+                raise Interrupted(applier.interrupted(crm.label, commit)) from None
     if chosen is not None:
         made = plan(
             config, chosen, crm, commit=commit_of(repo), rotate_secrets=request.rotate_secrets
@@ -180,7 +183,24 @@ def apply(
     guard(made, request.max_billers)
     if made.changed and not confirm(len(made.changed)):
         return None
-    return apply_plan(made, crm.client, options, config)
+    with Applier(crm.client, options, made.commit, config) as applier:
+        try:
+            for entry in made.changed:
+                applier.submit(entry)
+            return applier.finish(made)
+        except KeyboardInterrupt:
+            raise Interrupted(applier.interrupted(made.crm, made.commit)) from None
+
+
+class Interrupted(Int360Error):
+    """An apply stopped by an interrupt (Ctrl-C, a cancelled CI job): the writes under
+    way finished, no other started; ``partial`` reports which billers were written."""
+
+    exit_code = 130
+
+    def __init__(self, report: Report) -> None:
+        super().__init__("interrupted; writes not yet started were not made")
+        self.partial = report
 
 
 # --- drift and adopt ---------------------------------------------------------

@@ -57,7 +57,15 @@ def cmd_render(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         if problems:
             err(text(problems))
         else:
-            err(f"no biller {args.bid}: no file billers/{args.bid}.yaml")
+            from ..config import stray_problems
+
+            # A billers/<bid>.yml or a file in a sub-folder is never read: say so.
+            stray = [
+                p
+                for p in stray_problems(repo)
+                if p.location.path.rsplit("/", 1)[-1].startswith(str(args.bid))
+            ]
+            err(text(stray) if stray else f"no biller {args.bid}: no file billers/{args.bid}.yaml")
         return EXIT_FAIL
     own = [p for p in config.problems if p.location.path == biller.doc.path]
     problems = sorted(set(own + biller_problems(config, biller)))
@@ -215,24 +223,33 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
             rotate_secrets=args.rotate_secrets,
             progress=progress(),
         )
-        report = engine.apply(
-            repo,
-            config,
-            crm,
-            request,
-            show_plan=lambda plan: out(text(plan, colour=colour())),
-            confirm=lambda count: confirm(count, args.yes),
-        )
+        try:
+            report = engine.apply(
+                repo,
+                config,
+                crm,
+                request,
+                show_plan=lambda plan: out(text(plan, colour=colour())),
+                confirm=lambda count: confirm(count, args.yes),
+            )
+        except engine.Interrupted as stopped:
+            _show_report(stopped.partial, args.report)  # what was written, even now
+            raise
     if report is None:
         return EXIT_FAIL  # not confirmed: nothing was written
+    _show_report(report, args.report)
+    return EXIT_OK if report.ok else EXIT_FAIL
+
+
+def _show_report(report: Report, path: str | None) -> None:
+    """The apply's warnings and outcome lines, and its JSON report to ``path``."""
     for warning in report.warnings:
         err(f"warning: {warning}")
     out(_report_text(report))
-    if args.report:
+    if path:
         from ..yamlwrite import write_atomic
 
-        write_atomic(Path(args.report), json.dumps(report.as_dict(), indent=2) + "\n")
-    return EXIT_OK if report.ok else EXIT_FAIL
+        write_atomic(Path(path), json.dumps(report.as_dict(), indent=2) + "\n")
 
 
 def _report_text(report: Report) -> str:
