@@ -361,6 +361,8 @@ def test_the_lockfile_is_hashed_and_follows_pyproject() -> None:
     ]
     missing = {_project(w) for w in wanted} - {_project(x) for x in listed}
     assert not missing, f"add to requirements/apply.in and recompile apply.txt: {missing}"
+    stale = {_project(x) for x in listed} - {_project(w) for w in wanted} - {"wheel"}
+    assert not stale, f"no longer in pyproject.toml: drop from requirements/apply.in: {stale}"
     lock = (REPO_ROOT / "requirements" / "apply.txt").read_text()
     entries = re.split(r"\n(?=[A-Za-z0-9])", lock)
     pinned = {}
