@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from int360apply.yamlio import parse
-from int360apply.yamlwrite import biller_text, settings_text
+from int360apply.yamlwrite import (
+    biller_text,
+    overrides_text,
+    rewrite_overrides,
+    settings_text,
+    write_atomic,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,3 +124,93 @@ def test_render_prints_yaml_12_that_reads_back_as_the_json_form(tmp_path: Path) 
     assert re.search(r"^  cutoff_time: '\d\d:\d\d'$", as_yaml, re.M), as_yaml  # 1.1: base 60
     assert parse(as_yaml.encode()) == as_json
     assert yaml.safe_load(as_yaml) == as_json
+
+
+BILLER = """\
+# yaml-language-server: $schema=../schemas/biller.schema.json
+# Top comment.
+bid: 300001
+name: Town
+partner: bsa
+overrides:
+  advanced:
+    account_number_label: Parcel   # the treasurer's word
+    autopay_enabled: false
+  # FTP is managed by the county.
+  ftp:
+    host: sftp.example.gov
+"""
+
+
+def test_rewriting_overrides_keeps_comments_of_keys_that_stay(tmp_path: Path) -> None:
+    path = tmp_path / "billers" / "300001.yaml"
+    path.parent.mkdir()
+    path.write_text(BILLER, encoding="utf-8")
+    rewrite_overrides(
+        path,
+        {
+            "advanced": {"account_number_label": "Parcel ID", "autopay_enabled": False},
+            "ftp": {"host": "sftp.example.gov", "port": 2222},
+        },
+    )
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# yaml-language-server: $schema=../schemas/biller.schema.json\n")
+    assert "# Top comment." in text
+    assert "# FTP is managed by the county." in text
+    assert "account_number_label: Parcel ID" in text
+    assert yaml.safe_load(text)["overrides"]["ftp"] == {"host": "sftp.example.gov", "port": 2222}
+    assert [p.name for p in path.parent.iterdir()] == ["300001.yaml"]  # no temporary left
+
+
+def test_rewriting_overrides_drops_removed_keys_and_inserts_new_ones_in_order(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "300001.yaml"
+    path.write_text(BILLER, encoding="utf-8")
+    text = overrides_text(
+        path,
+        {
+            "advanced": {"a_first": 1, "account_number_label": "Parcel", "z_last": None},
+            "ftp": {"host": "sftp.example.gov"},
+        },
+    )
+    overrides = yaml.safe_load(text)["overrides"]
+    assert list(overrides["advanced"]) == ["a_first", "account_number_label", "z_last"]
+    assert overrides["advanced"]["z_last"] is None
+    assert "z_last: null" in text
+    assert "# the treasurer's word" in text  # an unchanged value keeps its comment
+
+
+def test_empty_overrides_remove_the_key_and_new_ones_are_added(tmp_path: Path) -> None:
+    path = tmp_path / "300001.yaml"
+    path.write_text(BILLER, encoding="utf-8")
+    without = overrides_text(path, {})
+    assert "overrides" not in yaml.safe_load(without)
+    assert "# Top comment." in without
+    path.write_text(without, encoding="utf-8")
+    assert overrides_text(path, {}) == without
+    again = yaml.safe_load(overrides_text(path, {"ftp": {"port": 22}}))
+    assert again["overrides"] == {"ftp": {"port": 22}}
+
+
+def test_a_new_biller_file_without_integrator_or_overrides(tmp_path: Path) -> None:
+    text = biller_text(300002, "Plain", "bsa", None, {})
+    assert text.startswith("# yaml-language-server:")
+    assert yaml.safe_load(text) == {"bid": 300002, "name": "Plain", "partner": "bsa"}
+    with_id = yaml.safe_load(biller_text(300002, "Plain", "bsa", 93, {"ftp": {"port": 22}}))
+    assert list(with_id) == ["bid", "name", "partner", "integrator_id", "overrides"]
+
+
+def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "300001.yaml"
+    path.write_text(BILLER, encoding="utf-8")
+    with pytest.raises(UnicodeEncodeError):
+        write_atomic(path, "bid: \udc80\n")  # a lone surrogate cannot be written as UTF-8
+    assert path.read_text(encoding="utf-8") == BILLER
+    assert [p.name for p in tmp_path.iterdir()] == ["300001.yaml"]
+
+
+def test_an_atomic_write_creates_missing_folders(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "billers" / "300003.yaml"
+    write_atomic(path, "bid: 300003\n")
+    assert path.read_text(encoding="utf-8") == "bid: 300003\n"
