@@ -8,15 +8,22 @@ synthetic fleet (``benchmarks/fleet.py``) in a temporary folder and measures:
    ``check-jsonschema`` on the same files, in the same run, in alternating order;
 2. the same, warm (after one unmeasured run, nothing changed);
 3. ``int360 validate billers/<one>.yaml`` (the pre-commit case), warm state;
-4. ``int360 plan --all`` against a local sandbox CRM (``int360 sandbox serve``
-   in a subprocess) after one unmeasured ``apply`` of the whole fleet, so every
-   biller plans as unchanged; the number of HTTP requests each plan made is
-   counted from the sandbox's request log. One plan against the fresh sandbox
-   (every biller changes) is measured once, for information;
+4. ``int360 plan --all --format json --out FILE`` against a fresh local sandbox
+   CRM (``int360 sandbox serve`` in a subprocess), so every biller changes: time
+   (4j) and peak memory (4m); then, after one unmeasured ``apply`` of the whole
+   fleet, ``int360 plan --all --format json`` where every biller is unchanged
+   (4), with the HTTP requests each plan made counted from the sandbox's log;
 5. ``int360 apply`` of 1,000 billers against a sandbox with ``--latency-ms 20``
-   and ``--concurrency 8``; a fresh sandbox database per repeat, so all 1,000
-   change every time; compared with the ideal 1,000 × 20 ms / 8;
+   and ``--concurrency 8``; a fresh sandbox database per run, so all 1,000
+   change every time; each repeat once with no ``.int360/`` caches (5c, a fresh
+   CI checkout) and once warm (5); compared with the ideal 1,000 × 20 ms / 8;
 6. the peak memory of ``validate`` and ``plan --all``.
+
+Results are read from the commands' JSON (``plan --format json``, ``--out``,
+``apply --report``), never from their human text. ``--before REV`` measures
+the source tree of an older revision too (``git archive``, first on
+``PYTHONPATH``), step by step next to this checkout, each with its own copy of
+the fleets, so a before/after table comes from one run.
 
 Every command runs in a fresh ``python -c`` wrapper that times it with
 ``time.perf_counter`` (wrapper start-up excluded) and reports its own
@@ -25,12 +32,14 @@ command and the descendants it waited for. For target 6 one extra run of each
 command also samples the summed PSS of the whole process tree every 20 ms, so
 worker processes would be counted together; the larger of the two is checked.
 
-No test asserts a time; this is for people (and the closing note of issue 6).
+No test asserts a time; this is for people (and the closing notes of issues 6 and 17).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
 import math
 import os
@@ -42,6 +51,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -149,8 +159,6 @@ print(json.dumps({
 
 _REQUEST_LINE = re.compile(r"^\S+ \S+ (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+) (\S+) ")
 _SECRET_REF = re.compile(r"secret:\s*([A-Z][A-Z0-9_]*)")
-_PLAN_SUMMARY = re.compile(r"Plan: (\d+) to change, (\d+) unchanged, (\d+) with errors")
-_APPLY_SUMMARY = re.compile(r"Apply: (\d+) applied, (\d+) unchanged, (\d+) stale, (\d+) failed")
 
 
 class CommandFailed(Exception):
@@ -170,13 +178,24 @@ class Run:
     tree_peak_bytes: int | None
     user_s: float
     sys_s: float
-    stdout: str
-    stderr: str
+    out_path: Path
+    err_path: Path
 
     @property
     def maxrss_mib(self) -> float:
         """``ru_maxrss`` (KiB on Linux) in MiB."""
         return self.maxrss_kib / 1024
+
+    @property
+    def stdout(self) -> str:
+        """The command's standard output (read from its log when asked: a JSON plan of
+        10,000 billers is 100 MB)."""
+        return self.out_path.read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        """The command's standard error."""
+        return self.err_path.read_text(encoding="utf-8", errors="replace")
 
 
 def _tail(text: str, lines: int = 15) -> str:
@@ -223,12 +242,10 @@ class Runner:
         if done.returncode != 0 or not done.stdout.strip():
             raise CommandFailed(f"{label}: the measuring wrapper failed:\n{_tail(done.stderr)}")
         info = json.loads(done.stdout.strip().splitlines()[-1])
-        stdout = out.read_text(encoding="utf-8", errors="replace")
-        stderr = err.read_text(encoding="utf-8", errors="replace")
         if info["timed_out"]:
             raise CommandFailed(f"{label}: timed out after {self.timeout:.0f} s: {' '.join(cmd)}")
         if info["rc"] not in accept:
-            shown = _tail(stderr) or _tail(stdout)
+            shown = _tail(err.read_text(errors="replace")) or _tail(out.read_text(errors="replace"))
             raise CommandFailed(
                 f"{label}: exit code {info['rc']} (expected {'/'.join(map(str, accept))}) "
                 f"from {_short(cmd)}\n{shown}"
@@ -240,8 +257,8 @@ class Runner:
             tree_peak_bytes=info["tree_peak_bytes"],
             user_s=info["user_s"],
             sys_s=info["sys_s"],
-            stdout=stdout,
-            stderr=stderr,
+            out_path=out,
+            err_path=err,
         )
 
 
@@ -367,6 +384,7 @@ class Target:
     title: str
     unit: str  # "s" or "MiB"
     goal: str
+    code: str = ""  # which code measured it, when the run compares two (--before)
     samples: list[float] = field(default_factory=list)
     peer: str = ""
     peer_samples: list[float] = field(default_factory=list)
@@ -420,6 +438,9 @@ def _verdict(target: Target) -> str:
 def table(targets: Sequence[Target]) -> str:
     """The compact result table (plain text)."""
     header = ["#", "target", "median", "min", "max", "peer/ideal", "ratio", "goal", "met"]
+    sides = any(t.code for t in targets)
+    if sides:
+        header.insert(1, "code")
     rows = [header]
     for t in targets:
         if t.peer_samples:
@@ -441,6 +462,8 @@ def table(targets: Sequence[Target]) -> str:
                 _verdict(t),
             ]
         )
+        if sides:
+            rows[-1].insert(1, t.code)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -505,37 +528,80 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+@dataclass(frozen=True)
+class Code:
+    """The ``int360`` one side of a run measures: this checkout, or (``--before``) an
+    older revision's source tree put first on ``PYTHONPATH``."""
+
+    label: str  # "" when the run measures one side only
+    int360: list[str] | None
+    pythonpath: Path | None = None
+
+
+def this_code(label: str = "") -> Code:
+    """The ``int360`` installed in this environment (this checkout)."""
+    return Code(label, _executable("int360", "int360apply"))
+
+
+def code_at(revision: str, into: Path) -> Code:
+    """The source tree of ``revision`` (``git archive``, no worktree left behind), run with
+    this environment's Python and dependencies."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", f"{revision}^{{commit}}"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
+        into.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", sha], cwd=REPO, capture_output=True, check=True
+        )
+    except subprocess.CalledProcessError as exc:
+        raise CommandFailed(f"--before {revision}: {exc.stderr.strip() or exc}") from exc
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    return Code(f"before {sha}", [sys.executable, "-m", "int360apply"], into)
+
+
 class Benchmark:
-    """All targets for one fleet size; ``run()`` returns the rows in table order."""
+    """All targets for one fleet size and one ``Code``; the driver (``measure``) runs
+    their steps, alternating sides when two codes are compared."""
 
     def __init__(
         self,
         work: Path,
         billers: int,
         repeats: int,
-        timeout: float,
-        only: frozenset[str] | None = None,
+        runner: Runner,
+        code: Code,
     ) -> None:
         self.work = work
-        self.only = only
         self.billers = billers
         self.repeats = repeats
-        self.runner = Runner(work, timeout)
-        self.int360 = _executable("int360", "int360apply")
+        self.runner = runner
+        self.code = code
+        self.int360 = code.int360
         self.peer_cmd = _executable("check-jsonschema")
         self.env = {
             k: v
             for k, v in os.environ.items()
             if not k.startswith("INT360_SECRET_")
-            and k not in ("INT360_CRM_URL", "INT360_CRM_TOKEN")
+            and k not in ("INT360_CRM_URL", "INT360_CRM_TOKEN", "PYTHONPATH")
         }
         self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env.get('PATH', '')}"
         self.env["XDG_CACHE_HOME"] = str(work / "xdg-cache")
+        if code.pythonpath is not None:
+            # Ahead of this checkout's editable install: the older package is imported.
+            self.env["PYTHONPATH"] = str(code.pythonpath)
         self.fleet = work / "fleet"
         self.baseline: set[str] = set()
         self.removed: set[str] = set()
         self.validate_runs: list[Run] = []
         self.plan_runs: list[Run] = []
+        self.steps = self._targets()
 
     # -- helpers --
 
@@ -555,62 +621,92 @@ class Benchmark:
         shutil.rmtree(self.env["XDG_CACHE_HOME"], ignore_errors=True)
 
     def _measure(
-        self, target: Target, label: str, cmd: Sequence[str], env: dict[str, str] | None = None
+        self,
+        target: Target,
+        label: str,
+        cmd: Sequence[str],
+        env: dict[str, str] | None = None,
+        accept: Sequence[int] = (0,),
     ) -> Run:
         """A timed run in the fleet repo, reported on stderr as it finishes."""
-        run = self.runner.run(label, cmd, cwd=self.fleet, env=env or self.env)
-        _progress(f"  [{target.key}] {label}: {run.wall_s:.3f} s, {run.maxrss_mib:.1f} MiB")
+        run = self.runner.run(label, cmd, cwd=self.fleet, env=env or self.env, accept=accept)
+        side = f" ({self.code.label})" if self.code.label else ""
+        _progress(
+            f"  [{target.key}] {label}{side}: {run.wall_s:.3f} s, {run.maxrss_mib:.1f} MiB, "
+            f"load {_load()}"
+        )
         return run
 
     # -- the targets --
 
-    def run(self) -> list[Target]:
-        """Generate the fleet and measure every target (or those of ``only``); a
-        failure marks only its own row."""
-        asked = set(STEPS if self.only is None else self.only)
-        asked.update(need for step in list(asked) for need in NEEDS.get(step, ()))
-        wanted = [step for step in STEPS if step in asked]
-        if any(step != "5" for step in wanted):  # apply builds its own fleet
-            _progress(f"generating {self.billers} billers in {self.fleet} …")
-            make_fleet(self.fleet, self.billers)
-            self.baseline = {p.name for p in self.fleet.iterdir()}
+    def _targets(self) -> dict[str, tuple[tuple[Target, ...], Callable[..., None]]]:
         n = f"{self.billers:,}"
-        cold = Target("1", f"validate, cold ({n})", "s", f"≥ {COLD_RATIO_GOAL:g}× peer")
-        warm = Target("2", f"validate, warm ({n})", "s", f"≤ {WARM_LIMIT_S:g} s")
-        one = Target("3", f"validate one file (in {n})", "s", f"≤ {ONE_FILE_LIMIT_S:g} s")
-        plan = Target("4", f"plan --all, unchanged ({n})", "s", f"≤ {PLAN_LIMIT_S:g} s, bulk")
-        fresh = Target("4i", f"plan --all, fresh sandbox ({n})", "s", "(info)", info_only=True)
-        apply = Target(
-            "5",
-            f"apply {APPLY_BILLERS:,} changed, {APPLY_LATENCY_MS} ms, c={APPLY_CONCURRENCY}",
+        code = self.code.label
+        cold = Target("1", f"validate, cold ({n})", "s", f"≥ {COLD_RATIO_GOAL:g}× peer", code)
+        warm = Target("2", f"validate, warm ({n})", "s", f"≤ {WARM_LIMIT_S:g} s", code)
+        one = Target("3", f"validate one file (in {n})", "s", f"≤ {ONE_FILE_LIMIT_S:g} s", code)
+        plan = Target("4", f"plan --all, unchanged ({n})", "s", f"≤ {PLAN_LIMIT_S:g} s, bulk", code)
+        fresh = Target(
+            "4j",
+            f"plan --all --format json --out, all change ({n})",
             "s",
-            f"≤ {APPLY_RATIO_GOAL:g}× ideal",
+            f"≤ {PLAN_LIMIT_S:g} s",
+            code,
         )
-        cold_apply = Target("5c", "apply, no .int360/ caches", "s", "(info)", info_only=True)
-        mem_v = Target("6a", f"peak RSS validate ({n})", "MiB", f"≤ {MEMORY_LIMIT_MIB:g} MiB")
-        mem_p = Target("6b", f"peak RSS plan --all ({n})", "MiB", f"≤ {MEMORY_LIMIT_MIB:g} MiB")
-        steps: dict[str, tuple[tuple[Target, ...], Callable[..., None]]] = {
+        fresh_mem = Target(
+            "4m", f"peak RSS of 4j ({n})", "MiB", f"≤ {MEMORY_LIMIT_MIB:g} MiB", code
+        )
+        what = f"apply {APPLY_BILLERS:,} changed, {APPLY_LATENCY_MS} ms, c={APPLY_CONCURRENCY}"
+        goal = f"≤ {APPLY_RATIO_GOAL:g}× ideal"
+        apply = Target("5", f"{what}, warm", "s", goal, code)
+        cold_apply = Target("5c", f"{what}, no .int360/", "s", goal, code)
+        mem_v = Target("6a", f"peak RSS validate ({n})", "MiB", f"≤ {MEMORY_LIMIT_MIB:g} MiB", code)
+        mem_p = Target(
+            "6b",
+            f"peak RSS plan --all, unchanged ({n})",
+            "MiB",
+            f"≤ {MEMORY_LIMIT_MIB:g} MiB",
+            code,
+        )
+        return {
             "1": ((cold,), self._validate_cold),
             "2": ((warm,), self._validate_warm),
             "3": ((one,), self._validate_one),
-            "4": ((plan, fresh), self._plan),
+            "4": ((plan, fresh, fresh_mem), self._plan),
             "5": ((apply, cold_apply), self._apply),
             "6": ((mem_v, mem_p), self._memory),
         }
-        for targets, step in (steps[key] for key in wanted):
-            if self.int360 is None:
-                for t in targets:
-                    t.error = "int360 not found"
-                continue
-            try:
-                step(*targets)
-            except (CommandFailed, OSError) as exc:
-                _progress(f"  FAILED: {exc}")
-                for t in targets:
-                    if t.error is None and t.met is None and not (t.info_only and t.samples):
-                        t.error = str(exc)
-        by_step = {key: targets for key, (targets, _step) in steps.items()}
-        return [row for step in wanted for row in by_step[step]]
+
+    def prepare(self, wanted: Sequence[str], fleet: Path | None = None) -> None:
+        """The fleet for the steps other than 5 (which builds its own): generated, or
+        copied from ``fleet`` (another side's, before any run touched it)."""
+        if not any(step != "5" for step in wanted):
+            return
+        if fleet is None:
+            _progress(f"generating {self.billers} billers in {self.fleet} …")
+            make_fleet(self.fleet, self.billers)
+        else:
+            shutil.copytree(fleet, self.fleet, symlinks=True)
+        self.baseline = {p.name for p in self.fleet.iterdir()}
+
+    def step(self, key: str) -> None:
+        """Measure one step; a failure marks only its own rows."""
+        targets, step = self.steps[key]
+        if self.int360 is None:
+            for t in targets:
+                t.error = "int360 not found"
+            return
+        try:
+            step(*targets)
+        except (CommandFailed, OSError, ValueError, KeyError) as exc:
+            _progress(f"  FAILED: {exc}")
+            for t in targets:
+                if t.error is None and t.met is None and not (t.info_only and t.samples):
+                    t.error = str(exc)
+
+    def rows(self, key: str) -> tuple[Target, ...]:
+        """The table rows of one step."""
+        return self.steps[key][0]
 
     def _validate_cold(self, t: Target) -> None:
         _progress("[1] validate, cold, vs check-jsonschema")
@@ -669,46 +765,63 @@ class Benchmark:
             t.samples.append(run.wall_s)
         t.met = statistics.median(t.samples) <= ONE_FILE_LIMIT_S
 
-    def _plan(self, t: Target, fresh: Target) -> None:
+    def _plan(self, t: Target, fresh: Target, fresh_mem: Target) -> None:
         _progress("[4] plan --all against a sandbox subprocess")
         db = self.work / "plan-sandbox.sqlite"
         env = {**self.env, **_secrets_env(self.fleet)}
         pages = math.ceil(self.billers / BULK_PAGE)
+        # Unmeasured: the validation verdict of this code (run alone, as with --only 4,
+        # the first plan would otherwise also be a cold validate of the whole fleet).
+        self.runner.run(
+            "validate (warm-up)", self._int360("validate"), cwd=self.fleet, env=self.env
+        )
         with Sandbox(
             self.int360 or [], self.fleet, db, self.work / "plan-sandbox.log", self.env
         ) as sandbox:
             env["INT360_CRM_URL"] = sandbox.url
-            # For information: one plan on the fresh sandbox (every biller changes).
-            before = sandbox.requests()
-            run = self.runner.run(
-                "plan fresh", self._int360("plan", "--all"), cwd=self.fleet, env=env, accept=(2,)
+            # The fresh sandbox: every biller changes (a new CRM). Planning writes
+            # nothing, so every repeat finds it fresh.
+            saved = self.work / "plan-fresh.json"
+            for i in range(self.repeats):
+                before = sandbox.requests()
+                cmd = self._int360("plan", "--all", "--format", "json", "--out", str(saved))
+                run = self._measure(fresh, f"plan json, all change {i + 1}", cmd, env, (2,))
+                summary = _plan_summary(saved, run)
+                if summary.get("change") != self.billers:
+                    raise CommandFailed(f"expected {self.billers} to change, got {summary}")
+                fresh.samples.append(run.wall_s)
+                fresh_mem.samples.append(run.maxrss_mib)
+                fresh.extra["requests"] = dict(sandbox.requests() - before)
+            fresh.notes.append(
+                f"plan summary {summary}; {_requests(fresh)} per plan; stdout and --out "
+                f"({saved.stat().st_size / MIB:.0f} MiB of JSON each) read back as JSON"
             )
-            fresh.samples.append(run.wall_s)
-            fresh.extra["requests"] = dict(sandbox.requests() - before)
-            fresh.notes.append(f"1 run; {_plan_summary(run.stdout)}; {_requests(fresh)}")
-            _progress(f"  [4i] plan fresh: {run.wall_s:.3f} s; {_requests(fresh)}")
+            fresh.met = statistics.median(fresh.samples) <= PLAN_LIMIT_S
+            fresh_mem.notes.append("ru_maxrss of the runs of 4j")
+            fresh_mem.met = max(fresh_mem.samples) <= MEMORY_LIMIT_MIB
             # Set-up: apply everything once, so the measured plans find nothing to change.
+            report = self.work / "apply-setup.json"
+            cmd = self._int360("apply", "--all", "--yes", "--max-billers", str(2 * self.billers))
             setup = self.runner.run(
-                "apply all (set-up)",
-                self._int360(
-                    "apply", "--all", "--yes", "--max-billers", str(2 * self.billers + 100)
-                ),
-                cwd=self.fleet,
-                env=env,
+                "apply all (set-up)", [*cmd, "--report", str(report)], cwd=self.fleet, env=env
             )
             t.notes.append(
                 f"measured after one apply of all billers ({setup.wall_s:.1f} s, "
-                f"{_apply_summary(setup.stdout)}), so every biller plans as unchanged"
+                f"{_report_summary(report)}), so every biller plans as unchanged"
             )
             for i in range(self.repeats):
                 before = sandbox.requests()
-                run = self._measure(t, f"plan {i + 1}", self._int360("plan", "--all"), env=env)
+                cmd = self._int360("plan", "--all", "--format", "json")
+                run = self._measure(t, f"plan {i + 1}", cmd, env=env)
+                summary = _plan_summary(None, run)
+                if summary.get("unchanged") != self.billers:
+                    raise CommandFailed(f"expected {self.billers} unchanged, got {summary}")
                 t.samples.append(run.wall_s)
                 self.plan_runs.append(run)
                 used = sandbox.requests() - before
                 t.extra.setdefault("requests_per_run", []).append(sum(used.values()))
                 t.extra["requests"] = dict(used)
-            t.notes.append(f"{_plan_summary(run.stdout)}; {_requests(t)} per plan")
+            t.notes.append(f"plan summary {summary}; {_requests(t)} per plan")
             counts = t.extra["requests_per_run"]
             t.extra["bulk_pages_expected"] = pages
         bulk = max(counts) < self.billers / 10
@@ -728,23 +841,23 @@ class Benchmark:
         t.ideal = cold.ideal = APPLY_BILLERS * APPLY_LATENCY_MS / 1000 / APPLY_CONCURRENCY
         cmd = [*(self.int360 or []), "--repo", str(repo), "apply", "--all", "--yes"]
         cmd += ["--max-billers", str(2 * APPLY_BILLERS), "--concurrency", str(APPLY_CONCURRENCY)]
-        # First as CI runs it on a fresh checkout: no .int360 caches. That run fills
-        # them, so the measured runs find the repository as a second run does.
-        shutil.rmtree(repo / ".int360", ignore_errors=True)
-        first, _used = self._apply_once("apply, no caches", repo, cmd, env)
-        cold.samples.append(first.wall_s)
-        cold.ratio = cold.samples[0] / cold.ideal
-        cold.notes.append("one run with .int360/ removed first (validates every file)")
         for i in range(self.repeats):
-            run, used = self._apply_once(f"apply {i + 1}", repo, cmd, env)
+            # As CI runs it on a fresh checkout: no .int360 caches. That run fills them,
+            # so the next finds the repository as a second run does.
+            shutil.rmtree(repo / ".int360", ignore_errors=True)
+            first, _used = self._apply_once(f"apply, no caches {i + 1}", repo, cmd, env)
+            cold.samples.append(first.wall_s)
+            run, used = self._apply_once(f"apply, warm {i + 1}", repo, cmd, env)
             t.samples.append(run.wall_s)
             t.extra["requests"] = used
         t.notes.append(
-            f"{_apply_summary(run.stdout)}; {_requests(t)} per apply; every request "
-            f"incl. reads is delayed {APPLY_LATENCY_MS} ms; measured after the run of 5c"
+            f"{_requests(t)} per apply; every request incl. reads is delayed "
+            f"{APPLY_LATENCY_MS} ms; each run right after one of 5c"
         )
-        t.ratio = statistics.median(t.samples) / t.ideal
-        t.met = t.ratio <= APPLY_RATIO_GOAL
+        cold.notes.append(".int360/ removed before each run (it validates every file)")
+        for target in (t, cold):
+            target.ratio = statistics.median(target.samples) / t.ideal
+            target.met = target.ratio <= APPLY_RATIO_GOAL
 
     def _apply_once(
         self, label: str, repo: Path, cmd: list[str], env: dict[str, str]
@@ -753,18 +866,25 @@ class Benchmark:
         the run and the sandbox's request counts."""
         name = re.sub(r"[^a-z0-9]+", "-", label.lower())
         db, log = self.work / f"{name}.sqlite", self.work / f"{name}.log"
+        report = self.work / f"{name}.report.json"
         with Sandbox(
             self.int360 or [], repo, db, log, self.env, latency_ms=APPLY_LATENCY_MS
         ) as sandbox:
-            run = self.runner.run(label, cmd, cwd=repo, env={**env, "INT360_CRM_URL": sandbox.url})
-            used = sandbox.requests()
-        summary = _APPLY_SUMMARY.search(run.stdout)
-        if summary is None or int(summary.group(1)) != APPLY_BILLERS:
-            raise CommandFailed(
-                f"{label}: expected {APPLY_BILLERS} applied, got "
-                f"{_apply_summary(run.stdout)}\n{_tail(run.stdout)}"
+            run = self.runner.run(
+                label,
+                [*cmd, "--report", str(report)],
+                cwd=repo,
+                env={**env, "INT360_CRM_URL": sandbox.url},
             )
-        _progress(f"  [5] {label}: {run.wall_s:.3f} s; {sum(used.values())} requests")
+            used = sandbox.requests()
+        summary = _report_summary(report)
+        if summary.get("applied") != APPLY_BILLERS:
+            raise CommandFailed(f"{label}: expected {APPLY_BILLERS} applied, got {summary}")
+        side = f" ({self.code.label})" if self.code.label else ""
+        _progress(
+            f"  [5] {label}{side}: {run.wall_s:.3f} s; {sum(used.values())} requests; "
+            f"load {_load()}"
+        )
         return run, dict(used)
 
     def _memory(self, mem_v: Target, mem_p: Target) -> None:
@@ -792,7 +912,7 @@ class Benchmark:
                 env = {**self.env, "INT360_CRM_URL": sandbox.url}
                 run = self.runner.run(
                     "plan (memory)",
-                    self._int360("plan", "--all"),
+                    self._int360("plan", "--all", "--format", "json"),
                     cwd=self.fleet,
                     env=env,
                     accept=(0, 2),
@@ -816,14 +936,39 @@ def _tree_note(target: Target, run: Run, what: str) -> None:
     )
 
 
-def _plan_summary(stdout: str) -> str:
-    found = _PLAN_SUMMARY.search(stdout)
-    return found.group(0) if found else "no plan summary line"
+def _plan_summary(saved: Path | None, run: Run) -> dict[str, int]:
+    """The ``summary`` of the JSON plan a run printed (and, with ``saved``, wrote to
+    ``--out``: both must be the same plan)."""
+    if saved is not None and _digest(saved) != _digest(run.out_path):
+        raise CommandFailed(f"{saved} and standard output hold different plans")
+    summary = _json_document(run.out_path, "the plan on stdout").get("summary")
+    if not isinstance(summary, dict):
+        raise CommandFailed(f"the plan on stdout has no summary: {run.out_path}")
+    return summary
 
 
-def _apply_summary(stdout: str) -> str:
-    found = _APPLY_SUMMARY.search(stdout)
-    return found.group(0) if found else "no apply summary line"
+def _report_summary(report: Path) -> dict[str, int]:
+    """The ``summary`` of an apply's ``--report`` file."""
+    summary = _json_document(report, "the apply report").get("summary")
+    if not isinstance(summary, dict):
+        raise CommandFailed(f"{report}: an apply report without a summary")
+    return summary
+
+
+def _digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _json_document(path: Path, what: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            found = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise CommandFailed(f"{what} ({path}) is not JSON: {exc}") from exc
+    if not isinstance(found, dict):
+        raise CommandFailed(f"{what} ({path}) is not a JSON object")
+    return found
 
 
 def _requests(target: Target) -> str:
@@ -859,6 +1004,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N[,N…]",
         help=f"measure only these targets, of {','.join(STEPS)} (e.g. --only 5)",
     )
+    run.add_argument(
+        "--before",
+        metavar="REV",
+        help="also measure git revision REV, step by step next to this checkout (same fleets)",
+    )
     run.add_argument("--workdir", type=Path, help="where to build the fleets (a new temp dir)")
     run.add_argument("--keep", action="store_true", help="keep the work dir (fleets, logs)")
     return parser
@@ -887,7 +1037,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.perf_counter()
     _progress(f"int360 benchmarks: {billers:,} billers, {repeats} repeats, {cores} cores; {work}")
     try:
-        targets = Benchmark(work.resolve(), billers, repeats, args.timeout, only).run()
+        runner = Runner(work.resolve(), args.timeout)
+        if args.before is None:
+            codes = [this_code()]
+        else:
+            codes = [code_at(args.before, work.resolve() / "before-src")]
+            codes.append(this_code(f"after {_git_revision()}"))
+        targets = measure(work.resolve(), billers, repeats, runner, codes, only)
+    except CommandFailed as exc:
+        _parser().error(str(exc))
     finally:
         if args.keep:
             _progress(f"kept {work}")
@@ -905,10 +1063,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(head)
     print(rendered)
     for t in targets:
+        row = f"{t.key}, {t.code}" if t.code else t.key
         for note in t.notes:
-            print(f"  [{t.key}] {note}")
+            print(f"  [{row}] {note}")
         if t.error:
-            print(f"  [{t.key}] FAILED: {t.error}")
+            print(f"  [{row}] FAILED: {t.error}")
     result = {
         "started": started,
         "machine": {
@@ -919,6 +1078,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "load_average_after": _load(),
         },
         "int360_revision": _git_revision(),
+        "before_revision": args.before,
         "billers": billers,
         "repeats": repeats,
         "quick": bool(args.quick),
@@ -927,4 +1087,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
-    return 0 if all(t.met and not t.error for t in targets if not t.info_only) else 1
+    ours = [t for t in targets if not t.code.startswith("before") and not t.info_only]
+    return 0 if all(t.met and not t.error for t in ours) else 1
+
+
+def wanted_steps(only: frozenset[str] | None) -> list[str]:
+    """The steps to run, in table order: those asked for and those they read from."""
+    asked = set(STEPS if only is None else only)
+    asked.update(need for step in list(asked) for need in NEEDS.get(step, ()))
+    return [step for step in STEPS if step in asked]
+
+
+def measure(
+    work: Path,
+    billers: int,
+    repeats: int,
+    runner: Runner,
+    codes: Sequence[Code],
+    only: frozenset[str] | None = None,
+) -> list[Target]:
+    """Every asked-for step for each code, the codes alternating step by step (which
+    goes first alternates too), so both sides see the machine in the same minutes.
+    Each code has its own copy of the fleets, so neither finds the other's caches."""
+    wanted = wanted_steps(only)
+    benches = [
+        Benchmark(work / f"side-{i}" if len(codes) > 1 else work, billers, repeats, runner, code)
+        for i, code in enumerate(codes)
+    ]
+    for index, bench in enumerate(benches):
+        bench.prepare(wanted, benches[0].fleet if index else None)
+    for number, key in enumerate(wanted):
+        order = benches if number % 2 == 0 else benches[::-1]
+        for bench in order:
+            bench.step(key)
+    return [row for key in wanted for bench in benches for row in bench.rows(key)]

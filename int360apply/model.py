@@ -80,6 +80,16 @@ class Document:
             self._positions = self._locate() if self._locate is not None else {}
         return self._positions
 
+    @property
+    def located(self) -> bool:
+        """Whether the positions are in memory now."""
+        return self._positions is not None
+
+    def release_positions(self) -> None:
+        """Forget positions that can be found again (they are about half a biller's memory)."""
+        if self._locate is not None:
+            self._positions = None
+
     def loc(self, path: Path_, *, key: bool = False) -> Location:
         """Where ``path`` is written (its value, or its key); the nearest ancestor if absent."""
         positions = self.positions

@@ -95,10 +95,15 @@ def plan_biller(
     desired = config.desired(biller)
     secrets = config.schemas.secret_paths
 
-    # Sources need the biller file's positions: worked out only for billers that change.
+    # Sources need the biller file's positions: worked out only for billers that change,
+    # and let go again once the changes hold their text (a plan where every biller
+    # changes would otherwise keep every file's positions to the end).
+    located = biller.doc.located
     entry.changes = diff_settings(
         desired, settings, secrets, functools.partial(config.sources, biller), rotate_secrets
     )
+    if not located:
+        biller.doc.release_positions()
     if entry.changes:
         entry.status = "change"
     return entry

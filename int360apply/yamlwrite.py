@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -129,11 +129,21 @@ def overrides_text(path: Path, overrides: Mapping[str, Any]) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and a rename: never a partial file."""
+    write_atomic_chunks(path, (text,))
+
+
+def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """``write_atomic`` of text that comes in pieces (written as they come, never joined).
+
+    The temporary file exists before the first piece is asked for, so a folder
+    that cannot be written fails before any work.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            for chunk in chunks:
+                handle.write(chunk)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

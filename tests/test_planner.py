@@ -115,3 +115,25 @@ def test_planning_reads_and_never_writes(config: Config) -> None:
     build_plan(config, Scope({BID}), crm, crm="fake", commit=None)
     assert crm.settings == changed != before
     assert set(crm.calls) <= {"get_biller", "list_billers", "bulk_settings"}
+
+
+def test_a_changed_billers_positions_are_let_go_once_its_changes_name_their_sources(
+    config: Config,
+) -> None:
+    crm = in_sync(config, BID)
+    crm.settings[BID]["advanced"]["account_number_label"] = "Account"
+    doc = config.billers[BID].doc
+    assert not doc.located, "loading for a plan works positions out only on demand"
+    first = build_plan(config, Scope({BID}), crm, crm="fake", commit=None).billers[0].changes
+    assert not doc.located, "a plan of 10,000 changing billers must not keep them all"
+    again = build_plan(config, Scope({BID}), crm, crm="fake", commit=None).billers[0].changes
+    assert first == again
+    assert first[0].source == f"billers/{BID}.yaml:9:27"  # found from the file's positions
+
+
+def test_positions_loaded_with_the_config_stay(tmp_repo: Any) -> None:
+    config = load_config(Repo(tmp_repo.root), positions=True)
+    crm = in_sync(config, BID)
+    crm.settings[BID]["advanced"]["account_number_label"] = "Account"
+    build_plan(config, Scope({BID}), crm, crm="fake", commit=None)
+    assert config.billers[BID].doc.located

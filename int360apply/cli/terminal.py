@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 
 def out(text: str) -> None:
     """Write ``text`` to standard output as it is, flushed."""
     sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def tee(chunks: Iterable[str]) -> Iterator[str]:
+    """Pass ``chunks`` on, writing each to standard output first (flushed at the end)."""
+    write = sys.stdout.write
+    for chunk in chunks:
+        write(chunk)
+        yield chunk
     sys.stdout.flush()
 
 
