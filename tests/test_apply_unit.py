@@ -9,6 +9,7 @@ import pytest
 from int360apply.apply import ApplyOptions, apply_plan
 from int360apply.config import Config, load_config
 from int360apply.guard import GuardLimits, GuardRefused
+from int360apply.plan import Change
 from int360apply.planner import build_plan
 from int360apply.repo import Repo
 from int360apply.scope import Scope
@@ -104,3 +105,16 @@ def test_a_planning_error_is_a_failed_outcome_with_its_code(config: Config) -> N
     report = apply_plan(plan, FakeCrm(), ApplyOptions(), config)
     (outcome,) = report.outcomes
     assert outcome.status == "failed" and outcome.errors[0]["code"] == "unknown-biller"
+
+
+def test_one_billers_unexpected_failure_is_contained_and_reported(config: Config) -> None:
+    """An entry that sets ``advanced`` to a scalar and a leaf below it (no merge patch says
+    both):
+    that biller fails with the reason, nothing is written for it, the run goes on."""
+    crm = _drifted(config)
+    plan = build_plan(config, Scope({BID}), crm, crm="fake", commit=None)
+    plan.billers[0].changes.insert(0, Change("advanced", None, 5))
+    report = apply_plan(plan, crm, ApplyOptions(), config)
+    (outcome,) = report.outcomes
+    assert outcome.status == "failed" and outcome.errors[0]["code"] == "internal-error"
+    assert "patch_settings" not in crm.calls
