@@ -109,8 +109,7 @@ def test_a_planning_error_is_a_failed_outcome_with_its_code(config: Config) -> N
 
 def test_one_billers_unexpected_failure_is_contained_and_reported(config: Config) -> None:
     """An entry that sets ``advanced`` to a scalar and a leaf below it (no merge patch says
-    both):
-    that biller fails with the reason, nothing is written for it, the run goes on."""
+    both): that biller fails with the reason and nothing is written for it."""
     crm = _drifted(config)
     plan = build_plan(config, Scope({BID}), crm, crm="fake", commit=None)
     plan.billers[0].changes.insert(0, Change("advanced", None, 5))
