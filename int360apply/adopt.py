@@ -9,28 +9,44 @@ ID the partner does not have) is reported, never written.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .config import Biller, Config, biller_text_problems
 from .crm import Profile
-from .merge import diff_patch
+from .merge import diff_patch, get_path
 from .model import Path_, Problem, dotted
 from .plan import BillerPlan
-from .schemas import ordered
+from .schemas import Schemas, ordered
 from .secrets import with_references
 from .yamlwrite import biller_text, overrides_text, write_atomic
+
+# The settings schema's pattern for a secret's name, whole-string (never a newline).
+_SECRET_NAME = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 
 
 class AdoptError(Exception):
     """The live settings cannot be expressed as this biller's overrides."""
 
 
-def minimal_overrides(config: Config, partner_slug: str, live: Mapping[str, Any]) -> dict[str, Any]:
-    """The smallest overrides that make the merge equal ``live``; locked paths refuse."""
+def minimal_overrides(
+    config: Config,
+    partner_slug: str,
+    live: Mapping[str, Any],
+    dropped: list[str] | None = None,
+) -> dict[str, Any]:
+    """The smallest overrides that make the merge equal ``live``; locked paths refuse.
+
+    A secret field the CRM holds in any form but the read form ``{secret, set}``
+    refuses the biller (``AdoptError``, naming the field, never the value); fields
+    the schema does not know are left out and their dotted paths added to ``dropped``.
+    """
+    known = known_fields(config.schemas, live, dropped)
+    refuse_unreadable_secrets(known, config.schemas.secret_paths)
     base = config.partner_base(partner_slug)
-    target = with_references(live, config.schemas.secret_paths, read_form=False)
+    target = with_references(known, config.schemas.secret_paths, read_form=False)
     overrides = diff_patch(base, target)
     partner = config.partners[partner_slug]
     for lock in partner.locked:
@@ -42,6 +58,55 @@ def minimal_overrides(config: Config, partner_slug: str, live: Mapping[str, Any]
             )
     result: dict[str, Any] = ordered(overrides, config.schemas)
     return result
+
+
+def refuse_unreadable_secrets(live: Mapping[str, Any], secret_paths: frozenset[Path_]) -> None:
+    """``AdoptError`` when a secret field of ``live`` is not the read form ``{secret: NAME,
+    set: true|false}`` with a well-formed NAME: a plaintext (a legacy record set up by
+    hand, a read form with a ``value``) must never reach a file. The message names
+    the field, never what it holds."""
+    for path in sorted(secret_paths):
+        value = get_path(live, path)
+        if value is None or _is_read_form(value):
+            continue
+        raise AdoptError(
+            f"the CRM holds {dotted(path)} in a form other than a secret reference "
+            "(a plaintext value?), which is never written to a file; set it in the CRM as a "
+            "secret (e.g. write {secret: NAME} in the file and apply), then try again"
+        )
+
+
+def _is_read_form(value: Any) -> bool:
+    if not isinstance(value, Mapping) or not set(value) <= {"secret", "set"}:
+        return False
+    name, flag = value.get("secret"), value.get("set", True)
+    well_named = isinstance(name, str) and _SECRET_NAME.fullmatch(name) is not None
+    return well_named and flag in (True, False)
+
+
+def known_fields(
+    schemas: Schemas, live: Mapping[str, Any], dropped: list[str] | None = None
+) -> dict[str, Any]:
+    """``live`` without the fields the settings schema does not know (a CRM newer than
+    the schemas): their dotted paths go to ``dropped``. Secrets are kept whole."""
+
+    def keep(node: Mapping[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+        schema = schemas.field_schema(path)
+        names = (schema or {}).get("properties")
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            sub = (*path, str(key))
+            if isinstance(names, Mapping) and key not in names:
+                if dropped is not None:
+                    dropped.append(dotted(sub))
+                continue
+            if isinstance(value, Mapping) and sub not in schemas.secret_paths:
+                out[key] = keep(value, sub)
+            else:
+                out[key] = value
+        return out
+
+    return keep(live, ())
 
 
 def _touches(overrides: Mapping[str, Any], path: Path_) -> bool:
@@ -63,6 +128,7 @@ class Written:
     path: str  # repo-relative
     text: str | None
     reason: str | None = None
+    dropped: tuple[str, ...] = ()  # live fields the schema does not know: left out
 
     def write(self, config: Config) -> None:
         """Write the file (atomically); only for an entry with ``text``."""
@@ -80,15 +146,16 @@ def _invalid(problems: list[Problem]) -> str:
 def adopt(config: Config, biller: Biller, live: Mapping[str, Any]) -> Written:
     """``biller``'s file rewritten to ``live`` (comments kept), if the result is valid."""
     rel = biller.doc.path
+    dropped: list[str] = []
     try:
-        overrides = minimal_overrides(config, biller.partner, live)
+        overrides = minimal_overrides(config, biller.partner, live, dropped)
     except AdoptError as exc:
         return Written(biller.bid, rel, None, str(exc))
     text = overrides_text(config.repo.root / rel, overrides)
     problems = biller_text_problems(config, rel, text)
     if problems:
         return Written(biller.bid, rel, None, _invalid(problems))
-    return Written(biller.bid, rel, text)
+    return Written(biller.bid, rel, text, dropped=tuple(dropped))
 
 
 def import_file(
@@ -113,8 +180,9 @@ def import_file(
             "the CRM holds no settings for it yet, so there is nothing to import; "
             f"write {rel} by hand (see the README) and apply it",
         )
+    dropped: list[str] = []
     try:
-        overrides = minimal_overrides(config, slug, live)
+        overrides = minimal_overrides(config, slug, live, dropped)
     except AdoptError as exc:
         return Written(profile.bid, rel, None, str(exc))
     iid = profile.integrator_id if len(partner.integrator_ids) > 1 else None
@@ -122,7 +190,7 @@ def import_file(
     problems = biller_text_problems(config, rel, text)
     if problems:
         return Written(profile.bid, rel, None, _invalid(problems))
-    return Written(profile.bid, rel, text)
+    return Written(profile.bid, rel, text, dropped=tuple(dropped))
 
 
 def shared_drift(config: Config, drifted: Iterable[BillerPlan]) -> list[str]:

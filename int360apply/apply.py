@@ -147,8 +147,10 @@ class ApplyOptions:
 
 class _Secrets:
     """Secret values at write time from the configured source, one fetch per name
-    shared by every worker thread; the embedded sandbox gets a placeholder.
+    shared by every worker thread.
 
+    The embedded sandbox always gets a placeholder and the source is never asked:
+    its database is a file in the working tree, no place for a real value.
     Made before the first write, so a misconfigured source (``SecretSourceError``)
     stops the run with nothing written.
     """
@@ -160,13 +162,13 @@ class _Secrets:
         self.lock = threading.Lock()
 
     def value(self, name: str) -> str:
+        if self.options.embedded:
+            with self.lock:
+                self.placeheld.add(name)
+            return SANDBOX_PLACEHOLDER
         try:
             return self.resolver.value(name)
         except SecretUnavailable as exc:
-            if self.options.embedded:
-                with self.lock:
-                    self.placeheld.add(name)
-                return SANDBOX_PLACEHOLDER
             raise _BillerFailed(exc.code, exc.message) from None
 
 
@@ -233,6 +235,7 @@ class Applier:
         self._secrets = _Secrets(options)
         self._pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency))
         self._running: dict[int, Future[Outcome]] = {}
+        self._submitted: list[BillerPlan] = []  # in order, for a report if interrupted
         self._lock = threading.Lock()
         self._done = 0
 
@@ -245,6 +248,7 @@ class Applier:
 
     def submit(self, entry: BillerPlan) -> None:
         """Start writing ``entry`` if it is a change (other statuses are reported as planned)."""
+        self._submitted.append(entry)
         if entry.status == "change":
             self._running[entry.bid] = self._pool.submit(self._one, entry)
 
@@ -268,9 +272,32 @@ class Applier:
                 if self._options.progress:
                     self._options.progress(self._done, len(self._running))
 
+    def interrupted(self, crm: str, commit: str | None) -> Report:
+        """After an interrupt: writes not yet started never start, those under way
+        finish; the report of every biller submitted so far."""
+        for future in self._running.values():
+            future.cancel()
+        return self.finish(Plan(crm=crm, commit=commit, billers=list(self._submitted)))
+
+    def _outcome(self, entry: BillerPlan, future: Future[Outcome]) -> Outcome:
+        if future.cancelled():
+            return Outcome(
+                entry.bid,
+                entry.name,
+                entry.partner,
+                "failed",
+                list(entry.changes),
+                [{"code": "interrupted", "message": "interrupted before it was written"}],
+            )
+        return future.result()
+
     def finish(self, plan: Plan, stale: Mapping[int, str] | None = None) -> Report:
         """Wait for every write; the report, in the plan's order (``stale``: not written)."""
-        applied = {bid: future.result() for bid, future in self._running.items()}
+        applied = {
+            entry.bid: self._outcome(entry, self._running[entry.bid])
+            for entry in plan.billers
+            if entry.bid in self._running
+        }
         outcomes = []
         for entry in plan.billers:
             if stale and entry.bid in stale and entry.status == "change":
@@ -300,8 +327,8 @@ class Applier:
         report = Report(plan.crm, plan.commit, outcomes, scope=plan.scope)
         if self._secrets.placeheld:
             report.warnings.append(
-                "the embedded sandbox got placeholder values for secrets without a value: "
-                + ", ".join(sorted(self._secrets.placeheld))
+                "the embedded sandbox got placeholder values, never real ones, for the "
+                "secrets " + ", ".join(sorted(self._secrets.placeheld))
             )
         return report
 

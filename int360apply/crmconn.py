@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from .config import Config
 from .crm import Profile
@@ -52,20 +52,23 @@ def seed_billers(config: Config) -> list[Profile | SeedBiller]:
 @contextmanager
 def connect(config: Config, *, concurrency: int = 8) -> Iterator[Crm]:
     """The CRM of ``INT360_CRM_URL`` (token ``INT360_CRM_TOKEN``), else the embedded sandbox."""
-    from .crm.client import CrmClient
+    from .crm.client import CrmClient, crm_config_from_env
+    from .crm.settings import redact_url
 
-    url = os.environ.get("INT360_CRM_URL")
-    if url:
-        client = CrmClient(url, os.environ.get("INT360_CRM_TOKEN") or None, concurrency=concurrency)
+    settings = crm_config_from_env()  # a control character: a configuration error, first
+    if settings.url:
+        client = CrmClient(settings.url, settings.token, concurrency=concurrency)
         try:
-            yield Crm(client, url, embedded=False)
+            yield Crm(client, redact_url(settings.url), embedded=False)
         finally:
             client.close()
         return
     from .crm.sandbox.server import start_background
+    from .statedir import private_file, state_dir
 
-    db = config.repo.root / SANDBOX_DB
-    db.parent.mkdir(parents=True, exist_ok=True)
+    db = state_dir(config.repo.root) / Path(SANDBOX_DB).name
+    for suffix in ("", "-wal", "-shm"):  # made by an older version: readable by others
+        private_file(db.with_name(db.name + suffix), create=not suffix)
     server = start_background(db, seed_billers(config), schema_dir=config.repo.schema_dir)
     client = CrmClient(server.url, None, concurrency=concurrency)
     try:

@@ -10,17 +10,20 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from .apply import Applier, ApplyOptions, Report, apply_plan
+from .apply import Applier, ApplyOptions, Report
 from .config import Config, load_config
 from .crmconn import Crm
-from .errors import Failure, Reported, UsageError
+from .errors import Failure, Int360Error, Reported, UsageError
 from .guard import GuardLimits
 from .plan import BillerPlan, Plan
 from .repo import Repo, RepoError, biller_paths, git
 from .runtime import Tuning
 from .scope import Scope
+
+if TYPE_CHECKING:
+    from .secrets.inventory import Inventory
 
 
 def valid_config(repo: Repo, *, positions: bool = False, tuning: Tuning | None = None) -> Config:
@@ -185,24 +188,45 @@ def apply(
             # No confirmation to wait for and no guard to trip: overlap the writes
             # with planning the rest.
             with Applier(crm.client, options, commit, config) as applier:
-                made = plan(
-                    config,
-                    chosen,
-                    crm,
-                    commit=commit,
-                    rotate_secrets=request.rotate_secrets,
-                    on_entry=applier.submit,
-                )
-                show_plan(made)
-                return _guarded(applier.finish(made), made, crm, limits, managed)
+                try:
+                    made = plan(
+                        config,
+                        chosen,
+                        crm,
+                        commit=commit,
+                        rotate_secrets=request.rotate_secrets,
+                        on_entry=applier.submit,
+                    )
+                    show_plan(made)
+                    return _guarded(applier.finish(made), made, crm, limits, managed)
+                except KeyboardInterrupt:
+                    raise Interrupted(applier.interrupted(crm.label, commit)) from None
         made = plan(config, chosen, crm, commit=commit, rotate_secrets=request.rotate_secrets)
     show_plan(made)
     if not crm.embedded:
         made.raise_if_unsafe(managed, limits)
     if made.changed and not confirm(len(made.changed)):
         return None
-    report = apply_plan(made, crm.client, options, config, stale)
+    with Applier(crm.client, options, made.commit, config) as applier:
+        try:
+            for entry in made.changed:
+                if stale is None or entry.bid not in stale:
+                    applier.submit(entry)
+            report = applier.finish(made, stale)
+        except KeyboardInterrupt:
+            raise Interrupted(applier.interrupted(made.crm, made.commit)) from None
     return _guarded(report, made, crm, limits, managed)
+
+
+class Interrupted(Int360Error):
+    """An apply stopped by an interrupt (Ctrl-C, a cancelled CI job): the writes under
+    way finished, no other started; ``partial`` reports which billers were written."""
+
+    exit_code = 130
+
+    def __init__(self, report: Report) -> None:
+        super().__init__("interrupted; writes not yet started were not made")
+        self.partial = report
 
 
 def _guarded(report: Report, made: Plan, crm: Crm, limits: GuardLimits, managed: int) -> Report:
@@ -255,6 +279,7 @@ class Adopted(NamedTuple):
 
     path: str
     error: str | None
+    dropped: tuple[str, ...] = ()  # live fields the schema does not know: left out
 
 
 def adopt(config: Config, crm: Crm, drifted: Plan) -> Iterator[Adopted]:
@@ -275,7 +300,7 @@ def adopt(config: Config, crm: Crm, drifted: Plan) -> Iterator[Adopted]:
             yield Adopted(result.path, result.reason)
         else:
             result.write(config)
-            yield Adopted(result.path, None)
+            yield Adopted(result.path, None, result.dropped)
 
 
 def shared_drift(config: Config, drifted: Plan) -> list[str]:
@@ -298,6 +323,7 @@ class Imported(NamedTuple):
     written: str | None
     problem: str | None
     skipped: bool = False
+    dropped: tuple[str, ...] = ()  # live fields the schema does not know: left out
 
 
 def load(repo: Repo) -> Config:
@@ -389,7 +415,7 @@ def import_billers(
             yield Imported(profile.bid, None, f"{rel}: not imported: {result.reason}")
             continue
         result.write(config)
-        yield Imported(profile.bid, rel, None)
+        yield Imported(profile.bid, rel, None, dropped=result.dropped)
 
 
 def _partner_of(config: Config, integrator_id: int) -> str | None:
@@ -397,3 +423,16 @@ def _partner_of(config: Config, integrator_id: int) -> str | None:
         if integrator_id in partner.integrator_ids:
             return slug
     return None
+
+
+# --- secrets -------------------------------------------------------------------
+
+
+def secrets(config: Config, scope: Scope, crm: Crm) -> Inventory:
+    """Every secret the billers of ``scope`` reference: set in the CRM, and whether the
+    configured source can provide it (asked once per name; values are dropped)."""
+    from .secrets import source_from_environment
+    from .secrets.inventory import inventory_of
+
+    source = source_from_environment()  # a misconfigured source: one line, before any read
+    return inventory_of(config, scope.bids, crm.client, source, crm=crm.label)

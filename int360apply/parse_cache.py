@@ -124,7 +124,10 @@ class ParseCache:
 
         # A read-only checkout still plans, only without the cache.
         with contextlib.suppress(OSError, ValueError):
+            from .statedir import state_dir
+
             payload = json.dumps({"code": self._code, "files": files}, separators=(",", ":"))
+            state_dir(self._repo.root)
             write_atomic(self._repo.root / CACHE_FILE, payload)
 
 

@@ -31,11 +31,37 @@ class Change:
     secret: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form; secrets by name only."""
-        out = {"path": self.path, "before": self.before, "after": self.after, "source": self.source}
+        """The JSON form; secrets by name only (whatever the change was built with)."""
+        before, after = self.before, self.after
+        if self.secret:
+            before, after = masked(before), masked(after)
+        out = {"path": self.path, "before": before, "after": after, "source": self.source}
         if self.secret:
             out["secret"] = True
         return out
+
+
+def masked(value: Any) -> dict[str, Any] | None:
+    """A secret field's value as a plan may show it: ``{secret: NAME}``, None when
+    absent, and ``{secret: null}`` for anything else the CRM holds there (a
+    plaintext in a legacy record, a malformed reference): never the value."""
+    if value is None:
+        return None
+    name = value.get("secret") if isinstance(value, Mapping) else None
+    return {"secret": name if isinstance(name, str) and _showable_name(name) else None}
+
+
+def _showable_name(name: str) -> bool:
+    """A name the CRM holds is shown only if it could be one: short, printable, one
+    line and not key material (a record edited by hand may hold a key there)."""
+    from .secrets.literals import looks_like_key_material
+
+    return (
+        0 < len(name) <= 64
+        and name.isprintable()
+        and " " not in name
+        and (not looks_like_key_material(name))
+    )
 
 
 @dataclass(frozen=True)
@@ -235,8 +261,8 @@ def diff_settings(
         if secret:
             if _secret_same(after, before) and not rotate_secrets:
                 continue
-            after = {"secret": _secret_name(after)}
-            before = {"secret": _secret_name(before)} if _secret_name(before) else None
+            after = masked(after)
+            before = masked(before)
         elif path in have and json_equal(after, before):
             continue
         if found is None and callable(sources):
@@ -248,7 +274,8 @@ def diff_settings(
         # A live value where the desired settings hold a mapping is replaced by it.
         if path not in want and path not in wanted and not _covered(path, want):
             secret = path in secret_paths
-            shown = {"secret": _secret_name(before)} if secret and _secret_name(before) else before
+            # A secret leaf, alone or inside a mapping that goes, by name only.
+            shown = masked(before) if secret else before
             # A mapping the desired settings drop goes as a whole (``auth: null``):
             # removing its leaves one by one would leave ``auth: {}`` in the CRM.
             cut = next(i for i in range(1, len(path) + 1) if path[:i] not in wanted)

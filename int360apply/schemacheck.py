@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -32,10 +33,24 @@ def _kind(value: Any) -> str:
     if isinstance(value, float):
         return "a number"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {shown(value)}" if _SHOWABLE.fullmatch(value) else shown(value)
     if isinstance(value, list):
         return "a list"
     return "a mapping"
+
+
+# A value is quoted in a message only when it is short, on one line and printable:
+# a key pasted into a field is described by its length, never echoed.
+_SHOWABLE = re.compile(r"[^\x00-\x1f\x7f-\x9f]{0,80}")
+CONTROL_RULE = {"type": "string", "pattern": "[\\x00-\\x1f\\x7f]"}
+
+
+def shown(value: Any) -> str:
+    """``value`` quoted for a message when it is safe to show, else what it is."""
+    if isinstance(value, str) and not _SHOWABLE.fullmatch(value):
+        lines = "several lines, " if "\n" in value.rstrip("\n") else ""
+        return f"a string of {lines}{len(value)} characters (not shown)"
+    return repr(value)
 
 
 def _expected_types(value: Any) -> str:
@@ -76,20 +91,32 @@ def describe(error: ValidationError) -> Iterator[tuple[Path_, bool, str]]:
         return
     if kind == "enum":
         options = ", ".join(repr(v) for v in value if v is not None)
-        yield path, False, f"{field}: expected one of {options}; got {instance!r}"
+        yield path, False, f"{field}: expected one of {options}; got {shown(instance)}"
         return
     if kind == "format":
-        yield path, False, f"{field}: {instance!r} is not a valid {value}"
+        yield path, False, f"{field}: {shown(instance)} is not a valid {value}"
         return
     if kind == "pattern":
         hint = error.schema.get("description", "")
         yield (
             path,
             False,
-            f"{field}: {instance!r} does not match {value} ({hint})".replace(" ()", ""),
+            f"{field}: {shown(instance)} does not match {value} ({hint})".replace(" ()", ""),
         )
         return
-    yield path, False, f"{field}: {error.message}"
+    if kind == "not" and value == CONTROL_RULE:
+        yield (
+            path,
+            False,
+            f"{field}: holds a control character (a line break, a tab); write it on one line",
+        )
+        return
+    if _SHOWABLE.fullmatch(repr(instance)):
+        yield path, False, f"{field}: {error.message}"
+        return
+    # jsonschema's message would quote a long or multi-line value: said without it.
+    what = shown(instance) if isinstance(instance, str) else _kind(instance)
+    yield path, False, f"{field}: {what} fails {kind} {value!r}"
 
 
 def schema_problems(

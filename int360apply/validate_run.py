@@ -213,4 +213,7 @@ def _write_cache(repo: Repo, key: str, problems: list[Problem]) -> None:
     payload = {"key": key, "problems": [p.as_dict() for p in problems]}
     # A read-only checkout still validates, only without the cache.
     with contextlib.suppress(OSError):
+        from .statedir import state_dir
+
+        state_dir(repo.root)
         write_atomic(repo.root / CACHE_FILE, json.dumps(payload))

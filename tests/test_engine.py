@@ -182,7 +182,7 @@ def test_adopt_rewrites_the_drifted_file_so_drift_is_gone(repo: Repo, config: Co
     crm = _drifted(config)
     drifted = engine.drift(config, crm, commit=None)
     assert [b.bid for b in drifted.changed] == [BID]
-    assert list(engine.adopt(config, crm, drifted)) == [("billers/200145.yaml", None)]
+    assert list(engine.adopt(config, crm, drifted)) == [("billers/200145.yaml", None, ())]
     assert "account_number_label: Account" in (repo.root / "billers/200145.yaml").read_text()
     assert engine.drift(engine.valid_config(repo), crm, commit=None).summary["change"] == 0
 
@@ -197,7 +197,7 @@ def test_import_writes_new_files_and_refuses_existing_ones(repo: Repo, config: C
             config, crm, bids=[777001, BID, 777002], integrator_id=None, partner=None, force=False
         )
     )
-    assert done[0] == (777001, "billers/777001.yaml", None, False)
+    assert done[0] == (777001, "billers/777001.yaml", None, False, ())
     assert done[1].problem == "billers/200145.yaml: exists; pass --force to overwrite"
     assert done[2].problem is not None and "no partner has integrator ID 4242" in done[2].problem
     assert "partner: bsa" in (repo.root / "billers/777001.yaml").read_text()

@@ -57,7 +57,15 @@ def cmd_render(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         if problems:
             err(text(problems))
         else:
-            err(f"no biller {args.bid}: no file billers/{args.bid}.yaml")
+            from ..config import stray_problems
+
+            # A billers/<bid>.yml or a file in a sub-folder is never read: say so.
+            stray = [
+                p
+                for p in stray_problems(repo)
+                if p.location.path.rsplit("/", 1)[-1].startswith(str(args.bid))
+            ]
+            err(text(stray) if stray else f"no biller {args.bid}: no file billers/{args.bid}.yaml")
         return EXIT_FAIL
     own = [p for p in config.problems if p.location.path == biller.doc.path]
     problems = sorted(set(own + biller_problems(config, biller)))
@@ -221,12 +229,15 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
                 show_plan=lambda plan: out(text(plan, colour=colour())),
                 confirm=lambda count: confirm(count, args.yes),
             )
+        except engine.Interrupted as stopped:
+            _show_report(stopped.partial, args.report)  # what was written, even now
+            raise
         except GuardRefused as refused:
             # CI reads the report, not the log: a refusal still writes one.
             if refused.plan is not None:
                 from ..apply import Report
 
-                _write_report(args, Report.of_refusal(refused.plan, refused))
+                _write_report(args.report, Report.of_refusal(refused.plan, refused))
             raise
     if report is None:
         return EXIT_FAIL  # not confirmed: nothing was written
@@ -235,18 +246,23 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
             "Guard: not applied, the embedded sandbox is a throwaway local CRM "
             f"({report.guard['changing']} of {report.guard['managed']} billers changed).\n"
         )
-    for warning in report.warnings:
-        err(f"warning: {warning}")
-    out(_report_text(report))
-    _write_report(args, report)
+    _show_report(report, args.report)
     return EXIT_OK if report.ok else EXIT_FAIL
 
 
-def _write_report(args: argparse.Namespace, report: Report) -> None:
-    if args.report:
+def _show_report(report: Report, path: str | None) -> None:
+    """The apply's warnings and outcome lines, and its JSON report to ``path``."""
+    for warning in report.warnings:
+        err(f"warning: {warning}")
+    out(_report_text(report))
+    _write_report(path, report)
+
+
+def _write_report(path: str | None, report: Report) -> None:
+    if path:
         from ..yamlwrite import write_atomic
 
-        write_atomic(Path(args.report), json.dumps(report.as_dict(), indent=2) + "\n")
+        write_atomic(Path(path), json.dumps(report.as_dict(), indent=2) + "\n")
 
 
 def _report_text(report: Report) -> str:
@@ -289,6 +305,7 @@ def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
             # What can be adopted is; what cannot is named. Either way there was drift (2).
             for adopted in engine.adopt(config, crm, drifted):
                 if adopted.error is None:
+                    _note_dropped(adopted.path, adopted.dropped)
                     err(f"{adopted.path}: rewritten to the live settings")
                 else:
                     err(f"{adopted.path}: not adopted: {adopted.error}")
@@ -326,8 +343,32 @@ def cmd_import(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
                 err(imported.problem)
                 status = status if imported.skipped else EXIT_FAIL
             else:
+                _note_dropped(str(imported.written), imported.dropped)
                 out(f"wrote {imported.written}\n")
     return status
+
+
+def _note_dropped(path: str, dropped: tuple[str, ...]) -> None:
+    if dropped:
+        err(
+            f"{path}: left out what the CRM holds at {', '.join(dropped)}: "
+            "no such field in schemas/settings.schema.json"
+        )
+
+
+def cmd_secrets(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 secrets [SCOPE]``: every referenced secret, set in the CRM, available from
+    the source; never a value. Exit 0 when every needed secret is available, else 1."""
+    from ..crmconn import connect
+    from ..secrets.inventory import as_json, as_text
+
+    config = engine.valid_config(repo, tuning=tuning)
+    scope = _scope_of(config, args)
+    with connect(config) as crm:
+        announce(crm.label, args.format)
+        inventory = engine.secrets(config, scope, crm)
+    out(as_json(inventory) if args.format == "json" else as_text(inventory))
+    return EXIT_OK if inventory.ok else EXIT_FAIL
 
 
 def cmd_sandbox_serve(args: argparse.Namespace, repo: Repo | None, tuning: Tuning) -> int:

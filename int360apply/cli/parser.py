@@ -126,6 +126,14 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--force", action="store_true", help="overwrite existing biller files")
     p.set_defaults(func=commands.cmd_import)
 
+    p = sub.add_parser(
+        "secrets",
+        help="each referenced secret: set in the CRM? available from the source? (no values)",
+    )
+    _scope_args(p)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=commands.cmd_secrets)
+
     p = sub.add_parser("sandbox", help="the sandbox CRM")
     sandbox = p.add_subparsers(dest="sandbox_command", metavar="COMMAND", parser_class=_Parser)
     sandbox.required = True

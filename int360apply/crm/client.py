@@ -13,40 +13,39 @@ PATCH whose outcome is unknown is never re-sent blindly (see
 
 Redirects are not followed (the token must only ever reach the configured
 host); error messages never contain the token. The HTTP exchange itself is
-``transport.py``'s.
+``transport.py``'s, the retry policy ``retry.py``'s, answers' shapes ``answers.py``'s.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from int360apply.crm import (
-    AUDIT_NOTE_HEADER,
-    AUDIT_NOTE_ID_HEADER,
-    BODY_NOTE_LIMITS,
-    HEADER_NOTE_LIMITS,
-    AuditNote,
-    Note,
-    Profile,
+from int360apply.crm import AUDIT_NOTE_HEADER, AUDIT_NOTE_ID_HEADER, AuditNote, Note, Profile
+from int360apply.crm.answers import (
+    _error_body,
+    _etag,
+    _list,
+    _note,
+    _object,
+    _profile,
+    bulk_page,
+    json_body,
 )
+from int360apply.crm.audit import audit_note_header, confirmed_note_id, conforming_note
+from int360apply.crm.environment import ENV_TOKEN, ENV_URL, CrmConfig, crm_config_from_env
 from int360apply.crm.errors import (
     CrmConfigError,
     CrmError,
     CrmProtocolError,
     CrmRequestError,
-    CrmUnavailable,
     FieldProblem,
     Forbidden,
     InvalidSettings,
@@ -54,6 +53,10 @@ from int360apply.crm.errors import (
     PreconditionFailed,
     Unauthorized,
 )
+from int360apply.crm.reconcile import patch_holds
+from int360apply.crm.results import BulkSettings, PatchResult, Versioned
+from int360apply.crm.retry import RETRY_STATUSES, Backoff, RetryPolicy, _retry_after, _Transient
+from int360apply.crm.settings import checked, redact_url
 from int360apply.crm.transport import (
     Answer,
     BodyTooLarge,
@@ -61,108 +64,10 @@ from int360apply.crm.transport import (
     TransportError,
     TransportFailure,
 )
-from int360apply.jsonvalue import json_equal
 
-ENV_URL = "INT360_CRM_URL"
-ENV_TOKEN = "INT360_CRM_TOKEN"
 MAX_BULK = 500  # the contract's limit of BIDs per bulk read
 MAX_PAGE = 1000  # the contract's largest page of a list
-MAX_AUDIT_NOTE_HEADER = 8192
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-USER_AGENT = "int360-as-code/0.1"
-
-Settings = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to retry.
-
-    Per call: at most ``attempts`` tries (the first included) and ``deadline``
-    seconds of waiting; between tries a random delay in
-    ``[0, min(max_delay, base_delay * 2**n)]`` (full jitter), or at least the
-    server's ``Retry-After``. Per client: at most ``total_retries`` retries
-    over all calls (None: unbounded).
-    """
-
-    attempts: int = 6
-    base_delay: float = 0.25
-    max_delay: float = 8.0
-    deadline: float = 60.0
-    total_retries: int | None = 1000
-
-
-class Versioned(NamedTuple):
-    """A biller's settings (secrets in read form) and their ETag."""
-
-    settings: Settings
-    etag: str
-
-
-class PatchResult(NamedTuple):
-    """The settings after a PATCH, their ETag, whether the response was lost
-    and the change found already in place (see ``CrmClient.patch_settings``),
-    and the id of the audit note the CRM committed with the change (None when
-    none was sent, or the response that would confirm it was lost)."""
-
-    settings: Settings
-    etag: str
-    already_applied: bool
-    note_id: int | None = None
-
-
-class BulkSettings(NamedTuple):
-    """A bulk read: settings per known BID, and the BIDs the CRM does not know."""
-
-    found: dict[int, Versioned]
-    missing: list[int]
-
-
-class CrmConfig(NamedTuple):
-    """Where the CRM is, from the environment; ``url`` None means the embedded sandbox."""
-
-    url: str | None
-    token: str | None
-
-
-class _Transient(Exception):
-    """A failure worth retrying: 429/5xx or a connection that failed or dropped."""
-
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class _Budget:
-    """The client-wide count of retries left (thread-safe)."""
-
-    def __init__(self, total: int | None) -> None:
-        self._left = total
-        self._lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self._lock:
-            if self._left is None:
-                return True
-            if self._left <= 0:
-                return False
-            self._left -= 1
-            return True
-
-
-class _Attempts:
-    """The retry state of one call."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self.tries = 1
-        self.deadline = time.monotonic() + policy.deadline
-
-
-def crm_config_from_env(env: Mapping[str, str] | None = None) -> CrmConfig:
-    """``INT360_CRM_URL`` and ``INT360_CRM_TOKEN``; empty values count as unset."""
-    env = os.environ if env is None else env
-    return CrmConfig(url=env.get(ENV_URL) or None, token=env.get(ENV_TOKEN) or None)
+MAX_BODY_BYTES = 16 * 1024 * 1024  # read at each call: tests lower it
 
 
 def client_from_env(env: Mapping[str, str] | None = None, **kwargs: Any) -> CrmClient | None:
@@ -201,10 +106,17 @@ class CrmClient:
         connection pool (use the number of worker threads); ``timeout`` is
         (connect, read) seconds. ``sleep`` and ``rng`` are for tests.
         """
-        parts = urlsplit(base_url)
+        checked(ENV_URL, base_url)
+        if token is not None:
+            checked(ENV_TOKEN, token)
+        try:
+            parts = urlsplit(base_url)
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            parts = urlsplit("")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise CrmConfigError(
-                f"{ENV_URL} must be http(s)://host[:port][/path], not {base_url!r}"
+                f"{ENV_URL} must be http(s)://host[:port][/path], not {redact_url(base_url)!r}"
             )
         loopback = _is_loopback(parts.hostname)
         if token and parts.scheme == "http" and not loopback:
@@ -214,10 +126,11 @@ class CrmClient:
             )
         self.base_url = base_url.rstrip("/")
         self._token = token
-        self._retry = retry or RetryPolicy()
-        self._budget = _Budget(self._retry.total_retries)
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        # Every secret value sent so far: a CRM that echoes a request body in an
+        # error must not put one into a message (see ``_scrub``).
+        self._sent: set[str] = set()
+        self._sent_lock = threading.Lock()
+        self._backoff = Backoff(retry or RetryPolicy(), sleep=sleep, rng=rng)
         self._concurrency = max(1, concurrency)
         # Proxy settings from the environment would route the loopback sandbox
         # through a proxy; a remote CRM may need them.
@@ -226,10 +139,11 @@ class CrmClient:
             pool_size=self._concurrency,
             timeout=timeout,
             use_environment=not loopback,
+            token=token,
         )
 
     def __repr__(self) -> str:
-        return f"CrmClient({self.base_url!r})"  # never the token
+        return f"CrmClient({redact_url(self.base_url)!r})"  # never the token or a password
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -258,14 +172,14 @@ class CrmClient:
     def get_biller(self, bid: int) -> Profile:
         """One biller profile; ``NotFound`` if the CRM does not know the BID."""
         path = f"/billers/{int(bid)}"
-        return _profile(self._json("GET", path, self._call("GET", path)), f"GET {path}")
+        return _profile(json_body("GET", path, self._call("GET", path)), f"GET {path}")
 
     def get_settings(self, bid: int) -> Versioned:
         """A biller's settings (secrets in read form) and their ETag."""
         path = f"/billers/{int(bid)}/settings"
         resp = self._call("GET", path)
         return Versioned(
-            _object(self._json("GET", path, resp), f"GET {path}"), _etag(resp, "GET", path)
+            _object(json_body("GET", path, resp), f"GET {path}"), _etag(resp, "GET", path)
         )
 
     def bulk_settings(self, bids: Iterable[int]) -> BulkSettings:
@@ -285,22 +199,7 @@ class CrmClient:
     def _bulk_page(self, chunk: list[int]) -> tuple[dict[int, Versioned], list[int]]:
         resp = self._call("GET", "/settings", params=[("bid", b) for b in chunk])
         what = f"GET /settings ({len(chunk)} BIDs)"
-        page = _object(self._json("GET", "/settings", resp), what)
-        found: dict[int, Versioned] = {}
-        for item in _list(page.get("items"), f"{what}: items"):
-            entry = _object(item, f"{what}: item")
-            bid = _int(entry.get("bid"), f"{what}: item bid")
-            etag = entry.get("etag")
-            if not isinstance(etag, str) or not etag:
-                raise CrmProtocolError(f"{what}: biller {bid} has no etag")
-            found[bid] = Versioned(_object(entry.get("settings"), f"{what}: settings"), etag)
-        missing = [_int(b, f"{what}: missing") for b in _list(page.get("missing"), what)]
-        unanswered = set(chunk) - set(found) - set(missing)
-        if unanswered:
-            raise CrmProtocolError(
-                f"{what}: the CRM left out {len(unanswered)} BID(s), e.g. {min(unanswered)}"
-            )
-        return found, missing
+        return bulk_page(json_body("GET", "/settings", resp), chunk, what)
 
     def patch_settings(
         self,
@@ -336,21 +235,18 @@ class CrmClient:
         converges and writes nothing that already holds).
         """
         path = f"/billers/{int(bid)}/settings"
+        self._remember_secrets(patch)
         body = json.dumps(patch, allow_nan=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/merge-patch+json", "If-Match": etag}
-        if note is not None:
-            note = conforming_note(note)
-        if note is not None and note.fits(HEADER_NOTE_LIMITS):
-            header = json.dumps(note.as_json(), ensure_ascii=True, separators=(",", ":"))
-            # Proxies commonly refuse header lines over 8 KiB.
-            if len(header) <= MAX_AUDIT_NOTE_HEADER:
-                headers[AUDIT_NOTE_HEADER] = header
-        attempts = _Attempts(self._retry)
+        header = audit_note_header(note)
+        if header is not None:
+            headers[AUDIT_NOTE_HEADER] = header
+        attempts = self._backoff.start()
         while True:
             try:
                 resp = self._send("PATCH", path, body=body, headers=headers)
             except _Transient as failure:
-                self._back_off(attempts, failure, "PATCH", path)
+                self._backoff.wait(attempts, failure, "PATCH", path)
                 live = self.get_settings(bid)
                 if live.etag == etag:
                     continue
@@ -362,13 +258,12 @@ class CrmClient:
                     current_etag=live.etag,
                     status=412,
                 ) from None
-            settings = _object(self._json("PATCH", path, resp), f"PATCH {path}")
-            note_id = resp.headers.get(AUDIT_NOTE_ID_HEADER)
+            settings = _object(json_body("PATCH", path, resp), f"PATCH {path}")
             return PatchResult(
                 settings,
                 _etag(resp, "PATCH", path),
                 already_applied=False,
-                note_id=int(note_id) if note_id and _ascii_digits(note_id) else None,
+                note_id=confirmed_note_id(resp.headers.get(AUDIT_NOTE_ID_HEADER)),
             )
 
     def add_note(
@@ -393,7 +288,7 @@ class CrmClient:
             "Idempotency-Key": idempotency_key or uuid.uuid4().hex,
         }
         resp = self._call("POST", path, body=json.dumps(note.as_json()).encode(), headers=headers)
-        return _note(self._json("POST", path, resp), f"POST {path}")
+        return _note(json_body("POST", path, resp), f"POST {path}")
 
     def list_notes(self, bid: int) -> list[Note]:
         """A biller's audit notes, oldest first (all pages)."""
@@ -406,7 +301,7 @@ class CrmClient:
     ) -> Iterator[Any]:
         seen: set[str] = set()
         while True:
-            page = _object(self._json("GET", path, self._call("GET", path, params=params)), path)
+            page = _object(json_body("GET", path, self._call("GET", path, params=params)), path)
             for item in _list(page.get("items"), f"GET {path}: items"):
                 yield parse(item, f"GET {path}")
             cursor = page.get("next_cursor")
@@ -427,12 +322,12 @@ class CrmClient:
         headers: Mapping[str, str] | None = None,
     ) -> Answer:
         """One call of the contract, retried on transient failures; a 2xx response."""
-        attempts = _Attempts(self._retry)
+        attempts = self._backoff.start()
         while True:
             try:
                 return self._send(method, path, params=params, body=body, headers=headers)
             except _Transient as failure:
-                self._back_off(attempts, failure, method, path)
+                self._backoff.wait(attempts, failure, method, path)
 
     def _send(
         self,
@@ -444,21 +339,13 @@ class CrmClient:
         headers: Mapping[str, str] | None = None,
     ) -> Answer:
         """One try: a 2xx response, ``_Transient``, or the ``CrmError`` of the status."""
-        sent = {
-            "Accept": "application/json",
-            "Accept-Encoding": "gzip, deflate",
-            "User-Agent": USER_AGENT,
-            **(headers or {}),
-        }
-        if self._token:
-            sent["Authorization"] = f"Bearer {self._token}"
-        try:
+        try:  # Accept, User-Agent and the token are the session's (session.py)
             resp = self._transport.send(
                 method,
                 path,
                 query=urlencode(params, doseq=True) if params else "",
                 body=body,
-                headers=sent,
+                headers=headers or {},
                 limit=MAX_BODY_BYTES,
             )
         except TransportFailure as failure:
@@ -478,31 +365,6 @@ class CrmClient:
             return resp
         raise self._error(method, path, resp)
 
-    def _back_off(self, attempts: _Attempts, failure: _Transient, method: str, path: str) -> None:
-        """Sleep before the next try, or raise ``CrmUnavailable`` when the budget is spent."""
-        policy = self._retry
-        if attempts.tries >= policy.attempts:
-            raise CrmUnavailable(
-                f"{method} {path}: {failure.reason}; gave up after {attempts.tries} tries"
-            )
-        delay = self._rng.uniform(
-            0, min(policy.max_delay, policy.base_delay * 2 ** (attempts.tries - 1))
-        )
-        if failure.retry_after is not None:
-            delay = max(delay, failure.retry_after)
-        if time.monotonic() + delay > attempts.deadline:
-            raise CrmUnavailable(
-                f"{method} {path}: {failure.reason}; waiting {delay:.1f} s more would exceed "
-                f"the retry deadline of {policy.deadline:.0f} s"
-            )
-        if not self._budget.take():
-            raise CrmUnavailable(
-                f"{method} {path}: {failure.reason}; the client's budget of "
-                f"{policy.total_retries} retries is spent"
-            )
-        attempts.tries += 1
-        self._sleep(delay)
-
     def _error(self, method: str, path: str, resp: Answer) -> CrmError:
         status = resp.status
         where = f"{method} {path}"
@@ -516,6 +378,8 @@ class CrmClient:
                 status=status,
             )
         code, message, details = _error_body(resp)
+        details = [FieldProblem(self._scrub(d.path), self._scrub(d.message)) for d in details]
+        code = self._scrub(code) if code is not None else None
         text = self._scrub(f"{where}: HTTP {status}{f' {code}' if code else ''}: {message}")
         kwargs: dict[str, Any] = {"status": status, "code": code, "details": details}
         if status == 401:
@@ -533,188 +397,39 @@ class CrmClient:
             return CrmRequestError(text, **kwargs)
         return CrmProtocolError(f"{text} (not a status the contract allows)", **kwargs)
 
-    def _json(self, method: str, path: str, resp: Answer) -> Any:
-        try:
-            return json.loads(resp.body, parse_constant=_no_constant)
-        except (ValueError, RecursionError):
-            ctype = resp.headers.get("Content-Type") or "no content type"
-            raise CrmProtocolError(
-                f"{method} {path}: HTTP {resp.status} with a body that is not JSON ({ctype})",
-                status=resp.status,
-            ) from None
+    def _remember_secrets(self, patch: Any) -> None:
+        """Note the value of every write-form secret in ``patch`` (for ``_scrub``)."""
+        found = list(_secret_values(patch))
+        if found:
+            with self._sent_lock:
+                self._sent.update(found)
 
     def _scrub(self, text: str) -> str:
-        """Never let the token into a message, even if a server echoes it."""
-        return text.replace(self._token, "***") if self._token else text
+        """Never let the token or a secret value sent into a message, even if a server
+        echoes it (as sent, or escaped as JSON would)."""
+        with self._sent_lock:
+            needles = set(self._sent)
+        if self._token:
+            needles.add(self._token)
+        # Longest first: a value that contains another is replaced whole.
+        for needle in sorted(needles, key=len, reverse=True):
+            for form in {needle, json.dumps(needle)[1:-1], repr(needle)[1:-1]}:
+                if form and form in text:
+                    text = text.replace(form, "***")
+        return text
 
 
-# -- response shapes -----------------------------------------------------------
-
-
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise CrmProtocolError(f"{what}: expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _list(value: Any, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise CrmProtocolError(f"{what}: expected a JSON array, got {type(value).__name__}")
-    return value
-
-
-def _int(value: Any, what: str) -> int:
-    if type(value) is not int:
-        raise CrmProtocolError(f"{what}: expected an integer, got {type(value).__name__}")
-    return value
-
-
-def _str(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise CrmProtocolError(f"{what}: expected a string, got {type(value).__name__}")
-    return value
-
-
-def _profile(value: Any, what: str) -> Profile:
-    obj = _object(value, f"{what}: profile")
-    return Profile(
-        bid=_int(obj.get("bid"), f"{what}: bid"),
-        name=_str(obj.get("name"), f"{what}: name"),
-        integrator_id=_int(obj.get("integrator_id"), f"{what}: integrator_id"),
-        status=_str(obj.get("status"), f"{what}: status"),
-    )
-
-
-def _note(value: Any, what: str) -> Note:
-    obj = _object(value, f"{what}: note")
-    commit = obj.get("commit")
-    paths = obj.get("paths")
-    return Note(
-        id=_int(obj.get("id"), f"{what}: id"),
-        created_at=_str(obj.get("created_at"), f"{what}: created_at"),
-        author=_str(obj.get("author"), f"{what}: author"),
-        text=_str(obj.get("text"), f"{what}: text"),
-        commit=_str(commit, f"{what}: commit") if commit is not None else None,
-        paths=(
-            tuple(_str(p, f"{what}: paths") for p in _list(paths, f"{what}: paths"))
-            if paths is not None
-            else None
-        ),
-    )
-
-
-def _etag(resp: Answer, method: str, path: str) -> str:
-    etag = resp.headers.get("ETag")
-    if not etag:
-        raise CrmProtocolError(f"{method} {path}: the response has no ETag")
-    return etag
-
-
-MAX_BODY_BYTES = 16 * 1024 * 1024
-
-
-def _no_constant(name: str) -> Any:
-    """NaN and Infinity are not JSON; the contract has no use for them."""
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _error_body(resp: Answer) -> tuple[str | None, str, list[FieldProblem]]:
-    """Code, message and details of a contract error body; a fallback for anything else."""
-    fallback = resp.reason or "error"
-    try:
-        error = json.loads(resp.body, parse_constant=_no_constant)["error"]
-        code = error.get("code")
-        message = error.get("message")
-        raw_details = error.get("details") or []
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        return None, f"{fallback} (no error body of the contract)", []
-    details = [
-        FieldProblem(str(d.get("path", "")), str(d.get("message", "")))
-        for d in (raw_details if isinstance(raw_details, list) else [])
-        if isinstance(d, dict)
-    ]
-    return (
-        code if isinstance(code, str) else None,
-        message if isinstance(message, str) else fallback,
-        details,
-    )
-
-
-_COMMIT_SHA = re.compile(r"[0-9a-f]{7,64}")
-MAX_AUTHOR = 200
-
-
-def conforming_note(note: AuditNote) -> AuditNote:
-    """``note`` within the contract's ``NoteCreate``, so a value from the environment
-    cannot make every write fail with 422: the author cut to 200 characters (none: the
-    CRM names the caller), a commit that is no lower-case hex SHA left to the text,
-    the text and paths cut to the body's limits."""
-    author = note.author[:MAX_AUTHOR] if note.author else None
-    commit = note.commit.lower() if note.commit else None
-    if commit is not None and not _COMMIT_SHA.fullmatch(commit):
-        commit = None  # the text still names it
-    text = note.text
-    if len(text) > BODY_NOTE_LIMITS.text:
-        text = text[: BODY_NOTE_LIMITS.text - 1] + "…"
-    paths = note.paths
-    if paths is not None:
-        paths = tuple(p[: BODY_NOTE_LIMITS.path] for p in paths if p)[: BODY_NOTE_LIMITS.paths]
-    return AuditNote(text or "(no text)", author, commit, paths)
-
-
-def _ascii_digits(value: str) -> bool:
-    """``0``-``9`` only: ``str.isdigit`` also takes ``"²"`` and ``"٣"``, which ``int``
-    refuses or a header should not carry."""
-    return value.isascii() and value.isdigit()
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if _ascii_digits(value):
-        return float(value)
-    import email.utils  # only for a Retry-After date: slow to import for every run
-
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-# -- lost responses ------------------------------------------------------------
-
-
-def _is_secret_write(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"secret", "value"}
-
-
-def patch_holds(live: Any, patch: Any) -> bool:
-    """Whether applying the merge ``patch`` to ``live`` would change nothing.
-
-    A secret write holds when the live secret has the same name and is set.
-    """
-    if _is_secret_write(patch):
-        return (
-            isinstance(live, dict)
-            and live.get("secret") == patch["secret"]
-            and live.get("set") is True
-        )
-    if not isinstance(patch, dict):
-        return json_equal(live, patch)
-    if not isinstance(live, dict):
-        return False
-    for key, value in patch.items():
-        if value is None:
-            if key in live:
-                return False
-        elif key not in live or not patch_holds(live[key], value):
-            return False
-    return True
+def _secret_values(patch: Any) -> Iterator[str]:
+    """The values of the write-form secrets ``{secret, value}`` anywhere in ``patch``."""
+    if isinstance(patch, dict):
+        value = patch.get("value")
+        if "secret" in patch and isinstance(value, str) and value:
+            yield value
+        for child in patch.values():
+            yield from _secret_values(child)
+    elif isinstance(patch, list):
+        for item in patch:
+            yield from _secret_values(item)
 
 
 __all__ = [

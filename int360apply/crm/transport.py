@@ -1,4 +1,4 @@
-"""One HTTP exchange with the CRM over a pool of kept-alive connections (urllib3).
+"""One HTTP exchange with the CRM over a pool of kept-alive connections (``requests``).
 
 The client of the contract (``client.py``) decides what to retry and how; this
 module only sends one request and hands back the whole answer, or raises
@@ -6,31 +6,23 @@ module only sends one request and hands back the whole answer, or raises
 out, a TLS handshake or a proxy failed) or ``TransportError`` (not worth
 retrying: a certificate that does not verify, a proxy that wants credentials, a
 body that cannot be decoded).
-
-urllib3 is used directly: the client needs none of what ``requests`` adds on
-top (cookies, hooks, auth handlers, redirects), and every request pays for it.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
-import urllib3
-from urllib3.exceptions import (
-    DecodeError,
-    HTTPError,
-    NameResolutionError,
-    NewConnectionError,
-    ProtocolError,
-    ProxyError,
-    SSLError,
-)
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
+import requests
+from requests import exceptions as rex
+from urllib3.exceptions import NameResolutionError
 
-from int360apply.crm.environment import ca_options, proxy_for
+from int360apply.crm.environment import DIRECT, route_from_environment
+from int360apply.crm.session import make_session
+
+CHUNK = 64 * 1024  # bytes decoded per read: a gzip bomb stops at the limit plus one chunk
 
 
 class Answer(NamedTuple):
@@ -61,10 +53,9 @@ class BodyTooLarge(Exception):
 class Transport:
     """Requests to one base URL over at most ``pool_size`` kept-alive connections.
 
-    Thread-safe. Redirects are never followed and urllib3 never retries on its
-    own. With ``use_environment``, a proxy and a CA bundle come from the
-    environment (``environment.py``); a setting there that cannot work raises
-    ``CrmConfigError``.
+    Thread-safe. Redirects are never followed and nothing is retried here. With
+    ``use_environment``, a proxy and a CA bundle come from the environment
+    (``environment.py``); a setting there that cannot work raises ``CrmConfigError``.
     """
 
     def __init__(
@@ -74,37 +65,17 @@ class Transport:
         pool_size: int,
         timeout: tuple[float, float],
         use_environment: bool,
+        token: str | None = None,
     ) -> None:
         """``timeout`` is (connect, read) seconds."""
-        parts = urlsplit(base_url)
-        self._prefix = parts.path.rstrip("/")
-        self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
-        options: dict[str, object] = {"maxsize": pool_size, "block": False, "retries": False}
-        proxy = None
-        if use_environment:
-            options.update(ca_options(parts.scheme))
-            proxy = proxy_for(parts.scheme, parts.hostname or "")
-        self._manager: urllib3.PoolManager
-        self._urlopen: Callable[..., urllib3.BaseHTTPResponse]
-        if proxy is not None:
-            # Through a proxy every request names the whole URL.
-            self._manager = urllib3.ProxyManager(
-                proxy.url,
-                num_pools=1,
-                proxy_headers=proxy.headers,
-                **options,  # type: ignore[arg-type]
-            )
-            self._urlopen = self._manager.urlopen
-            self._url_base = f"{parts.scheme}://{parts.netloc}"
-        else:
-            # Without one, the pool of the CRM's host is looked up once and sent paths.
-            self._manager = urllib3.PoolManager(num_pools=1, **options)  # type: ignore[arg-type]
-            self._urlopen = self._manager.connection_from_url(base_url).urlopen
-            self._url_base = ""
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout
+        route = route_from_environment(base_url) if use_environment else DIRECT
+        self._session = make_session(base_url, token, pool_size=pool_size, route=route)
 
     def close(self) -> None:
         """Close every pooled connection."""
-        self._manager.clear()
+        self._session.close()
 
     def send(
         self,
@@ -121,61 +92,56 @@ class Transport:
         Raises ``BodyTooLarge`` when the body exceeds ``limit`` bytes (the
         connection is closed, not returned to the pool).
         """
-        target = self._prefix + path + (f"?{query}" if query else "")
+        url = self._base + path + (f"?{query}" if query else "")
         try:
-            resp = self._urlopen(
+            resp = self._session.request(
                 method,
-                self._url_base + target,
-                body=body,
-                headers=headers,
-                retries=False,
-                redirect=False,
+                url,
+                data=body,
+                headers=dict(headers) if headers else None,  # None: requests merges less
                 timeout=self._timeout,
-                preload_content=False,
+                allow_redirects=False,
+                stream=True,
             )
             try:
                 length = resp.headers.get("Content-Length")
                 if length is not None and not _valid_length(length):
-                    resp.close()  # where the body ends is unknown: the connection is unusable
+                    # Where the body ends is unknown: the connection is unusable.
                     raise TransportError(
                         f"the CRM sent an invalid Content-Length header ({length!a})"
                     )
-                data = resp.read(limit + 1, decode_content=True)
-                if len(data) > limit:
-                    resp.close()  # unread bytes must not reach the next request
-                    raise BodyTooLarge()
+                data = _read(resp, limit)
             finally:
-                resp.release_conn()
-        except SSLError as exc:
-            cause = exc.args[0] if exc.args else exc
-            if isinstance(cause, ssl.SSLCertVerificationError):
+                resp.close()  # a body read to the end frees the connection; else it is dropped
+        except rex.SSLError as exc:
+            chain = _chain(exc)
+            cause = next((e for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
+            if cause is not None:
                 raise TransportError(
                     f"the CRM's TLS certificate does not verify ({cause}); if it is signed "
                     "by a private CA, name its bundle in REQUESTS_CA_BUNDLE"
                 ) from None
-            raise TransportFailure(f"TLS handshake failed ({type(cause).__name__})") from None
-        except ProxyError as exc:
+            raise TransportFailure(f"TLS handshake failed ({_cause(exc)})") from None
+        except rex.ProxyError as exc:
             if "407" in str(exc):
                 raise TransportError(
                     "the proxy refused the request (407 Proxy Authentication Required): "
                     "check the credentials in HTTPS_PROXY"
                 ) from None
             raise TransportFailure(f"the proxy failed ({_cause(exc)})") from None
-        except NameResolutionError:
-            raise TransportFailure("connection failed (could not resolve the host)") from None
-        except NewConnectionError as exc:
-            raise TransportFailure(f"connection failed ({_cause(exc)})") from None
-        except Urllib3Timeout:
+        except rex.Timeout:
             raise TransportFailure("timed out") from None
-        except ProtocolError as exc:
+        except (rex.ConnectionError, rex.ChunkedEncodingError) as exc:
+            if any(isinstance(e, NameResolutionError | socket.gaierror) for e in _chain(exc)):
+                raise TransportFailure("connection failed (could not resolve the host)") from None
             raise TransportFailure(f"connection failed ({_cause(exc)})") from None
-        except DecodeError as exc:
+        except rex.ContentDecodingError as exc:
             raise TransportError(f"the response body could not be decoded: {exc}") from None
-        except HTTPError as exc:
+        except rex.RequestException as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
-        except OSError as exc:  # a socket error urllib3 did not wrap
+        except OSError as exc:  # a socket error nothing wrapped
             raise TransportFailure(f"connection failed ({type(exc).__name__})") from None
-        return Answer(resp.status, resp.reason or "", resp.headers, data)
+        return Answer(resp.status_code, resp.reason or "", resp.headers, data)
 
 
 def _valid_length(value: str) -> bool:
@@ -185,10 +151,34 @@ def _valid_length(value: str) -> bool:
     return len(parts) == 1 and all(p.isascii() and p.isdigit() for p in parts)
 
 
-def _cause(exc: HTTPError) -> str:
-    """The class name of the error underneath (e.g. ``ConnectionRefusedError``), not its
+def _read(resp: requests.Response, limit: int) -> bytes:
+    """The decoded body, read in chunks; ``BodyTooLarge`` past ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in resp.iter_content(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()  # the caller closes the connection: its rest is unread
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every error wrapped in it (requests wraps urllib3's, which wraps the
+    socket's), outermost first."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        error = todo.pop(0)
+        if any(error is e for e in found):
+            continue
+        found.append(error)
+        inner = (getattr(error, "reason", None), *error.args, error.__cause__, error.__context__)
+        todo.extend(e for e in inner if isinstance(e, BaseException))
+    return found
+
+
+def _cause(exc: BaseException) -> str:
+    """The class name of the innermost error (e.g. ``ConnectionRefusedError``), not its
     text (which may name hosts or carry more than a log line should)."""
-    for inner in (exc.__context__, *exc.args[1:]):
-        if isinstance(inner, BaseException):
-            return type(inner).__name__
-    return type(exc).__name__
+    return type(_chain(exc)[-1]).__name__

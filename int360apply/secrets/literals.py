@@ -17,6 +17,21 @@ _KEY_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]*(PRIVATE KEY|PGP [A-Z ]*BLOCK)---
 _SECRET_WORDS = re.compile(r"(^|_)(password|passwd|passphrase|secret|token|api_key|private_key)$")
 
 
+_NAME = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
+_BASE64ISH = re.compile(r"[A-Za-z0-9+/=_\-\s]{24,}")
+
+
+def looks_like_key_material(name: str) -> bool:
+    """Whether what sits where a secret's NAME goes is rather a key or a value: not a
+    valid name, and a control character (a line break), a ``-----BEGIN`` block, or a
+    long run of base64 characters."""
+    if _NAME.fullmatch(name):
+        return False
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name) or "-----BEGIN" in name:
+        return True
+    return _BASE64ISH.fullmatch(name) is not None
+
+
 def is_reference(value: Any) -> bool:
     """A ``{secret: NAME}`` reference (read form ``{secret, set}`` included)."""
     return isinstance(value, Mapping) and isinstance(value.get("secret"), str)
@@ -61,17 +76,27 @@ def plaintext_secrets(
                 path,
                 (
                     f"{dotted(path)} is a secret written as a literal; write {{secret: NAME}} "
-                    f"and provide the value in {ENV_PREFIX}NAME at apply time"
+                    f"and put the value in the secret source ({ENV_PREFIX}NAME or the Key Vault)"
                 ),
             )
             return
         if is_reference(node):
+            if looks_like_key_material(node["secret"]):
+                yield (
+                    (*path, "secret"),
+                    (
+                        f"{dotted((*path, 'secret'))} holds what looks like key material or a "
+                        "value (a key block, a long base64 string, a line break), not a secret's "
+                        "name; put the value in the secret source and write its NAME here"
+                    ),
+                )
+                return
             if "value" in node:
                 yield (
                     (*path, "value"),
                     (
                         f"{dotted((*path, 'value'))} writes a secret's value into the file; keep "
-                        f"only {{secret: NAME}} and provide the value in {ENV_PREFIX}NAME"
+                        f"only {{secret: NAME}} and put the value in the secret source"
                     ),
                 )
             return
@@ -88,7 +113,7 @@ def plaintext_secrets(
                         child,
                         (
                             f"{dotted(child)} looks like a password or token written as a literal; "
-                            f"use {{secret: NAME}} with {ENV_PREFIX}NAME at apply time"
+                            "use {secret: NAME} with the value in the secret source"
                         ),
                     )
                     continue

@@ -211,3 +211,55 @@ def test_import_of_a_bid_the_crm_does_not_have_says_so(ws: Workspace) -> None:
     assert run.code == 1, run
     assert run.err.strip().splitlines()[-1] == "424242: not imported: no biller 424242 in the CRM"
     assert not ws.path("billers/424242.yaml").exists()
+
+
+def test_an_interrupted_apply_still_writes_its_report(ws: Workspace) -> None:
+    """Ctrl-C (or a cancelled CI job's SIGINT) mid-apply: the writes under way finish, no
+    other starts, and the report says exactly which billers were written."""
+    import json
+    import signal
+    import time
+
+    from int360apply.crm.sandbox.faults import FaultConfig
+
+    from ._support import written_billers
+
+    crm = ws.start_crm(faults=FaultConfig(latency_ms=150))
+    report_file = ws.tmp / "report.json"
+    child = ws.popen(
+        "apply",
+        "--yes",
+        "--concurrency",
+        "1",
+        "--report",
+        str(report_file),
+        out=ws.tmp / "apply.log",
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not written_billers(crm.db):
+            assert child.poll() is None, (ws.tmp / "apply.log").read_text()
+            time.sleep(0.02)
+        child.send_signal(signal.SIGINT)
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    log = (ws.tmp / "apply.log").read_text(encoding="utf-8")
+    assert child.returncode == 130, log
+    assert "Traceback" not in log
+    assert "int360: interrupted; writes not yet started were not made" in log
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    assert_plan_document(report)
+    statuses = {b["bid"]: b["status"] for b in report["billers"]}
+    applied = {bid for bid, status in statuses.items() if status == "applied"}
+    assert applied == written_billers(crm.db), "the report names exactly what was written"
+    assert 0 < len(applied) < 14
+    interrupted = {
+        b["bid"]
+        for b in report["billers"]
+        if b["errors"][:1] and b["errors"][0]["code"] == "interrupted"
+    }
+    assert interrupted and not interrupted & applied
+    assert all(crm.notes(bid) == [] for bid in interrupted)

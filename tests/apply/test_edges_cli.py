@@ -113,3 +113,14 @@ def test_apply_writes_its_report_when_a_biller_fails(ws: Workspace) -> None:
     statuses = {b["bid"]: b["status"] for b in report["billers"]}
     assert statuses == {104233: "applied", 200145: "failed"}
     assert crm.settings(104233)[0]["ftp"]["username"] == "springfield-ops"
+
+
+def test_render_of_a_biller_saved_as_yml_names_the_file(ws: Workspace) -> None:
+    """``render`` of a BID whose only file is never read says which file and why."""
+    ws.path("billers/104233.yaml").rename(ws.path("billers/104233.yml"))
+    run = ws.run("render", "104233")
+    assert run.code == 1, run
+    assert run.err.startswith(
+        "billers/104233.yml:1:1: error[filename]: the file name must end in .yaml; "
+        "rename it to billers/104233.yaml\n"
+    ), run

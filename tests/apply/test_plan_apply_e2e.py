@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from int360apply.apply import SANDBOX_PLACEHOLDER
 from int360apply.crm.sandbox.faults import FaultConfig
 from int360apply.crm.sandbox.seeding import PLACEHOLDER
 
@@ -60,7 +61,8 @@ def test_first_apply_on_the_embedded_sandbox_converges(ws: Workspace) -> None:
     assert applied.code == 0, applied
     assert applied.out.splitlines()[0] == EMBEDDED
     assert "Apply: 14 applied, 0 unchanged, 0 stale, 0 failed." in applied.out
-    assert "placeholder" not in applied.err, "every secret has a value in the environment"
+    # The embedded sandbox never gets a real value, even one the environment has.
+    assert "the embedded sandbox got placeholder values, never real ones" in applied.err
     report = json.loads((ws.tmp / "report.json").read_text(encoding="utf-8"))
     assert_plan_document(report)
     assert report["summary"] == {"applied": 14, "unchanged": 0, "stale": 0, "failed": 0}
@@ -71,7 +73,7 @@ def test_first_apply_on_the_embedded_sandbox_converges(ws: Workspace) -> None:
     assert second.out.splitlines() == [EMBEDDED, "Plan: 0 to change, 14 unchanged, 0 with errors."]
 
     # The embedded database, read over its API: an audit note per biller with the
-    # commit, the actor and the changed paths; the secret values really were written.
+    # commit, the actor and the changed paths; every secret written, as a placeholder.
     crm = ws.open_crm(ws.embedded_db, seed=False)
     changes = {b["bid"]: [c["path"] for c in b["changes"]] for b in plan["billers"]}
     etags = {}
@@ -91,7 +93,7 @@ def test_first_apply_on_the_embedded_sandbox_converges(ws: Workspace) -> None:
     stored = {k: v for k, v in everything.items() if k[0] in changes}
     assert stored, "the fixture has secrets"
     for (bid, path), (name, value) in stored.items():
-        assert value == ws.secrets[name], f"{bid} {path}: not the value of INT360_SECRET_{name}"
+        assert value == SANDBOX_PLACEHOLDER, f"{bid} {path}: a real value of {name} stored"
         live, _ = crm.settings(bid)
         assert dict(leaves(live))[path] == {"secret": name, "set": True}
 

@@ -7,7 +7,8 @@ import json
 
 import pytest
 import requests
-from scripted_crm import ScriptedCrm
+from pytest_httpserver import HTTPServer
+from scripted_crm import answer, calls, crm_url, scripted
 
 from int360apply.apply import ApplyOptions, apply_plan
 from int360apply.crm import HEADER_NOTE_LIMITS, AuditNote
@@ -169,15 +170,18 @@ def _one_change_plan(crm: str) -> Plan:
 
 
 @pytest.mark.parametrize("confirmed", [True, False])
-def test_apply_posts_the_note_only_when_the_crm_did_not_confirm_it(confirmed: bool) -> None:
+def test_apply_posts_the_note_only_when_the_crm_did_not_confirm_it(
+    confirmed: bool, httpserver: HTTPServer
+) -> None:
     headers = {"ETag": '"2"', **({"Audit-Note-Id": "5"} if confirmed else {})}
     note = {"id": 5, "created_at": "now", "author": "ci", "text": "t"}
-    with ScriptedCrm() as crm:
-        patch = crm.patch("/billers/7/settings", json={"ftp": {"port": 22}}, headers=headers)
-        post = crm.post("/billers/7/notes", json=note, status=201)
-        with CrmClient(crm.url, "token") as client:
-            report = apply_plan(_one_change_plan(crm.url), client, ApplyOptions(actor="ci"))
+    crm = scripted(httpserver)
+    answer(crm, "PATCH", "/billers/7/settings", json={"ftp": {"port": 22}}, headers=headers)
+    answer(crm, "POST", "/billers/7/notes", json=note, status=201)
+    with CrmClient(crm_url(crm), "token") as client:
+        report = apply_plan(_one_change_plan(crm_url(crm)), client, ApplyOptions(actor="ci"))
     assert report.summary["applied"] == 1
-    sent = json.loads(patch.calls[0].headers["Audit-Note"])
+    patches = [c for c in calls(crm) if c.method == "PATCH"]
+    sent = json.loads(patches[0].headers["Audit-Note"])
     assert sent["paths"] == ["ftp.port"] and sent["commit"] == "abcdef1"
-    assert post.call_count == (0 if confirmed else 1)
+    assert [c.method for c in calls(crm)].count("POST") == (0 if confirmed else 1)

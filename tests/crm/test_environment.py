@@ -1,18 +1,36 @@
-"""Proxy and CA-bundle settings from the environment (``int360apply.crm.environment``)."""
+"""Proxy and CA-bundle settings from the environment (``int360apply.crm.environment``),
+as ``requests`` reads them."""
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pytest
 
-from int360apply.crm.environment import ca_options, proxy_for
+from int360apply.crm.environment import route_from_environment
 from int360apply.crm.errors import CrmConfigError
+
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """An environment without proxy or CA-bundle settings (either case)."""
+    for name in PROXY_VARIABLES + CA_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+def _proxy(env: pytest.MonkeyPatch, url: str, **variables: str) -> str | None:
+    for name, value in variables.items():
+        env.setenv(name, value)
+    return route_from_environment(url).proxy
 
 
 @pytest.mark.parametrize(
-    ("env", "url"),
+    ("variables", "url"),
     [
         ({"HTTPS_PROXY": "http://proxy.corp:3128"}, "http://proxy.corp:3128"),
         ({"https_proxy": "proxy.corp:3128"}, "http://proxy.corp:3128"),  # no scheme
@@ -21,56 +39,66 @@ from int360apply.crm.errors import CrmConfigError
         ({}, None),
     ],
 )
-def test_the_proxy_for_https(env: dict[str, str], url: str | None) -> None:
-    found = proxy_for("https", "crm.example.com", env)
-    assert (found.url if found else None) == url
+def test_the_proxy_for_https(
+    env: pytest.MonkeyPatch, variables: dict[str, str], url: str | None
+) -> None:
+    assert _proxy(env, "https://crm.example.com/api", **variables) == url
 
 
-def test_credentials_become_a_header_and_leave_the_url() -> None:
-    found = proxy_for("https", "crm.example.com", {"HTTPS_PROXY": "http://ops:p%40ss@proxy:8080"})
-    assert found is not None and found.url == "http://proxy:8080"
-    scheme, value = found.headers["proxy-authorization"].split()
-    assert scheme == "Basic" and base64.b64decode(value) == b"ops:p@ss"
-
-
+# requests' NO_PROXY differs from the hand-written one it replaced (issue 17): no
+# ``*.example.com`` (write ``.example.com``), ``*`` only as the whole value, a port
+# only against a URL naming it, and CIDR ranges of IPv4 only (as curl's before 7.86).
 @pytest.mark.parametrize(
     ("host", "no_proxy", "bypassed"),
     [
         ("crm.example.com", "example.com", True),
         ("crm.example.com", ".example.com", True),
-        ("crm.example.com", "*.example.com", True),
+        ("crm.example.com", "*.example.com", False),
         ("crm.example.com", "*.other.com", False),
-        ("crm.example.com", "crm.example.com:443", True),
+        ("crm.example.com", "crm.example.com:443", False),
+        ("crm.example.com:443", "crm.example.com:443", True),
         ("crm.example.com", "ample.com", False),
-        ("crm.example.com", "other.org, *", True),
+        ("crm.example.com", "*", True),
+        ("crm.example.com", "other.org, *", False),
+        ("crm.example.com", "other.org, crm.example.com", True),
         ("10.1.2.3", "10.0.0.0/8", True),
         ("10.1.2.3", "192.168.0.0/16,10.1.2.3", True),
         ("10.1.2.3", "192.168.0.0/16", False),
-        ("fd00::5", "fd00::/8", True),
+        ("[fd00::5]", "fd00::/8", False),
         ("crm.example.com", "", False),
     ],
 )
-def test_no_proxy(host: str, no_proxy: str, bypassed: bool) -> None:
-    env = {"HTTPS_PROXY": "http://proxy:8080", "NO_PROXY": no_proxy}
-    assert (proxy_for("https", host, env) is None) is bypassed
+def test_no_proxy(env: pytest.MonkeyPatch, host: str, no_proxy: str, bypassed: bool) -> None:
+    found = _proxy(env, f"https://{host}/api", HTTPS_PROXY="http://proxy:8080", NO_PROXY=no_proxy)
+    assert (found is None) is bypassed
 
 
 @pytest.mark.parametrize("value", ["socks5://ops:hunter2@proxy:1080", "http://"])
-def test_a_proxy_that_cannot_work_is_a_configuration_error(value: str) -> None:
+def test_a_proxy_that_cannot_work_is_a_configuration_error(
+    env: pytest.MonkeyPatch, value: str
+) -> None:
     with pytest.raises(CrmConfigError, match="HTTPS_PROXY") as raised:
-        proxy_for("https", "crm.example.com", {"HTTPS_PROXY": value})
+        _proxy(env, "https://crm.example.com/api", HTTPS_PROXY=value)
     assert "hunter2" not in str(raised.value) and "ops" not in str(raised.value)
 
 
-def test_a_ca_bundle_may_be_a_file_or_a_directory(tmp_path: Path) -> None:
+def test_a_ca_bundle_may_be_a_file_or_a_directory(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     pem = tmp_path / "ca.pem"
     pem.write_text("-----BEGIN CERTIFICATE-----\n", encoding="ascii")
-    assert ca_options("https", {"REQUESTS_CA_BUNDLE": str(pem)}) == {"ca_certs": str(pem)}
-    assert ca_options("https", {"CURL_CA_BUNDLE": str(tmp_path)}) == {"ca_cert_dir": str(tmp_path)}
-    assert ca_options("http", {"REQUESTS_CA_BUNDLE": str(pem)}) == {}
-    assert ca_options("https", {}) == {}
+    https, http = "https://crm.example.com/api", "http://crm.example.com/api"
+    env.setenv("SSL_CERT_FILE", str(pem))  # the system's trust store, as OpenSSL finds it
+    assert route_from_environment(https).verify == str(pem)
+    other = tmp_path / "other.pem"
+    other.write_text("-----BEGIN CERTIFICATE-----\n", encoding="ascii")
+    env.setenv("REQUESTS_CA_BUNDLE", str(other))
+    assert route_from_environment(https).verify == str(other)
+    assert route_from_environment(http).verify is True
+    env.delenv("REQUESTS_CA_BUNDLE")
+    env.setenv("CURL_CA_BUNDLE", str(tmp_path))
+    assert route_from_environment(https).verify == str(tmp_path)
+    env.setenv("CURL_CA_BUNDLE", str(tmp_path / "missing.pem"))
     with pytest.raises(CrmConfigError, match="CURL_CA_BUNDLE"):
-        ca_options("https", {"CURL_CA_BUNDLE": str(tmp_path / "missing.pem")})
+        route_from_environment(https)
 
 
 @pytest.mark.parametrize(

@@ -210,3 +210,20 @@ def test_many_half_sent_requests_hold_no_threads(sandbox: SandboxServer) -> None
     finally:
         for sock in stalled:
             sock.close()
+
+
+@pytest.mark.parametrize("length", ["²", "١٢", "+2", "0x2"])
+def test_a_content_length_that_is_not_ascii_digits_is_a_clean_400(
+    sandbox: SandboxServer, length: str
+) -> None:
+    """Unicode digits pass ``str.isdigit``; the server must still answer, not crash."""
+    host, port = sandbox.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        raw.sendall(
+            f"PATCH /billers/100001/settings HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Length: {length}\r\nContent-Type: application/json\r\n\r\n{{}}".encode()
+        )
+        assert raw.recv(64).startswith(b"HTTP/1.1 400 ")
+    # The server goes on answering.
+    conn = _connect(sandbox)
+    assert _get(conn, "/billers/100001").status == 200

@@ -201,7 +201,9 @@ def test_a_sigkill_in_the_middle_of_an_apply_then_a_rerun_converges(
     fleet = make_fleet(tmp_path / "repo", 120, seed=120)
     git_init(fleet.root)
     config = load_config(Repo(fleet.root))
-    server = make_sandbox(list(profiles(config)), faults=FaultConfig(latency_ms=25))
+    # 120 writes at 60 ms, 4 at a time: about 2 s, long enough to be killed mid-way
+    # even on a loaded machine.
+    server = make_sandbox(list(profiles(config)), faults=FaultConfig(latency_ms=60))
     initial = {bid: server.store.get_settings(bid)[1] for bid in fleet.bids}
     env = child_env({"INT360_CRM_URL": server.url, **fleet.secret_env})
     command = [

@@ -1,4 +1,4 @@
-"""A hostile CRM (a scripted HTTP server on loopback: things the sandbox never does):
+"""A hostile CRM (pytest-httpserver on loopback: things the sandbox never does):
 bodies that are not JSON, huge or absurdly nested, wrong types, unexpected fields, a
 missing ETag, redirects to another host. Each gives a clear ``CrmError`` subclass for that
 call — never another exception — and the token never leaves for another host (no other
@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted_crm import ScriptedCrm, refuse_other_hosts
+from pytest_httpserver import HTTPServer
+from scripted_crm import answer, calls, crm_url, refuse_other_hosts, scripted
 
 from int360apply.apply import ApplyOptions, apply_plan
 from int360apply.cli import main
@@ -42,50 +43,49 @@ def other_hosts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
-def server(other_hosts: list[str]) -> Iterator[ScriptedCrm]:
-    with ScriptedCrm() as scripted:
-        yield scripted
+def server(other_hosts: list[str], httpserver: HTTPServer) -> HTTPServer:
+    return scripted(httpserver)
 
 
 @pytest.fixture
-def crm(server: ScriptedCrm) -> Iterator[CrmClient]:
+def crm(server: HTTPServer) -> Iterator[CrmClient]:
     slept: list[float] = []
-    with CrmClient(server.url, TOKEN, retry=FAST, sleep=slept.append) as client:
+    with CrmClient(crm_url(server), TOKEN, retry=FAST, sleep=slept.append) as client:
         yield client
 
 
-def _assert_token_stayed_home(server: ScriptedCrm, other_hosts: list[str]) -> None:
+def _assert_token_stayed_home(server: HTTPServer, other_hosts: list[str]) -> None:
     assert other_hosts == [], f"a request went for another host: {other_hosts}"
-    assert server.unmatched == [], "the client asked for something nobody scripted"
-    for call in server.calls:
-        assert call.url.startswith(f"{server.url}/"), call.url
+    assert server.assertions == [], "the client asked for something nobody scripted"
+    for call in calls(server):
+        assert call.url.startswith(f"{crm_url(server)}/"), call.url
         assert call.headers.get("Authorization") == f"Bearer {TOKEN}"
 
 
-Register = Callable[[ScriptedCrm], object]
+Register = Callable[[HTTPServer], object]
 Call = Callable[[CrmClient], Any]
 
 
 def _get(path: str, **kwargs: Any) -> Register:
-    return lambda m: m.get(path, **kwargs)
+    return lambda m: answer(m, "GET", path, **kwargs)
 
 
 def _patch(path: str, **kwargs: Any) -> Register:
-    return lambda m: m.patch(path, **kwargs)
+    return lambda m: answer(m, "PATCH", path, **kwargs)
 
 
 def _redirect(method: str, path: str, status: int) -> Register:
     """``path`` redirects to the same path on another host (following it would need a
     look-up of that host, which ``other_hosts`` refuses and lists)."""
 
-    def register(m: ScriptedCrm) -> None:
-        m.add(method, path, status=status, headers={"Location": f"{EVIL}/steal{path}"})
+    def register(m: HTTPServer) -> None:
+        answer(m, method, path, status=status, headers={"Location": f"{EVIL}/steal{path}"})
 
     return register
 
 
 def _both(*registers: Register) -> Register:
-    def register(m: ScriptedCrm) -> None:
+    def register(m: HTTPServer) -> None:
         for r in registers:
             r(m)
 
@@ -275,7 +275,7 @@ HOSTILE: dict[str, tuple[Register, Call]] = {
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_a_hostile_answer_is_a_clear_crm_error(
-    name: str, server: ScriptedCrm, other_hosts: list[str], crm: CrmClient
+    name: str, server: HTTPServer, other_hosts: list[str], crm: CrmClient
 ) -> None:
     register, call = HOSTILE[name]
     register(server)
@@ -288,22 +288,22 @@ def test_a_hostile_answer_is_a_clear_crm_error(
 
 
 def test_redirects_are_protocol_errors_naming_the_other_host(
-    server: ScriptedCrm, other_hosts: list[str], crm: CrmClient
+    server: HTTPServer, other_hosts: list[str], crm: CrmClient
 ) -> None:
     _redirect("GET", "/billers/7/settings", 302)(server)
     with pytest.raises(CrmProtocolError, match=r"evil\.example\.net"):
         crm.get_settings(7)
     _assert_token_stayed_home(server, other_hosts)
-    assert [c.url for c in server.calls] == [f"{server.url}/billers/7/settings"]
+    assert [c.url for c in calls(server)] == [f"{crm_url(server)}/billers/7/settings"]
 
 
 def test_an_absurd_retry_after_gives_up_at_once_instead_of_sleeping(
-    server: ScriptedCrm,
+    server: HTTPServer,
 ) -> None:
-    server.get("/billers/7", status=429, headers={"Retry-After": "86400"})
+    answer(server, "GET", "/billers/7", status=429, headers={"Retry-After": "86400"})
     slept: list[float] = []
     with (
-        CrmClient(server.url, TOKEN, retry=FAST, sleep=slept.append) as client,
+        CrmClient(crm_url(server), TOKEN, retry=FAST, sleep=slept.append) as client,
         pytest.raises(CrmUnavailable),
     ):
         client.get_biller(7)
@@ -311,11 +311,13 @@ def test_an_absurd_retry_after_gives_up_at_once_instead_of_sleeping(
 
 
 def test_unexpected_fields_are_tolerated_not_crashes(
-    server: ScriptedCrm, other_hosts: list[str], crm: CrmClient
+    server: HTTPServer, other_hosts: list[str], crm: CrmClient
 ) -> None:
     """Extra fields in a profile, a bulk page or a note are ignored (forward compatible)."""
-    server.get("/billers/7", json={**PROFILE, "owner": "x", "tags": [1, {"a": None}]})
-    server.get(
+    answer(server, "GET", "/billers/7", json={**PROFILE, "owner": "x", "tags": [1, {"a": None}]})
+    answer(
+        server,
+        "GET",
         "/settings",
         json={
             "items": [{"bid": 7, "etag": '"1"', "settings": SETTINGS, "extra": 1}],
@@ -323,7 +325,9 @@ def test_unexpected_fields_are_tolerated_not_crashes(
             "served_by": "node-3",
         },
     )
-    server.get(
+    answer(
+        server,
+        "GET",
         "/billers/7/notes",
         json={
             "items": [{"id": 1, "created_at": "now", "author": "a", "text": "t", "mood": "ok"}],
@@ -353,20 +357,20 @@ def _plan(crm: str, bids: list[int]) -> Plan:
 
 
 def test_through_apply_a_hostile_answer_fails_only_that_biller(
-    server: ScriptedCrm, other_hosts: list[str], crm: CrmClient
+    server: HTTPServer, other_hosts: list[str], crm: CrmClient
 ) -> None:
     good = {"ETag": '"2"'}
     note = {"id": 1, "created_at": "now", "author": "r", "text": "t"}
-    server.patch("/billers/1/settings", json=SETTINGS, headers=good)
-    server.post("/billers/1/notes", json=note, status=201)
-    server.patch("/billers/2/settings", body="<html>oops</html>", headers=good)
+    answer(server, "PATCH", "/billers/1/settings", json=SETTINGS, headers=good)
+    answer(server, "POST", "/billers/1/notes", json=note, status=201)
+    answer(server, "PATCH", "/billers/2/settings", body="<html>oops</html>", headers=good)
     _redirect("PATCH", "/billers/3/settings", 302)(server)
-    server.patch("/billers/4/settings", json=["not", "settings"], headers=good)
-    server.patch("/billers/5/settings", json=SETTINGS)  # no ETag
-    server.patch("/billers/6/settings", json=SETTINGS, headers=good)
-    server.post("/billers/6/notes", body="<html>notes are down</html>", status=200)
+    answer(server, "PATCH", "/billers/4/settings", json=["not", "settings"], headers=good)
+    answer(server, "PATCH", "/billers/5/settings", json=SETTINGS)  # no ETag
+    answer(server, "PATCH", "/billers/6/settings", json=SETTINGS, headers=good)
+    answer(server, "POST", "/billers/6/notes", body="<html>notes are down</html>", status=200)
     report = apply_plan(
-        _plan(server.url, [1, 2, 3, 4, 5, 6]), crm, ApplyOptions(concurrency=3, actor="r")
+        _plan(crm_url(server), [1, 2, 3, 4, 5, 6]), crm, ApplyOptions(concurrency=3, actor="r")
     )
     statuses = {o.bid: o.status for o in report.outcomes}
     assert statuses == {
@@ -384,20 +388,24 @@ def test_through_apply_a_hostile_answer_fails_only_that_biller(
 
 
 def test_through_apply_an_absurdly_nested_answer_fails_only_that_biller(
-    server: ScriptedCrm, crm: CrmClient
+    server: HTTPServer, crm: CrmClient
 ) -> None:
     good = {"ETag": '"2"'}
     note = {"id": 1, "created_at": "now", "author": "r", "text": "t"}
-    server.patch("/billers/1/settings", json=SETTINGS, headers=good)
-    server.post("/billers/1/notes", json=note, status=201)
-    server.patch(
+    answer(server, "PATCH", "/billers/1/settings", json=SETTINGS, headers=good)
+    answer(server, "POST", "/billers/1/notes", json=note, status=201)
+    answer(
+        server,
+        "PATCH",
         "/billers/2/settings",
         body="[" * 100_000 + "]" * 100_000,
         content_type="application/json",
         headers=good,
     )
     try:
-        report = apply_plan(_plan(server.url, [1, 2]), crm, ApplyOptions(concurrency=1, actor="r"))
+        report = apply_plan(
+            _plan(crm_url(server), [1, 2]), crm, ApplyOptions(concurrency=1, actor="r")
+        )
     except CrmError:
         raise
     except Exception as exc:
@@ -409,17 +417,19 @@ def test_through_apply_an_absurdly_nested_answer_fails_only_that_biller(
 
 
 @pytest.fixture
-def hostile_repo(tmp_path: Path, server: ScriptedCrm, monkeypatch: pytest.MonkeyPatch) -> Path:
+def hostile_repo(tmp_path: Path, server: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = copy_repo(tmp_path / "repo")
-    monkeypatch.setenv("INT360_CRM_URL", server.url)
+    monkeypatch.setenv("INT360_CRM_URL", crm_url(server))
     monkeypatch.setenv("INT360_CRM_TOKEN", TOKEN)
     monkeypatch.setenv("GITHUB_SHA", "abcdef1234567")
     return root
 
 
-def _profiles(server: ScriptedCrm) -> None:
+def _profiles(server: HTTPServer) -> None:
     for bid, iid in ((104233, 201), (110392, 175), (500102, 174), (200145, 93)):
-        server.get(
+        answer(
+            server,
+            "GET",
             f"/billers/{bid}",
             json={"bid": bid, "name": f"B{bid}", "integrator_id": iid, "status": "active"},
         )
@@ -427,8 +437,8 @@ def _profiles(server: ScriptedCrm) -> None:
 
 CLI_HOSTILE: dict[str, Register] = {
     "bulk read answers HTML": _get("/settings", body="<html>down</html>"),
-    "bulk read redirects": lambda m: m.get(
-        "/settings", status=302, headers={"Location": f"{EVIL}/settings"}
+    "bulk read redirects": lambda m: answer(
+        m, "GET", "/settings", status=302, headers={"Location": f"{EVIL}/settings"}
     ),
     "bulk read answers a list": _get("/settings", json=[]),
     "bulk read keeps failing": _get("/settings", status=503, headers={"Retry-After": "0"}),
@@ -441,7 +451,7 @@ def test_cli_commands_against_a_hostile_crm_exit_1_without_a_traceback(
     name: str,
     command: str,
     hostile_repo: Path,
-    server: ScriptedCrm,
+    server: HTTPServer,
     other_hosts: list[str],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -464,14 +474,14 @@ def test_cli_commands_against_a_hostile_crm_exit_1_without_a_traceback(
 
 
 def test_the_mocked_repo_plans_cleanly_when_the_crm_behaves(
-    hostile_repo: Path, server: ScriptedCrm, capsys: pytest.CaptureFixture[str]
+    hostile_repo: Path, server: HTTPServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The CLI cases above fail because of the hostile answer, not the set-up."""
     _profiles(server)
     items: list[dict[str, object]] = [
         {"bid": bid, "etag": '"1"', "settings": {}} for bid in (104233, 110392, 200145, 500102)
     ]
-    server.get("/settings", json={"items": items, "missing": []})
+    answer(server, "GET", "/settings", json={"items": items, "missing": []})
     code = main(["--repo", str(hostile_repo), "plan", "--format", "json"])
     out, _err = capsys.readouterr()
     assert code == 2

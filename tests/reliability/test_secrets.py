@@ -1,7 +1,11 @@
-"""Secrets never leak: every command runs with known secret values in ``INT360_SECRET_*``
-and known CRM tokens, against ``int360 sandbox serve --token …``; then every stdout,
-stderr, plan and report file, rewritten biller file, audit note and the sandbox's own
-log is searched for the values and the tokens. There must be no hit.
+"""Secrets never leak: every command runs with known secret values in ``INT360_SECRET_*``,
+known CRM tokens and a password inside ``INT360_CRM_URL``, against ``int360 sandbox serve
+--token …``; also a token pasted with a newline, a legacy plaintext at a secret path in
+the CRM, a CRM that echoes what it was sent in its 422, the embedded sandbox, and a key
+pasted where a secret's name goes. Then every stdout, stderr, plan and report file,
+every file of the repository (``.int360/`` caches and the embedded sandbox's database
+with its WAL included, as bytes), audit note, the sandbox's own log and its database
+(but for the CRM's secret store, the positive control) is searched. There must be no hit.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
+from scripted_crm import answer, calls, scripted
 
 from int360apply.crm.client import CrmClient
 
@@ -36,6 +42,11 @@ pytestmark = pytest.mark.slow  # reliability: faults, load and fuzzing against r
 WRITE_TOKEN = "tok-write-" + secrets.token_hex(12)
 READ_TOKEN = "tok-read-" + secrets.token_hex(12)
 WRONG_TOKEN = "tok-wrong-" + secrets.token_hex(12)
+PASTED_TOKEN = "tok-pasted-" + secrets.token_hex(12)  # with a trailing newline
+ECHOED_TOKEN = "tok-echoed-" + secrets.token_hex(12)  # sent to a CRM that echoes it
+URL_PASSWORD = "urlpw-" + secrets.token_hex(12)
+LEGACY_VALUE = "legacy-plaintext-" + secrets.token_hex(12)  # a hand-made CRM record
+KEY_BODY = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" + secrets.token_hex(20)
 
 
 class Sandbox:
@@ -105,6 +116,7 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
     tmp_path: Path,
     sandbox_serve: Callable[[Path], Sandbox],
     figure: Callable[[str, int], None],
+    httpserver: HTTPServer,
 ) -> None:
     all_billers = sorted(p.name for p in (REPO_ROOT / "billers").glob("*.yaml"))
     root = copy_repo(tmp_path / "repo", all_billers)
@@ -114,7 +126,9 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
     secret_env = {f"INT360_SECRET_{name}": value for name, value in values.items()}
     git_init(root)
     server = sandbox_serve(root)
-    crm = {"INT360_CRM_URL": server.url, "INT360_CRM_TOKEN": WRITE_TOKEN, **secret_env}
+    # Credentials inside the URL: redacted wherever the CRM is named.
+    crm_url = server.url.replace("http://", f"http://ops:{URL_PASSWORD}@")
+    crm = {"INT360_CRM_URL": crm_url, "INT360_CRM_TOKEN": WRITE_TOKEN, **secret_env}
     read_only = {**crm, "INT360_CRM_TOKEN": READ_TOKEN}
     wrong = {**crm, "INT360_CRM_TOKEN": WRONG_TOKEN}
 
@@ -126,6 +140,7 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
         outputs[f"{label}: stdout"] = done.stdout
         outputs[f"{label}: stderr"] = done.stderr
         codes[label] = done.returncode
+        print(f"--- {label}: exit {done.returncode}\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
         return done.returncode
 
     def keep(label: str, path: Path) -> None:
@@ -237,8 +252,113 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
     run("drift adopt", "drift", "--adopt")
     assert run("import", "import", str(bid), str(pw_bid), "--force") == 0
     assert run("import by integrator id", "import", "--integrator-id", "93", "--force") == 0
-    for path in sorted((root / "billers").glob("*.yaml")):
-        keep(f"file {path.name}", path)
+    # A token or URL pasted with a trailing newline: one line naming the variable.
+    for variable, value in (
+        ("INT360_CRM_TOKEN", PASTED_TOKEN + "\n"),
+        ("INT360_CRM_URL", crm_url + "\n"),
+    ):
+        for command in (("plan",), ("apply", "--yes"), ("drift",), ("secrets",)):
+            label = f"{variable} with a newline: {command[0]}"
+            assert (
+                run(label, *command, env={**crm, "INT360_CRM_TOKEN": PASTED_TOKEN, variable: value})
+                == 1
+            )
+            assert variable in outputs[f"{label}: stderr"]
+            assert "Traceback" not in outputs[f"{label}: stderr"]
+
+    # The pre-flight of secrets, in both formats.
+    assert run("secrets", "secrets") == 0
+    assert run("secrets json", "secrets", "--format", "json") == 0
+
+    # A legacy record: a plaintext at a secret path, set up by hand behind the API.
+    password_path = "ftp.auth.password"
+    stage_plaintext(tmp_path / "sandbox.sqlite", pw_bid, password_path, LEGACY_VALUE)
+    with CrmClient(server.url, READ_TOKEN) as client:
+        assert LEGACY_VALUE in json.dumps(client.get_settings(pw_bid).settings)
+    for fmt in ("text", "markdown", "json"):
+        assert run(f"plaintext plan {fmt}", "plan", "--format", fmt, "--bid", str(pw_bid)) == 2
+        assert run(f"plaintext drift {fmt}", "drift", "--format", fmt) == 2
+    assert run("plaintext import", "import", str(pw_bid), "--force") == 1
+    assert password_path in outputs["plaintext import: stderr"]
+    assert run("plaintext adopt", "drift", "--adopt") == 2  # drift; the file not adopted
+    assert "not adopted" in outputs["plaintext adopt: stderr"]
+    report = reports / "5.json"
+    assert (
+        run("plaintext apply", "apply", "--yes", "--bid", str(pw_bid), "--report", str(report)) == 0
+    )
+
+    # A CRM that echoes the request (its secret value) and the token in its 422.
+    echoing = scripted(httpserver)
+    echo_settings(echoing, config_bid=bid, value=values["FTP_SPRINGFIELD_KEY_2024"])
+    echo_url = crm_url(echoing).replace("http://", f"http://ops:{URL_PASSWORD}@")
+    echo_env = {**crm, "INT360_CRM_URL": echo_url, "INT360_CRM_TOKEN": ECHOED_TOKEN}
+    report = reports / "6.json"
+    assert (
+        run(
+            "echoing CRM",
+            "apply",
+            "--yes",
+            "--bid",
+            str(bid),
+            "--report",
+            str(report),
+            env=echo_env,
+        )
+        == 1
+    )
+    sent = [c.get_data(as_text=True) for c in calls(echoing) if c.method == "PATCH"]
+    assert sent and values["FTP_SPRINGFIELD_KEY_2024"] in sent[0], "the value was sent"
+    assert "error[invalid_settings]" in outputs["echoing CRM: stdout"]
+
+    # The embedded sandbox (no INT360_CRM_URL): a placeholder, never a value, in .int360/.
+    embedded = {k: v for k, v in crm.items() if k not in ("INT360_CRM_URL", "INT360_CRM_TOKEN")}
+    report = reports / "7.json"
+    assert (
+        run(
+            "embedded apply",
+            "apply",
+            "--yes",
+            "--rotate-secrets",
+            "--max-billers",
+            "1000",
+            # The in-process sandbox's threads and the writers' share the child's 1 GiB.
+            "--concurrency",
+            "2",
+            "--report",
+            str(report),
+            env=embedded,
+        )
+        == 0
+    )
+    assert "never real ones" in outputs["embedded apply: stderr"]
+
+    # Key material pasted where a secret's NAME goes: a plaintext-secret problem, not echoed.
+    leaky = root / "billers" / "900001.yaml"
+    leaky.write_text(
+        (REPO_ROOT / "billers" / "104233.yaml")
+        .read_text(encoding="utf-8")
+        .replace("bid: 104233", "bid: 900001")
+        .replace(
+            "{secret: FTP_SPRINGFIELD_KEY}",
+            f'{{secret: "-----BEGIN OPENSSH PRIVATE KEY-----\\n{KEY_BODY}\\n"}}',
+        ),
+        encoding="utf-8",
+    )
+    for fmt in ("text", "json", "github"):
+        assert run(f"key as a name: validate {fmt}", "validate", "--format", fmt) == 1
+        assert "plaintext-secret" in outputs[f"key as a name: validate {fmt}: stdout"]
+    leaky.unlink()  # the input itself; what validate wrote (its cache) stays to be searched
+
+    # Every file written to the repository, .int360/ (caches, the embedded sandbox's
+    # database with its WAL) included, searched as bytes.
+    files = 0
+    for path in sorted(root.rglob("*")):
+        if ".git" in path.parts or not path.is_file():
+            continue
+        outputs[f"repository file {path.relative_to(root)}"] = path.read_bytes().decode("latin-1")
+        files += 1
+    assert (root / ".int360" / "sandbox.sqlite").is_file()
+    assert any(".int360" in label and "cache" in label for label in outputs)
     for path in sorted(reports.glob("*.json")):
         keep(f"report {path.name}", path)
 
@@ -261,8 +381,13 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
     assert log.count("\n") > 100, "the sandbox should have logged every request"
 
     # A positive control: the values really reached the CRM (the search is not vacuous).
+    # That table is the CRM's secret store, where values belong; every other table of
+    # the served sandbox's database is searched.
     with sqlite3.connect(tmp_path / "sandbox.sqlite") as db:
         stored = {row[0] for row in db.execute("SELECT value FROM secrets")}
+        for table in ("profiles", "settings", "notes", "meta"):
+            rows = db.execute(f"SELECT * FROM {table}").fetchall()
+            outputs[f"sandbox database table {table}"] = json.dumps(rows)
     assert values["FTP_SPRINGFIELD_KEY_2024"] in stored
     assert len(stored & set(values.values())) >= len(names) // 2
 
@@ -271,6 +396,11 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
         "write token": WRITE_TOKEN,
         "read token": READ_TOKEN,
         "wrong token": WRONG_TOKEN,
+        "pasted token": PASTED_TOKEN,
+        "echoed token": ECHOED_TOKEN,
+        "URL password": URL_PASSWORD,
+        "legacy plaintext": LEGACY_VALUE,
+        "key pasted as a name": KEY_BODY[:32],
     }
     hits = [
         (label, what)
@@ -280,8 +410,56 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
     ]
     figure("outputs searched for secrets", len(outputs))
     figure("secrets found in output", len(hits))
-    print(f"searched {len(outputs)} outputs for {len(needles)} secret values and tokens")
+    print(
+        f"searched {len(outputs)} outputs ({files} repository files) for {len(needles)} "
+        f"secret values, tokens and credentials: {len(hits)} found"
+    )
+    assert len(outputs) >= 200
     assert hits == [], hits
+
+
+def stage_plaintext(db: Path, bid: int, dotted: str, value: str) -> None:
+    """Put a plaintext at ``dotted`` in a biller's stored settings, as a record set up by
+    hand would hold it (behind the API; a new revision, so the ETag moves)."""
+    with sqlite3.connect(db, timeout=30) as conn:
+        (raw,) = conn.execute("SELECT json FROM settings WHERE bid = ?", (bid,)).fetchone()
+        settings = json.loads(raw)
+        node = settings
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+        (revision,) = conn.execute(
+            "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value"
+        ).fetchone()
+        conn.execute(
+            "UPDATE settings SET json = ?, revision = ? WHERE bid = ?",
+            (json.dumps(settings), revision, bid),
+        )
+
+
+def echo_settings(crm: HTTPServer, *, config_bid: int, value: str) -> None:
+    """A CRM that knows biller ``config_bid`` with empty settings and refuses its PATCH
+    with a 422 quoting the secret value and the token it was sent."""
+    profile = {"bid": config_bid, "name": "Echo", "integrator_id": 201, "status": "active"}
+    answer(crm, "GET", f"/billers/{config_bid}", json=profile)
+    answer(crm, "GET", "/billers", json={"items": [profile], "next_cursor": None})
+    bulk = {"items": [{"bid": config_bid, "etag": '"1"', "settings": {}}], "missing": []}
+    answer(crm, "GET", "/settings", json=bulk)
+    quoted = f'{{"ftp":{{"auth":{{"private_key":{{"value":"{value}"}}}}}}}}'
+    answer(
+        crm,
+        "PATCH",
+        f"/billers/{config_bid}/settings",
+        status=422,
+        json={
+            "error": {
+                "code": "invalid_settings",
+                "message": f"cannot store {quoted} for Bearer {ECHOED_TOKEN}",
+                "details": [{"path": "ftp.auth.private_key", "message": f"{value} is too weak"}],
+            }
+        },
+    )
 
 
 def test_a_literal_secret_in_a_file_is_not_echoed_by_validate(tmp_path: Path) -> None:

@@ -183,7 +183,28 @@ def _field_errors(error: ValidationError) -> list[FieldError]:
             FieldError(dotted((*path, key)), "unknown field")
             for key in sorted(set(error.instance) - known)
         ]
-    message = error.message
+    message = _safe_message(error)
     if len(message) > _MAX_MESSAGE:
         message = message[: _MAX_MESSAGE - 1] + "…"
     return [FieldError(dotted(path), message)]
+
+
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+
+
+def _safe_message(error: ValidationError) -> str:
+    """What the schema wants, never the value sent: jsonschema's own messages quote
+    the instance, which may be a secret written at a path that is not a secret's."""
+    instance = error.instance
+    kind = next((n for t, n in _JSON_TYPES.items() if isinstance(instance, t)), None)
+    if kind is None:
+        kind = "null" if instance is None else "a number"
+    if error.validator == "type":
+        return f"expected type {error.validator_value}, got {kind}"
+    if error.validator in ("enum", "const"):
+        return f"expected one of {error.validator_value!r}, got another value ({kind})"
+    if error.validator == "not":
+        return "holds a character the schema does not allow (a control character?)"
+    if error.validator in ("pattern", "format"):
+        return f"does not match {error.validator} {error.validator_value!r}"
+    return f"does not satisfy {error.validator} {error.validator_value!r}"

@@ -211,7 +211,10 @@ class Store:
     """The sandbox CRM's database (see the module docstring)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from int360apply.statedir import private_file
+
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_file(path, create=True)  # its WAL and SHM files get the same mode
         self.path = path
         self._pool = _Pool(path)
         self._writer = _writer_lock(path)

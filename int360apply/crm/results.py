@@ -1,0 +1,33 @@
+"""The values the client returns besides the shared ones of ``crm/__init__.py``."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+Settings = dict[str, Any]
+
+
+class Versioned(NamedTuple):
+    """A biller's settings (secrets in read form) and their ETag."""
+
+    settings: Settings
+    etag: str
+
+
+class PatchResult(NamedTuple):
+    """The settings after a PATCH, their ETag, whether the response was lost
+    and the change found already in place (see ``CrmClient.patch_settings``),
+    and the id of the audit note the CRM committed with the change (None when
+    none was sent, or the response that would confirm it was lost)."""
+
+    settings: Settings
+    etag: str
+    already_applied: bool
+    note_id: int | None = None
+
+
+class BulkSettings(NamedTuple):
+    """A bulk read: settings per known BID, and the BIDs the CRM does not know."""
+
+    found: dict[int, Versioned]
+    missing: list[int]
