@@ -229,6 +229,8 @@ def test_an_interrupted_apply_still_writes_its_report(ws: Workspace) -> None:
     child = ws.popen(
         "apply",
         "--yes",
+        "--max-percent",  # every biller is written: over the guard's 30 % of a real CRM
+        "100",
         "--concurrency",
         "1",
         "--report",
