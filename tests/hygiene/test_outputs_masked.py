@@ -108,7 +108,16 @@ def test_url_credentials_are_never_shown(ws: Workspace) -> None:
     markdown = ws.run("plan", "--format", "markdown")
     assert f"CRM: `{shown}`" in markdown.out
     report = ws.tmp / "report.json"
-    applied = ws.run("apply", "--yes", "--plan", str(ws.tmp / "plan.json"), "--report", str(report))
+    applied = ws.run(
+        "apply",
+        "--yes",
+        "--max-percent",
+        "100",
+        "--plan",
+        str(ws.tmp / "plan.json"),
+        "--report",
+        str(report),
+    )
     assert applied.code == 0, applied
     assert json.loads(report.read_text())["crm"] == shown
     texts = [r.out + r.err for r in ws.runs] + [
