@@ -9,6 +9,7 @@ import pytest
 from int360apply.apply import ApplyOptions, apply_plan
 from int360apply.config import Config, load_config
 from int360apply.guard import GuardLimits, GuardRefused
+from int360apply.plan import Change
 from int360apply.planner import build_plan
 from int360apply.repo import Repo
 from int360apply.scope import Scope
@@ -106,33 +107,13 @@ def test_a_planning_error_is_a_failed_outcome_with_its_code(config: Config) -> N
     assert outcome.status == "failed" and outcome.errors[0]["code"] == "unknown-biller"
 
 
-class _BrokenFor(FakeCrm):
-    """A CRM port whose write for one biller raises something no one planned for."""
-
-    def __init__(self, base: FakeCrm, broken: int) -> None:
-        super().__init__()
-        self.__dict__.update(base.__dict__)
-        self.broken = broken
-
-    def patch_settings(self, bid: int, patch: Any, etag: str, *, note: Any = None) -> Any:
-        if bid == self.broken:
-            raise RuntimeError("unexpected shape in the CRM's answer")
-        return super().patch_settings(bid, patch, etag, note=note)
-
-
 def test_one_billers_unexpected_failure_is_contained_and_reported(config: Config) -> None:
-    """That biller fails with the reason; the others are written; the report has both."""
-    other = 104233
-    crm = in_sync(config, BID, other)
-    for bid in (BID, other):
-        crm.settings[bid]["advanced"]["account_number_label"] = "Account"
-    broken = _BrokenFor(crm, BID)
-    plan = build_plan(config, Scope({BID, other}), broken, crm="fake", commit=None)
-    report = apply_plan(plan, broken, ApplyOptions(), config)
-    outcome = {o.bid: o for o in report.outcomes}
-    assert outcome[other].status == "applied"
-    assert outcome[BID].status == "failed"
-    assert outcome[BID].errors[0]["code"] == "internal-error"
-    assert "RuntimeError" in outcome[BID].errors[0]["message"]
-    assert not report.ok
-    assert broken.settings[BID]["advanced"]["account_number_label"] == "Account"
+    """An entry that sets ``advanced`` to a scalar and a leaf below it (no merge patch says
+    both): that biller fails with the reason and nothing is written for it."""
+    crm = _drifted(config)
+    plan = build_plan(config, Scope({BID}), crm, crm="fake", commit=None)
+    plan.billers[0].changes.insert(0, Change("advanced", None, 5))
+    report = apply_plan(plan, crm, ApplyOptions(), config)
+    (outcome,) = report.outcomes
+    assert outcome.status == "failed" and outcome.errors[0]["code"] == "internal-error"
+    assert "patch_settings" not in crm.calls

@@ -68,12 +68,38 @@ def test_audit_note_values_over_the_crm_limits_still_write(ws: Workspace) -> Non
         assert "refs/pull/42/merge" in note["text"]
 
 
+def test_a_hand_edited_plan_that_contradicts_itself_is_refused_whole(ws: Workspace) -> None:
+    """A plan entry that sets ``ftp`` to a scalar and a leaf below it: before issue 12 it
+    was executed (and that biller failed alone); now a saved plan is only an approval of
+    what a fresh plan says, so the edited plan is refused and nothing is written. The
+    containment of an unexpected failure is tested on the applier itself
+    (``tests/test_apply_unit.py``)."""
+    import json
+
+    crm = ws.start_crm()
+    saved = ws.tmp / "plan.json"
+    made = ws.run("plan", "--bid", "104233", "200145", "--out", str(saved))
+    assert made.code == 2, made
+    plan = json.loads(saved.read_text(encoding="utf-8"))
+    entry = by_bid(plan)[200145]
+    entry["changes"].insert(0, {"path": "ftp", "before": None, "after": 5, "source": None})
+    saved.write_text(json.dumps(plan), encoding="utf-8")
+    before = crm.api_dump()
+    run = ws.run("apply", "--plan", str(saved), "--yes", "--report", "report.json")
+    assert run.code == 1, run
+    assert "Traceback" not in run.err
+    assert "biller 200145, ftp:" in run.err and "plan again and review" in run.err
+    assert crm.api_dump() == before
+    assert not (ws.tmp / "report.json").exists()
+
+
 # --- drift --adopt and import (issue 15) -------------------------------------------------
 
 
 def test_adopt_never_writes_a_file_that_does_not_validate(ws: Workspace) -> None:
     """A required field removed in the CRM would become ``field: null`` (incomplete)."""
     crm = ws.start_crm()
+    # The first apply writes every biller: over the guard's 30 % of a real CRM.
     assert ws.run("apply", "--yes", "--max-percent", "100").code == 0
     original = ws.read("billers/104233.yaml")
     crm.edit(104233, {"ftp": {"host": None}})  # ftp is enabled: a host is required
@@ -102,6 +128,7 @@ def test_the_same_drift_on_every_biller_of_a_partner_names_the_template(
         )
     )
     crm = ws.start_crm()
+    # The first apply writes every biller: over the guard's 30 % of a real CRM.
     assert ws.run("apply", "--yes", "--max-percent", "100").code == 0
     for bid in CASELLE_BATCH:
         crm.edit(bid, {"invoicing": {"purge_after_days": 400}})
@@ -202,7 +229,7 @@ def test_an_interrupted_apply_still_writes_its_report(ws: Workspace) -> None:
     child = ws.popen(
         "apply",
         "--yes",
-        "--max-percent",
+        "--max-percent",  # every biller is written: over the guard's 30 % of a real CRM
         "100",
         "--concurrency",
         "1",

@@ -40,7 +40,7 @@ def test_a_live_plaintext_at_a_secret_path_is_masked_in_every_format_and_never_a
     ws: Workspace,
 ) -> None:
     crm = ws.start_crm()
-    assert ws.run("apply", "--yes", "--max-percent", "100").code == 0
+    assert ws.run("apply", "--yes", "--max-percent", "100").code == 0  # a first apply: every biller
     ws.secrets["legacy"] = LEGACY  # searched for by assert_no_secret_leaks
     stage_legacy(crm.db, BID, "ftp", ("auth", "private_key"), LEGACY)
     # A read form carrying its value, and a plaintext where the file sets nothing (a removal).
@@ -84,7 +84,7 @@ def test_a_live_plaintext_at_a_secret_path_is_masked_in_every_format_and_never_a
 
 def test_unknown_live_fields_are_not_imported(ws: Workspace) -> None:
     crm = ws.start_crm()
-    assert ws.run("apply", "--yes", "--max-percent", "100").code == 0
+    assert ws.run("apply", "--yes", "--max-percent", "100").code == 0  # a first apply: every biller
     stage_legacy(crm.db, BID, "ftp", ("legacy_mode",), "on")
     stage_legacy(crm.db, BID, "crm_only", ("flag",), True)
     imported = ws.run("import", str(BID), "--force")
