@@ -18,12 +18,17 @@ from .config import Config
 from .crm import AuditNote
 from .crm.errors import CrmError, PreconditionFailed
 from .crm.port import CrmPort
-from .errors import Int360Error
-from .plan import BillerPlan, Change, Plan, diff_settings, patch_from_changes
+from .guard import GuardLimits, GuardRefused
+from .plan import FORMAT_VERSION, BillerPlan, Change, Plan, diff_settings, patch_from_changes
 from .secrets import SecretUnavailable, SharedResolver, source_from_environment
 
-REPORT_STATUSES = ("applied", "unchanged", "stale", "failed")
+REPORT_STATUSES = ("applied", "unchanged", "stale", "failed", "refused")
+STALE_MESSAGE = (
+    "the biller changed in the CRM after the plan was made; nothing was written. "
+    "Plan again and review"
+)
 SANDBOX_PLACEHOLDER = "sandbox-placeholder-not-a-secret"
+PLACEHELD_SHOWN = 5  # secret names a placeholder warning lists
 
 
 @dataclass
@@ -57,34 +62,73 @@ class Report:
     commit: str | None
     outcomes: list[Outcome]
     warnings: list[str] = field(default_factory=list)
+    guard: dict[str, Any] | None = None  # GuardLimits.report, plus exempt on the sandbox
+    refused: bool = False
+    scope: dict[str, Any] | None = None
+
+    @classmethod
+    def of_refusal(cls, plan: Plan, refusal: GuardRefused) -> Report:
+        """The report of a run the guard stopped: nothing was written."""
+        outcomes = [_planned_outcome(entry) for entry in plan.billers if entry.status != "removed"]
+        for outcome in outcomes:
+            if outcome.status == "change":
+                outcome.status = "refused"
+        return cls(
+            plan.crm,
+            plan.commit,
+            outcomes,
+            guard=refusal.as_dict(),
+            refused=True,
+            scope=plan.scope,
+        )
 
     @property
     def summary(self) -> dict[str, int]:
-        """Billers per outcome status."""
+        """Billers per outcome status (``refused`` only when the guard stopped the run)."""
         counts = dict.fromkeys(REPORT_STATUSES, 0)
         for outcome in self.outcomes:
             counts[outcome.status] += 1
+        if not counts["refused"]:
+            del counts["refused"]
         return counts
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed and nothing was stale."""
+        """True when nothing failed, nothing was stale and the guard let the run through."""
         s = self.summary
-        return s["failed"] == 0 and s["stale"] == 0
+        return s["failed"] == 0 and s["stale"] == 0 and not self.refused
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``failed`` (any failed or stale) or ``refused`` (by the guard)."""
+        return "refused" if self.refused else "ok" if self.ok else "failed"
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON report (``--report FILE``)."""
-        return {
-            "format_version": 1,
+        """The JSON report (``--report FILE``); CI reads ``status`` and ``guard``."""
+        from . import __version__
+
+        out: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "status": self.status,
             "crm": self.crm,
             "commit": self.commit,
-            "summary": self.summary,
-            "billers": [o.as_dict() for o in self.outcomes],
         }
+        if self.scope is not None:
+            out["scope"] = self.scope
+        out["int360"] = __version__
+        if self.guard is not None:
+            out["guard"] = self.guard
+        out["summary"] = self.summary
+        out["billers"] = [o.as_dict() for o in self.outcomes]
+        return out
 
 
-class ApplyRefused(Int360Error):
-    """Nothing was written: the plan is over the guard, or cannot be executed."""
+def _planned_outcome(entry: BillerPlan) -> Outcome:
+    """A biller as planned, before any write (``change`` entries keep their status)."""
+    if entry.status == "error":
+        errors = [{"code": e.code, "message": e.message} for e in entry.errors]
+        return Outcome(entry.bid, entry.name, entry.partner, "failed", errors=errors)
+    return Outcome(entry.bid, entry.name, entry.partner, entry.status, list(entry.changes))
 
 
 @dataclass
@@ -92,7 +136,8 @@ class ApplyOptions:
     """How to apply."""
 
     concurrency: int = 8
-    max_billers: int = 50
+    limits: GuardLimits = field(default_factory=GuardLimits)
+    managed: int | None = None  # billers with a file; None: the plan's own billers
     from_file: bool = False
     rotate_secrets: bool = False
     embedded: bool = False
@@ -149,29 +194,27 @@ def fill_secrets(patch: dict[str, Any], changes: list[Change], secrets: _Secrets
     return patch
 
 
-def guard(plan: Plan, max_billers: int) -> None:
-    """Refuse, before any write, a plan that changes more billers than allowed."""
-    count = len(plan.changed)
-    if count > max_billers:
-        raise ApplyRefused(
-            f"{count} billers would change, more than --max-billers {max_billers}; nothing "
-            f"was written. If this is intended, run again with --max-billers {count} "
-            "(in CI: the apply workflow's manual run with max_billers)"
-        )
-
-
 def apply_plan(
     plan: Plan,
     client: CrmPort,
     options: ApplyOptions,
     config: Config | None = None,
+    stale: Mapping[int, str] | None = None,
 ) -> Report:
-    """Apply every ``change`` entry of ``plan``; ``config`` enables re-diffing on a race."""
-    guard(plan, options.max_billers)
+    """Apply every ``change`` entry of ``plan``; ``config`` enables re-diffing on a race.
+
+    The plan's guard holds first (``GuardRefused``, nothing written) unless the
+    CRM is the embedded sandbox. ``stale`` billers (moved in the CRM since a
+    saved plan) are reported, not written.
+    """
+    if not options.embedded:
+        managed = options.managed if options.managed is not None else len(plan.billers)
+        plan.raise_if_unsafe(managed, options.limits)
     with Applier(client, options, plan.commit, config) as applier:
         for entry in plan.changed:
-            applier.submit(entry)
-        return applier.finish(plan)
+            if stale is None or entry.bid not in stale:
+                applier.submit(entry)
+        return applier.finish(plan, stale)
 
 
 class Applier:
@@ -179,8 +222,8 @@ class Applier:
 
     ``apply_plan`` submits a whole plan. A caller may instead submit each entry
     as soon as it is planned, so writing overlaps planning the rest, provided
-    nothing can trip the ``--max-billers`` guard (the scope is within it): the
-    guard must hold before the first write.
+    nothing can trip the guard (the scope itself is within its limits, or the
+    CRM is the embedded sandbox): the guard must hold before the first write.
     """
 
     def __init__(
@@ -249,8 +292,8 @@ class Applier:
             )
         return future.result()
 
-    def finish(self, plan: Plan) -> Report:
-        """Wait for every write; the report, in the plan's order."""
+    def finish(self, plan: Plan, stale: Mapping[int, str] | None = None) -> Report:
+        """Wait for every write; the report, in the plan's order (``stale``: not written)."""
         applied = {
             entry.bid: self._outcome(entry, self._running[entry.bid])
             for entry in plan.billers
@@ -258,7 +301,17 @@ class Applier:
         }
         outcomes = []
         for entry in plan.billers:
-            if entry.bid in applied and entry.status == "change":
+            if stale and entry.bid in stale and entry.status == "change":
+                outcomes.append(
+                    Outcome(
+                        entry.bid,
+                        entry.name,
+                        entry.partner,
+                        "stale",
+                        errors=[{"code": "stale", "message": STALE_MESSAGE}],
+                    )
+                )
+            elif entry.bid in applied and entry.status == "change":
                 outcomes.append(applied[entry.bid])
             elif entry.status == "error":
                 outcomes.append(
@@ -272,11 +325,17 @@ class Applier:
                 )
             elif entry.status == "unchanged":
                 outcomes.append(Outcome(entry.bid, entry.name, entry.partner, "unchanged"))
-        report = Report(plan.crm, plan.commit, outcomes)
+        report = Report(plan.crm, plan.commit, outcomes, scope=plan.scope)
         if self._secrets.placeheld:
+            names = sorted(self._secrets.placeheld)
+            # A fleet has a secret or two per biller: name a few, count the rest.
+            shown = ", ".join(names[:PLACEHELD_SHOWN])
+            more = len(names) - PLACEHELD_SHOWN
             report.warnings.append(
                 "the embedded sandbox got placeholder values, never real ones, for the "
-                "secrets " + ", ".join(sorted(self._secrets.placeheld))
+                "secrets "
+                + shown
+                + (f" and {more:,} more" if more > 0 else "")
             )
         return report
 
@@ -301,13 +360,7 @@ def _apply_one(
             except PreconditionFailed:
                 if options.from_file or config is None or attempt == 1:
                     outcome.status = "stale"
-                    outcome.errors.append(
-                        {
-                            "code": "stale",
-                            "message": "the biller changed in the CRM after the plan was made; "
-                            "nothing was written. Plan again and review",
-                        }
-                    )
+                    outcome.errors.append({"code": "stale", "message": STALE_MESSAGE})
                     return outcome
                 # A fresh plan raced another writer: re-read, re-diff once.
                 changes, etag = _replan(entry, client, config, options)

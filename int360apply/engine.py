@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from .apply import Applier, ApplyOptions, Report, guard
+from .apply import Applier, ApplyOptions, Report
 from .config import Config, load_config
 from .crmconn import Crm
 from .errors import Failure, Int360Error, Reported, UsageError
+from .guard import GuardLimits
 from .plan import BillerPlan, Plan
 from .repo import Repo, RepoError, biller_paths, git
 from .runtime import Tuning
@@ -51,6 +52,16 @@ def commit_of(repo: Repo) -> str | None:
         return git(repo, "rev-parse", "HEAD").strip()
     except RepoError:
         return None
+
+
+def uncommitted(repo: Repo) -> bool:
+    """Whether the files that decide desired settings differ from ``HEAD``: a plan made
+    now is not the commit's (its comment must not say it is)."""
+    try:
+        changed = git(repo, "status", "--porcelain", "--", "partners", "billers", "schemas")
+    except RepoError:
+        return False
+    return bool(changed.strip())
 
 
 def actor_of(repo: Repo) -> str:
@@ -90,7 +101,7 @@ def plan(
     """Desired vs live for every biller of ``chosen`` (``plan``, ``apply``, ``drift``)."""
     from .planner import build_plan
 
-    return build_plan(
+    made = build_plan(
         config,
         chosen,
         crm.client,
@@ -100,6 +111,17 @@ def plan(
         on_entry=on_entry,
         embedded_sandbox=crm.embedded,
     )
+    made.uncommitted = commit is not None and uncommitted(config.repo)
+    return made
+
+
+def bind(made: Plan, config: Config) -> Plan:
+    """``made`` with the digest of its inputs, as a saved plan records it."""
+    from .digest import inputs_digest
+    from .planfile import planned_bids
+
+    made.inputs_digest = inputs_digest(config, planned_bids(made))
+    return made
 
 
 def diff(config: Config, base: str | None) -> Plan:
@@ -120,9 +142,10 @@ class ApplyRequest:
     scope: Scope | None
     saved: Plan | None
     yes: bool
-    max_billers: int
     concurrency: int
     rotate_secrets: bool
+    limits: GuardLimits = field(default_factory=GuardLimits)
+    saved_name: str = "the saved plan"  # how messages name the plan file
     progress: Callable[[int, int], None] | None = None
 
 
@@ -137,62 +160,74 @@ def apply(
 ) -> Report | None:
     """Make the CRM match the repository; None when ``confirm`` declined (nothing written).
 
-    Confirmed up front (``yes``) and within ``max_billers``, a fresh plan is applied
-    while it is made: each biller is written as soon as it is planned. Otherwise the
-    whole plan comes first, then the guard (``ApplyRefused``) and the confirmation.
-    ``show_plan`` sees the plan before any confirmation.
+    A saved plan is planned again from the repository as it is now and must match
+    (``planfile.PlanFileError`` otherwise): what is written is always the fresh
+    plan. Confirmed up front (``yes``) and with a scope that is itself within the
+    guard (or on the embedded sandbox), a fresh plan is applied while it is made:
+    each biller is written as soon as it is planned, and no count of changing
+    billers can exceed what the scope holds. Otherwise the whole plan comes first,
+    then the guard (``GuardRefused`` carrying the plan) and the confirmation.
+    ``show_plan`` sees the plan before any confirmation. The report's ``guard``
+    has the counts and limits (``exempt`` on the embedded sandbox).
     """
-    saved = request.saved
-    if saved is not None and saved.crm != crm.label:
-        raise Failure(
-            f"the plan was made against {saved.crm}, not {crm.label}; nothing was written"
-        )
+    commit = commit_of(repo)
+    managed = len(config.billers)
+    limits = request.limits
     options = ApplyOptions(
         concurrency=request.concurrency,
-        max_billers=request.max_billers,
-        from_file=saved is not None,
+        limits=limits,
+        managed=managed,
+        from_file=request.saved is not None,
         rotate_secrets=request.rotate_secrets,
         embedded=crm.embedded,
         actor=actor_of(repo),
         progress=request.progress,
     )
-    chosen = request.scope if saved is None else None
-    if chosen is not None and request.yes and len(chosen.bids) <= request.max_billers:
-        # No confirmation to wait for and no guard to trip: overlap the writes
-        # with planning the rest.
-        commit = commit_of(repo)
-        with Applier(crm.client, options, commit, config) as applier:
-            try:
-                made = plan(
-                    config,
-                    chosen,
-                    crm,
-                    commit=commit,
-                    rotate_secrets=request.rotate_secrets,
-                    on_entry=applier.submit,
-                )
-                show_plan(made)
-                return applier.finish(made)
-            except KeyboardInterrupt:
-                raise Interrupted(applier.interrupted(crm.label, commit)) from None
-    if chosen is not None:
-        made = plan(
-            config, chosen, crm, commit=commit_of(repo), rotate_secrets=request.rotate_secrets
+    stale: dict[int, str] | None = None
+    if request.saved is not None:
+        made, stale = replan_saved(
+            config,
+            crm,
+            request.saved,
+            request.saved_name,
+            commit=commit,
+            rotate_secrets=request.rotate_secrets,
         )
     else:
-        assert saved is not None
-        made = saved
+        chosen = request.scope
+        assert chosen is not None
+        if request.yes and (crm.embedded or limits.allows(len(chosen.bids), managed)):
+            # No confirmation to wait for and no guard to trip: overlap the writes
+            # with planning the rest.
+            with Applier(crm.client, options, commit, config) as applier:
+                try:
+                    made = plan(
+                        config,
+                        chosen,
+                        crm,
+                        commit=commit,
+                        rotate_secrets=request.rotate_secrets,
+                        on_entry=applier.submit,
+                    )
+                    show_plan(made)
+                    return _guarded(applier.finish(made), made, crm, limits, managed)
+                except KeyboardInterrupt:
+                    raise Interrupted(applier.interrupted(crm.label, commit)) from None
+        made = plan(config, chosen, crm, commit=commit, rotate_secrets=request.rotate_secrets)
     show_plan(made)
-    guard(made, request.max_billers)
+    if not crm.embedded:
+        made.raise_if_unsafe(managed, limits)
     if made.changed and not confirm(len(made.changed)):
         return None
     with Applier(crm.client, options, made.commit, config) as applier:
         try:
             for entry in made.changed:
-                applier.submit(entry)
-            return applier.finish(made)
+                if stale is None or entry.bid not in stale:
+                    applier.submit(entry)
+            report = applier.finish(made, stale)
         except KeyboardInterrupt:
             raise Interrupted(applier.interrupted(made.crm, made.commit)) from None
+    return _guarded(report, made, crm, limits, managed)
 
 
 class Interrupted(Int360Error):
@@ -204,6 +239,43 @@ class Interrupted(Int360Error):
     def __init__(self, report: Report) -> None:
         super().__init__("interrupted; writes not yet started were not made")
         self.partial = report
+
+
+def _guarded(report: Report, made: Plan, crm: Crm, limits: GuardLimits, managed: int) -> Report:
+    report.guard = limits.report(len(made.changed), managed)
+    if crm.embedded:
+        report.guard["exempt"] = True
+    return report
+
+
+def replan_saved(
+    config: Config,
+    crm: Crm,
+    saved: Plan,
+    name: str,
+    *,
+    commit: str | None,
+    rotate_secrets: bool = False,
+) -> tuple[Plan, dict[int, str]]:
+    """The fresh plan a saved plan approves, and its stale billers (not to be written).
+
+    ``planfile.PlanFileError`` (nothing written) when the plan is of another CRM,
+    int360 or repository, names a biller without a file, or differs from the
+    fresh plan.
+    """
+    from .planfile import check_origin, planned_bids, verify
+
+    check_origin(saved, name, config, crm.label)
+    removed = {b.bid: b.name for b in saved.billers if b.status == "removed"}
+    chosen = Scope(
+        planned_bids(saved),
+        removed,
+        description=str(saved.scope.get("description", "")),
+        selector=tuple(str(a) for a in saved.scope.get("selector", ())),
+    )
+    fresh = plan(config, chosen, crm, commit=commit, rotate_secrets=rotate_secrets)
+    verified = verify(saved, fresh, name, config)
+    return verified.plan, verified.stale
 
 
 # --- drift and adopt ---------------------------------------------------------

@@ -14,7 +14,7 @@ from .secrets import with_references
 
 def diff_since(config: Config, ref: str) -> Plan:
     """Per affected biller, the leaves whose merged value differs between ``ref`` and now."""
-    scope = scope_from_changes(config, changed_files(config.repo, ref))
+    scope = scope_from_changes(config, changed_files(config.repo, ref), ref)
     with temp_tree(config.repo, ref) as folder:
         base = load_config(Repo(Path(folder)))
     secrets = config.schemas.secret_paths
@@ -41,8 +41,11 @@ def diff_since(config: Config, ref: str) -> Plan:
         billers.append(entry)
     for bid, path in sorted(scope.removed.items()):
         billers.append(BillerPlan(bid, path, "", "removed"))
-    fanout = {
-        slug: sum(1 for b in scope.bids if config.billers[b].partner == slug)
-        for slug in scope.partners_changed
-    }
-    return Plan(crm=f"git {ref} → working tree", commit=None, billers=billers, fanout=fanout)
+    fanout = scope.fanout(config)
+    return Plan(
+        crm=f"git {ref} → working tree",
+        commit=None,
+        billers=billers,
+        fanout=fanout,
+        scope=scope.as_dict(),
+    )

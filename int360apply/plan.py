@@ -10,11 +10,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import __version__
 from .errors import Int360Error
+from .guard import GuardLimits, GuardRefused, raise_if_unsafe
 from .jsonvalue import json_equal
 from .model import Path_, dotted, is_mapping
 
-FORMAT_VERSION = 1
+# 2: a plan records its scope, the digest of its inputs and the int360 version.
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,11 @@ class Plan:
     commit: str | None
     billers: list[BillerPlan]
     fanout: dict[str, int] = field(default_factory=dict)  # changed partner -> billers in scope
+    scope: dict[str, Any] = field(default_factory=lambda: {"description": "", "selector": []})
+    inputs_digest: str | None = None  # digest.inputs_digest over the billers planned
+    int360: str = __version__
+    # Made from a working tree that differs from ``commit`` (shown, not part of the JSON).
+    uncommitted: bool = False
 
     @property
     def summary(self) -> dict[str, int]:
@@ -121,12 +129,25 @@ class Plan:
         """The billers that would be written."""
         return [b for b in self.billers if b.status == "change"]
 
+    def raise_if_unsafe(self, managed: int, limits: GuardLimits) -> None:
+        """Refuse (``guard.GuardRefused``, carrying this plan) a plan whose changing billers
+        exceed ``limits`` out of ``managed`` billers; the caller skips it for the embedded
+        sandbox."""
+        try:
+            raise_if_unsafe(len(self.changed), managed, limits)
+        except GuardRefused as refused:
+            refused.plan = self
+            raise
+
     def as_dict(self) -> dict[str, Any]:
         """The JSON document ``apply --plan`` executes."""
         return {
             "format_version": FORMAT_VERSION,
             "crm": self.crm,
             "commit": self.commit,
+            "scope": self.scope,
+            "inputs_digest": self.inputs_digest,
+            "int360": self.int360,
             "summary": self.summary,
             "billers": [b.as_dict() for b in self.billers],
         }
@@ -162,7 +183,14 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
         ]
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanFormatError(f"malformed plan: {exc}") from exc
-    return Plan(crm=str(data.get("crm", "")), commit=data.get("commit"), billers=billers)
+    return Plan(
+        crm=str(data.get("crm", "")),
+        commit=data.get("commit"),
+        billers=billers,
+        scope=dict(data.get("scope") or {}),
+        inputs_digest=data.get("inputs_digest"),
+        int360=str(data.get("int360", "")),
+    )
 
 
 # --- diffing ---------------------------------------------------------------

@@ -146,11 +146,8 @@ def build_plan(
             on_entry(entry)
     for bid, path in sorted(scope.removed.items()):
         billers.append(BillerPlan(bid, path, "", "removed"))
-    fanout = {
-        slug: sum(1 for b in bids if config.billers[b].partner == slug)
-        for slug in scope.partners_changed
-    }
-    return Plan(crm=crm, commit=commit, billers=billers, fanout=fanout)
+    fanout = scope.fanout(config)
+    return Plan(crm=crm, commit=commit, billers=billers, fanout=fanout, scope=scope.as_dict())
 
 
 __all__ = ["build_plan", "dotted", "plan_biller", "profile_errors"]

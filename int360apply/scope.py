@@ -13,14 +13,37 @@ from .config import Config
 from .errors import UsageError
 from .repo import BILLER_STEM, DEFAULTS, Repo, RepoError, git, git_bytes
 
+DEFAULTS_STEM = Path(DEFAULTS).stem
+
 
 @dataclass
 class Scope:
-    """Billers in scope, and billers whose file was deleted (no longer managed)."""
+    """Billers in scope, and billers whose file was deleted (no longer managed).
+
+    ``selector`` is the command line that chose them (``--all``, ``--bid 1 2``,
+    ``--partner bsa``, ``--changed-since REF``), recorded in saved plans.
+    """
 
     bids: set[int]
     removed: dict[int, str] = field(default_factory=dict)  # bid -> deleted file path
-    partners_changed: set[str] = field(default_factory=set)
+    description: str = "all billers"
+    partners_changed: set[str] = field(default_factory=set)  # stems; ``_defaults`` too
+    selector: tuple[str, ...] = ("--all",)
+
+    def as_dict(self) -> dict[str, object]:
+        """The ``scope`` of a JSON plan: how it was chosen, in words and as arguments."""
+        return {"description": self.description, "selector": list(self.selector)}
+
+    def fanout(self, config: Config) -> dict[str, int]:
+        """Each changed partner file (``_defaults`` included): the billers in scope that
+        use it."""
+        out = {}
+        for slug in sorted(self.partners_changed):
+            if slug == DEFAULTS_STEM:
+                out[slug] = len(self.bids)
+            else:
+                out[slug] = sum(1 for b in self.bids if config.billers[b].partner == slug)
+        return out
 
 
 @dataclass(frozen=True)
@@ -48,7 +71,17 @@ def changed_files(repo: Repo, ref: str) -> GitChanges:
             deleted.add(parts[1])
         elif len(parts) >= 2:
             changed.add(parts[-1])
-    untracked = git(repo, "ls-files", "--others", "--exclude-standard", "--", "partners", "billers")
+    untracked = git(
+        repo,
+        "ls-files",
+        "--others",
+        "--exclude-standard",
+        "--",
+        "partners",
+        "billers",
+        "schemas",
+        "int360apply",
+    )
     changed.update(line for line in untracked.splitlines() if line)
     return GitChanges(frozenset(changed), frozenset(deleted - changed))
 
@@ -68,18 +101,38 @@ def _bid_of(path: str) -> int | None:
     return int(match["bid"]) if match else None
 
 
-def scope_from_changes(config: Config, changes: GitChanges) -> Scope:
-    """Billers whose file changed; every biller of a changed partner; all if the base moved."""
-    everything = any(
-        f == DEFAULTS or f.startswith("schemas/") for f in changes.changed | changes.deleted
+def decides_everything(path: str) -> bool:
+    """Whether a changed file can change every biller's desired settings or how they are
+    written: ``_defaults.yaml``, the schemas, the applier's code, its dependencies."""
+    name = path.rsplit("/", 1)[-1]
+    return (
+        path == DEFAULTS
+        or path.startswith(("schemas/", "int360apply/"))
+        or path == "pyproject.toml"
+        # A dependency bump (a YAML or JSON Schema library) can change what is merged.
+        or (name.startswith("requirements") and name.endswith(".txt"))
+        or name.endswith(".lock")
     )
-    if everything:
-        return Scope(set(config.billers))
+
+
+def scope_from_changes(config: Config, changes: GitChanges, ref: str) -> Scope:
+    """Billers whose file changed; every biller of a changed partner; all when a file
+    that decides every biller changed (``decides_everything``)."""
+    selector = ("--changed-since", ref)
     partners = {
         Path(f).stem
         for f in changes.changed | changes.deleted
         if f.startswith("partners/") and f.endswith(".yaml")
     }
+    deciding = sorted(f for f in changes.changed | changes.deleted if decides_everything(f))
+    if deciding:
+        more = f" and {len(deciding) - 1} more" if len(deciding) > 1 else ""
+        return Scope(
+            set(config.billers),
+            description=f"all billers ({deciding[0]}{more} changed since {ref})",
+            partners_changed=partners,
+            selector=selector,
+        )
     bids = {b for f in changes.changed if (b := _bid_of(f)) is not None}
     bids |= {b.bid for b in config.billers.values() if b.partner in partners}
     removed = {
@@ -89,7 +142,13 @@ def scope_from_changes(config: Config, changes: GitChanges) -> Scope:
     }
     bids &= set(config.billers) | set(removed)
     bids -= set(removed)
-    return Scope(bids, removed, partners_changed=partners)
+    return Scope(
+        bids,
+        removed,
+        description=f"billers changed since {ref}",
+        partners_changed=partners,
+        selector=selector,
+    )
 
 
 class ScopeError(UsageError):
@@ -129,12 +188,14 @@ def select(
     bid_list, partner_list = list(bids), list(partners)
     check_names(config, bid_list, partner_list)
     if changed_since is not None:
-        return scope_from_changes(config, changed_files(config.repo, changed_since))
+        return scope_from_changes(config, changed_files(config.repo, changed_since), changed_since)
     if not bid_list and not partner_list:
         return Scope(set(config.billers))
     chosen = set(bid_list)
     chosen |= {b.bid for b in config.billers.values() if b.partner in set(partner_list)}
-    return Scope(chosen)
+    what = ", ".join([*(str(b) for b in bid_list), *(f"partner {p}" for p in partner_list)])
+    selector = ("--bid", *map(str, bid_list)) if bid_list else ("--partner", *partner_list)
+    return Scope(chosen, description=what, selector=selector)
 
 
 def checkout_tree(repo: Repo, ref: str, into: Path) -> None:

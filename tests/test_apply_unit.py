@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from int360apply.apply import ApplyOptions, ApplyRefused, apply_plan, guard
+from int360apply.apply import ApplyOptions, apply_plan
 from int360apply.config import Config, load_config
+from int360apply.guard import GuardLimits, GuardRefused
 from int360apply.planner import build_plan
 from int360apply.repo import Repo
 from int360apply.scope import Scope
@@ -66,9 +67,28 @@ def test_a_saved_plan_on_a_moved_biller_is_stale_and_writes_nothing(config: Conf
 def test_the_guard_refuses_more_changed_billers_than_allowed(config: Config) -> None:
     crm = _drifted(config)
     plan = build_plan(config, Scope({BID}), crm, crm="fake", commit=None)
-    guard(plan, 1)
-    with pytest.raises(ApplyRefused, match="--max-billers 0"):
-        guard(plan, 0)
+    plan.raise_if_unsafe(len(config.billers), GuardLimits(max_billers=1))
+    with pytest.raises(GuardRefused, match="--max-billers 0") as refused:
+        plan.raise_if_unsafe(len(config.billers), GuardLimits(max_billers=0))
+    assert refused.value.plan is plan
+    # apply_plan holds the plan's guard itself, before any write.
+    with pytest.raises(GuardRefused):
+        apply_plan(plan, crm, ApplyOptions(limits=GuardLimits(max_billers=0)), config)
+    assert "patch_settings" not in crm.calls
+    # ...except on the embedded sandbox.
+    options = ApplyOptions(limits=GuardLimits(max_billers=0), embedded=True)
+    assert apply_plan(plan, crm, options, config).summary["applied"] == 1
+
+
+def test_a_biller_found_stale_before_writing_is_reported_and_never_patched(
+    config: Config,
+) -> None:
+    crm = _drifted(config)
+    plan = build_plan(config, Scope({BID}), crm, crm="fake", commit=None)
+    report = apply_plan(plan, crm, ApplyOptions(from_file=True), config, stale={BID: "moved"})
+    (outcome,) = report.outcomes
+    assert outcome.status == "stale" and outcome.errors[0]["code"] == "stale"
+    assert report.status == "failed" and "patch_settings" not in crm.calls
 
 
 def test_an_unchanged_biller_is_reported_and_never_patched(config: Config) -> None:
@@ -84,3 +104,35 @@ def test_a_planning_error_is_a_failed_outcome_with_its_code(config: Config) -> N
     report = apply_plan(plan, FakeCrm(), ApplyOptions(), config)
     (outcome,) = report.outcomes
     assert outcome.status == "failed" and outcome.errors[0]["code"] == "unknown-biller"
+
+
+class _BrokenFor(FakeCrm):
+    """A CRM port whose write for one biller raises something no one planned for."""
+
+    def __init__(self, base: FakeCrm, broken: int) -> None:
+        super().__init__()
+        self.__dict__.update(base.__dict__)
+        self.broken = broken
+
+    def patch_settings(self, bid: int, patch: Any, etag: str, *, note: Any = None) -> Any:
+        if bid == self.broken:
+            raise RuntimeError("unexpected shape in the CRM's answer")
+        return super().patch_settings(bid, patch, etag, note=note)
+
+
+def test_one_billers_unexpected_failure_is_contained_and_reported(config: Config) -> None:
+    """That biller fails with the reason; the others are written; the report has both."""
+    other = 104233
+    crm = in_sync(config, BID, other)
+    for bid in (BID, other):
+        crm.settings[bid]["advanced"]["account_number_label"] = "Account"
+    broken = _BrokenFor(crm, BID)
+    plan = build_plan(config, Scope({BID, other}), broken, crm="fake", commit=None)
+    report = apply_plan(plan, broken, ApplyOptions(), config)
+    outcome = {o.bid: o for o in report.outcomes}
+    assert outcome[other].status == "applied"
+    assert outcome[BID].status == "failed"
+    assert outcome[BID].errors[0]["code"] == "internal-error"
+    assert "RuntimeError" in outcome[BID].errors[0]["message"]
+    assert not report.ok
+    assert broken.settings[BID]["advanced"]["account_number_label"] == "Account"

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from int360apply import engine
-from int360apply.apply import ApplyRefused
 from int360apply.config import Config
 from int360apply.crm import Profile
 from int360apply.crmconn import Crm
-from int360apply.errors import Failure, Reported
-from int360apply.plan import Plan
+from int360apply.errors import EXIT_REFUSED, Failure, Reported
+from int360apply.guard import GuardLimits, GuardRefused
+from int360apply.plan import Change, Plan
 from int360apply.repo import Repo
 from int360apply.runtime import tuned
 from int360apply.scope import Scope
@@ -40,7 +40,7 @@ def _drifted(config: Config) -> Crm:
 
 def _request(scope: Scope | None, *, yes: bool, saved: Plan | None = None) -> engine.ApplyRequest:
     return engine.ApplyRequest(
-        scope=scope, saved=saved, yes=yes, max_billers=50, concurrency=2, rotate_secrets=False
+        scope=scope, saved=saved, yes=yes, concurrency=2, rotate_secrets=False
     )
 
 
@@ -88,17 +88,54 @@ def test_an_apply_not_confirmed_writes_nothing(repo: Repo, config: Config) -> No
 def test_the_guard_refuses_before_any_write(repo: Repo, config: Config) -> None:
     crm = _drifted(config)
     request = engine.ApplyRequest(
-        scope=Scope({BID}), saved=None, yes=True, max_billers=0, concurrency=2, rotate_secrets=False
+        scope=Scope({BID}),
+        saved=None,
+        yes=True,
+        limits=GuardLimits(max_billers=0),
+        concurrency=2,
+        rotate_secrets=False,
     )
-    with pytest.raises(ApplyRefused):
+    with pytest.raises(GuardRefused) as refused:
         engine.apply(repo, config, crm, request, show_plan=lambda p: None, confirm=lambda c: True)
     assert "patch_settings" not in crm.client.calls  # type: ignore[attr-defined]
+    assert refused.value.exit_code == EXIT_REFUSED
+    assert refused.value.plan is not None and [b.bid for b in refused.value.plan.changed] == [BID]
+    assert refused.value.as_dict() == {
+        "changing": 1,
+        "managed": len(config.billers),
+        "max_billers": 0,
+        "max_percent": 30,
+    }
+
+
+def test_the_embedded_sandbox_is_exempt_from_the_guard(repo: Repo, config: Config) -> None:
+    crm = _drifted(config)
+    embedded = Crm(crm.client, "embedded sandbox", embedded=True)
+    request = engine.ApplyRequest(
+        scope=Scope({BID}),
+        saved=None,
+        yes=True,
+        limits=GuardLimits(max_billers=0, max_percent=0),
+        concurrency=2,
+        rotate_secrets=False,
+    )
+    report = engine.apply(
+        repo, config, embedded, request, show_plan=lambda p: None, confirm=lambda c: True
+    )
+    assert report is not None and report.summary["applied"] == 1
+    assert report.guard == {
+        "changing": 1,
+        "managed": len(config.billers),
+        "max_billers": 0,
+        "max_percent": 0,
+        "exempt": True,
+    }
 
 
 def test_a_saved_plan_of_another_crm_is_refused(repo: Repo, config: Config) -> None:
     crm = _drifted(config)
     saved = engine.plan(config, Scope({BID}), Crm(crm.client, "elsewhere", False), commit=None)
-    with pytest.raises(Failure, match="made against elsewhere, not fake CRM"):
+    with pytest.raises(Failure, match='made against the CRM "elsewhere", not fake CRM'):
         engine.apply(
             repo,
             config,
@@ -107,6 +144,38 @@ def test_a_saved_plan_of_another_crm_is_refused(repo: Repo, config: Config) -> N
             show_plan=lambda p: None,
             confirm=lambda c: True,
         )
+    assert "patch_settings" not in crm.client.calls  # type: ignore[attr-defined]
+
+
+def test_a_saved_plan_writes_the_fresh_plan_and_only_when_it_matches(
+    repo: Repo, config: Config
+) -> None:
+    crm = _drifted(config)
+    saved = engine.bind(engine.plan(config, Scope({BID}), crm, commit=None), config)
+    edited = engine.bind(engine.plan(config, Scope({BID}), crm, commit=None), config)
+    edited.billers[0].changes[0] = Change("advanced.account_number_label", "Account", "Exfiltrated")
+    with pytest.raises(Failure, match=r"biller 200145, advanced\.account_number_label: the saved"):
+        engine.apply(
+            repo,
+            config,
+            crm,
+            _request(None, yes=True, saved=edited),
+            show_plan=lambda p: None,
+            confirm=lambda c: True,
+        )
+    assert "patch_settings" not in crm.client.calls  # type: ignore[attr-defined]
+    report = engine.apply(
+        repo,
+        config,
+        crm,
+        _request(None, yes=True, saved=saved),
+        show_plan=lambda p: None,
+        confirm=lambda c: True,
+    )
+    assert report is not None and report.summary["applied"] == 1
+    assert crm.client.get_settings(BID).settings["advanced"]["account_number_label"] == (
+        "Parcel Number"
+    )
 
 
 def test_adopt_rewrites_the_drifted_file_so_drift_is_gone(repo: Repo, config: Config) -> None:

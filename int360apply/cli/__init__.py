@@ -8,6 +8,8 @@ the user. ``main`` maps every error to its message and exit code in one place
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 
 from ..errors import Int360Error
@@ -32,6 +34,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err("int360: interrupted")
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+EXIT_PIPE = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13)
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``int360 partners | head -2``): stop quietly.
+
+    stdout is pointed at /dev/null so that the interpreter's last flush does not
+    complain either.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE
 
 
 __all__ = ["build_parser", "main"]

@@ -50,6 +50,8 @@ def cmd_render(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     from ..render.problems import text
     from ..validate import biller_problems
 
+    if args.live:
+        return _render_live(args, repo)
     config = load_config(repo, biller_paths(repo, args.bid))
     biller = config.billers.get(args.bid)
     if biller is None:
@@ -87,6 +89,24 @@ def cmd_render(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     return EXIT_OK
 
 
+def _render_live(args: argparse.Namespace, repo: Repo) -> int:
+    """``int360 render BID --live``: the CRM's current settings, secrets by name."""
+    from ..crmconn import connect
+    from ..onboarding import live_settings
+    from ..render.live import live_json, live_yaml
+
+    if args.explain:
+        raise UsageError("--explain shows where the files set each value; --live has no files")
+    config = engine.load(repo)
+    with connect(config) as crm:
+        if args.format == "json":
+            err(f"CRM: {crm.label}")
+        settings, etag = live_settings(crm.client, args.bid)
+        render = live_json if args.format == "json" else live_yaml
+        out(render(args.bid, crm.label, etag, settings, config.schemas))
+    return EXIT_OK
+
+
 def cmd_partners(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 partners``: slug, name, integrator IDs and biller count."""
     from ..config import load_config
@@ -110,7 +130,7 @@ def cmd_diff(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 diff``: from git alone; exit 0 none, 2 differences, 1 error."""
     config = engine.valid_config(repo, tuning=tuning)
     plan = engine.diff(config, args.base)
-    out(_render(plan, args.format, title="Int360 diff"))
+    out(_render(plan, args.format, args.verbose, title="Int360 diff"))
     return EXIT_CHANGES if plan.summary["change"] or plan.summary.get("removed") else EXIT_OK
 
 
@@ -123,14 +143,14 @@ def _scope_of(config: Config, args: argparse.Namespace) -> Scope:
     )
 
 
-def _render(plan: Plan, fmt: str, **kwargs: Any) -> str:
+def _render(plan: Plan, fmt: str, verbose: bool = False, **kwargs: Any) -> str:
     from ..render import plan as render
 
     if fmt == "json":
         return render.as_json(plan)
     if fmt == "markdown":
         return render.markdown(plan, **kwargs)
-    return render.text(plan, colour=colour())
+    return render.text(plan, colour=colour(), verbose=verbose)
 
 
 def _plan_exit(plan: Plan) -> int:
@@ -151,7 +171,9 @@ def cmd_plan(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         announce(crm.label, args.format)
         commit = engine.commit_of(repo)
         plan = engine.plan(config, scope, crm, commit=commit, rotate_secrets=args.rotate_secrets)
-    out(_render(plan, args.format))
+    if args.out or args.format == "json":
+        engine.bind(plan, config)  # a saved plan records the digest of its inputs
+    out(_render(plan, args.format, args.verbose))
     if args.out:
         from ..render.plan import as_json
         from ..yamlwrite import write_atomic
@@ -160,29 +182,19 @@ def cmd_plan(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     return _plan_exit(plan)
 
 
-def _load_plan(path: str) -> Plan:
-    from ..plan import PlanFormatError, plan_from_dict
+def _load_plan(path: str, repo: Repo) -> Plan:
+    """The saved plan of ``--plan FILE``, checked against the plan schema."""
+    from ..planfile import parse_plan
 
     try:
-        data = json.loads(
-            Path(path).read_text(encoding="utf-8"),
-            parse_float=_finite,
-            parse_constant=_no_constant,
-        )
-        return plan_from_dict(data)
-    except (OSError, ValueError, PlanFormatError) as exc:
-        raise UsageError(f"--plan {path}: {exc}") from exc
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):  # 1e999: no CRM value can be that
-        raise ValueError(f"the number {text[:20]} is out of range")
-    return value
-
-
-def _no_constant(text: str) -> float:
-    raise ValueError(f"{text} is not a JSON number")
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--plan {path}: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\ufffd"  # not JSON either: parse_plan says so in its words
+    return parse_plan(text, path, repo.schema_dir)
 
 
 def _output_file(flag: str, value: str | None) -> None:
@@ -199,26 +211,31 @@ def _output_file(flag: str, value: str | None) -> None:
 
 
 def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
-    """``int360 apply``: make live = desired; exit 0 all applied or unchanged, 1 otherwise."""
+    """``int360 apply``: make live = desired; exit 0 all applied or unchanged, 1 otherwise,
+    3 refused by the guard."""
     from ..crmconn import connect
+    from ..guard import GuardLimits, GuardRefused
     from ..render.plan import text
 
     if args.plan and (args.bid or args.partner or args.changed_since or args.all):
         raise UsageError("--plan executes a saved plan; it takes no scope")
     if args.concurrency < 1 or args.max_billers < 0:
         raise UsageError("--concurrency must be at least 1 and --max-billers at least 0")
+    if not 0 <= args.max_percent <= 100:
+        raise UsageError(f"--max-percent {args.max_percent:g}: a percentage from 0 to 100")
     _output_file("--report", args.report)
     tuning.io_bound()
     config = engine.valid_config(repo, positions=True, tuning=tuning)  # changes: their sources
-    saved = _load_plan(args.plan) if args.plan else None
+    saved = _load_plan(args.plan, repo) if args.plan else None
     scope = _scope_of(config, args) if saved is None else None  # usage errors before writes
     with connect(config, concurrency=args.concurrency) as crm:
         announce(crm.label, "text")
         request = engine.ApplyRequest(
             scope=scope,
             saved=saved,
+            saved_name=args.plan or "the saved plan",
             yes=args.yes,
-            max_billers=args.max_billers,
+            limits=GuardLimits(args.max_billers, args.max_percent),
             concurrency=args.concurrency,
             rotate_secrets=args.rotate_secrets,
             progress=progress(),
@@ -229,42 +246,45 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
                 config,
                 crm,
                 request,
-                show_plan=lambda plan: out(text(plan, colour=colour())),
+                show_plan=lambda plan: out(text(plan, colour=colour(), verbose=args.verbose)),
                 confirm=lambda count: confirm(count, args.yes),
             )
         except engine.Interrupted as stopped:
-            _show_report(stopped.partial, args.report)  # what was written, even now
+            _show_report(stopped.partial, args.report, args.verbose)  # what was written
+            raise
+        except GuardRefused as refused:
+            # CI reads the report, not the log: a refusal still writes one.
+            if refused.plan is not None:
+                from ..apply import Report
+
+                _write_report(args.report, Report.of_refusal(refused.plan, refused))
             raise
     if report is None:
         return EXIT_FAIL  # not confirmed: nothing was written
-    _show_report(report, args.report)
+    if report.guard and report.guard.get("exempt"):
+        out(
+            "Guard: not applied, the embedded sandbox is a throwaway local CRM "
+            f"({report.guard['changing']} of {report.guard['managed']} billers changed).\n"
+        )
+    _show_report(report, args.report, args.verbose)
     return EXIT_OK if report.ok else EXIT_FAIL
 
 
-def _show_report(report: Report, path: str | None) -> None:
+def _show_report(report: Report, path: str | None, verbose: bool = False) -> None:
     """The apply's warnings and outcome lines, and its JSON report to ``path``."""
     for warning in report.warnings:
         err(f"warning: {warning}")
-    out(_report_text(report))
+    from ..render.report import text as report_text
+
+    out(report_text(report, verbose=verbose))
+    _write_report(path, report)
+
+
+def _write_report(path: str | None, report: Report) -> None:
     if path:
         from ..yamlwrite import write_atomic
 
         write_atomic(Path(path), json.dumps(report.as_dict(), indent=2) + "\n")
-
-
-def _report_text(report: Report) -> str:
-    lines = []
-    for outcome in report.outcomes:
-        if outcome.status == "unchanged":
-            continue
-        lines.append(f"{outcome.status:9} {outcome.bid} {outcome.name}")
-        lines.extend(f"          error[{e['code']}]: {e['message']}" for e in outcome.errors)
-    s = report.summary
-    lines.append(
-        f"Apply: {s['applied']} applied, {s['unchanged']} unchanged, "
-        f"{s['stale']} stale, {s['failed']} failed."
-    )
-    return "\n".join(lines) + "\n"
 
 
 def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
@@ -283,7 +303,8 @@ def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         if since and args.format == "json":
             out(json.dumps(pending.as_dict(plan, waiting), indent=2, ensure_ascii=False) + "\n")
         else:
-            out(_render(plan, args.format, title="Int360 drift") + pending.note(merged, since))
+            shown = _render(plan, args.format, args.verbose, title="Int360 drift")
+            out(shown + pending.note(merged, since))
         # Billers pending apply are merged work, not drift: no hint, never adopted.
         drifted = replace(plan, billers=[b for b in plan.billers if b.bid not in waiting])
         for hint in engine.shared_drift(config, drifted):
@@ -356,6 +377,51 @@ def cmd_secrets(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         inventory = engine.secrets(config, scope, crm)
     out(as_json(inventory) if args.format == "json" else as_text(inventory))
     return EXIT_OK if inventory.ok else EXIT_FAIL
+
+
+def cmd_billers(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 billers``: the CRM's profiles beside the files; exit 0."""
+    from ..crmconn import connect
+    from ..fleet_view import FORMATS, Filters
+    from ..onboarding import billers_view
+
+    config = engine.load(repo)
+    if args.partner and args.partner not in config.partners:
+        raise UsageError(f"--partner {args.partner}: no such partner (see int360 partners)")
+    filters = Filters(args.partner, args.integrator_id, args.name, args.unmanaged)
+    with connect(config) as crm:
+        announce(crm.label, args.format)
+        view = billers_view(config, crm.client, filters)
+    out(FORMATS[args.format](view))
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
+    """``int360 new BID``: a biller file from its CRM profile, then what is left to fill;
+    exit 0 valid, 1 still to fill (or not written)."""
+    from ..crmconn import connect
+    from ..onboarding import start_biller
+    from ..render.problems import text
+    from ..validate_run import run_validate
+
+    config = engine.load(repo)  # every file: a new embedded sandbox is seeded from them
+    if args.partner and args.partner not in config.partners:
+        raise UsageError(f"--partner {args.partner}: no such partner (see int360 partners)")
+    with connect(config) as crm:
+        announce(crm.label, "text")
+        started = start_biller(
+            config, crm.client, args.bid, args.partner, embedded_sandbox=crm.embedded
+        )
+    out(f"wrote {started.rel} (partner {started.partner})\n")
+    if started.profile.status != "active":
+        err(f"note: the CRM profile of {args.bid} is {started.profile.status}")
+    problems = run_validate(repo, [started.path])
+    if not problems:
+        out(f"{started.rel} is valid: nothing left to fill.\n")
+        return EXIT_OK
+    out(text(problems))
+    out(f"Fill those in, then run: int360 validate {started.rel}\n")
+    return EXIT_FAIL
 
 
 def cmd_sandbox_serve(args: argparse.Namespace, repo: Repo | None, tuning: Tuning) -> int:

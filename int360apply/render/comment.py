@@ -177,6 +177,40 @@ def biller_section(b: Mapping[str, Any], label: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def grouped_changes(plan: Mapping[str, Any] | None, groups_shown: int = 15) -> str:
+    """The plan's identical changes grouped (``field: before → after`` on N billers,
+    widest first) and each partner file the new values come from with the billers to
+    change it reaches; empty when no change is shared and few billers change."""
+    from .plan import DETAIL_LIMIT, file_fanout, groups_of_document
+
+    groups, changed = groups_of_document(plan)
+    if not any(len(g.bids) > 1 for g in groups) and changed <= DETAIL_LIMIT:
+        return ""
+    lines = [
+        f"**Changes, grouped** ({changed:,} billers to change):",
+        "",
+        "| field | before | after | billers | source |",
+        "|---|---|---|---:|---|",
+    ]
+    for g in groups[:groups_shown]:
+        lines.append(
+            f"| {code(g.path)} | {code(g.before)} | {code(g.after)} | {len(g.bids):,} | "
+            f"{cell(g.source or '')} |"
+        )
+    rest = groups[groups_shown:]
+    if rest:
+        fields = len({g.path for g in rest})
+        lines += ["", f"_… {len(rest):,} more distinct changes to {fields:,} field(s)._"]
+    files = file_fanout(groups)
+    if files:
+        lines.append("")
+        lines += [
+            f"- {code(path)} gives new values to **{count:,}** of the billers to change"
+            for path, count in files
+        ]
+    return "\n".join(lines) + "\n\n"
+
+
 def problem_lines(problems: Mapping[str, Any] | None) -> list[str]:
     """``validate --format json`` problems as list items, file:line:col first."""
     found = problems.get("problems") if isinstance(problems, Mapping) else None
@@ -297,6 +331,7 @@ def pr_comment(
             f"{plan_sum.get('unchanged', 0)} unchanged, {plan_sum.get('error', 0)} with errors\n\n"
             + ("No changes.\n\n" if not shown else "")
         )
+        body.add_head(grouped_changes(plan))
         # The diff below gets at least a quarter of what is left.
         reserve = body.room() // 4
         body.foot = foot + " " * reserve

@@ -74,7 +74,7 @@ def test_report_in_a_folder_that_does_not_exist_is_refused(ws: Workspace) -> Non
     assert not ws.embedded_db.exists()
 
 
-def test_a_saved_plan_with_a_number_out_of_range_is_a_usage_error(ws: Workspace) -> None:
+def test_a_saved_plan_with_a_number_out_of_range_is_not_json(ws: Workspace) -> None:
     ws.start_crm()
     ws.replace("billers/104233.yaml", "username: springfield\n", "username: springfield-ops\n")
     saved = ws.tmp / "plan.json"
@@ -82,8 +82,12 @@ def test_a_saved_plan_with_a_number_out_of_range_is_a_usage_error(ws: Workspace)
     text = saved.read_text(encoding="utf-8").replace('"springfield-ops"', "1e999", 1)
     saved.write_text(text, encoding="utf-8")
     run = ws.run("apply", "--plan", str(saved), "--yes")
-    assert run.code == 64, run
-    assert _one_line(run.err).startswith(f"int360: error: --plan {saved}: ")
+    # A plan file that is not a plan is refused like any other (exit 1, issue 12).
+    assert run.code == 1, run
+    assert _one_line(run.err) == (
+        f"int360: {saved}: not JSON: the number 1e999 is out of range; "
+        "make a plan with int360 plan --out"
+    )
 
 
 def test_apply_writes_its_report_when_a_biller_fails(ws: Workspace) -> None:

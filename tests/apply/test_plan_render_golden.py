@@ -97,12 +97,16 @@ def test_golden_files_read_well() -> None:
         "    ftp.auth.private_key: (secret FTP_MAPLE_GROVE_KEY) → (secret FTP_MAPLE_GROVE_KEY_2025)"
         in txt
     )
-    assert "partners/harris-aus.yaml changed: 2 biller(s) of this partner in scope" in txt
+    assert "partners/harris-aus.yaml changed: used by 2 billers in scope, 2 to change" in txt
+    assert (
+        'data_pump.schedule: "0 6 * * 1-5" → "0 7 * * 1-5" on 2 billers   '
+        "[partners/harris-aus.yaml:17:15]" in txt
+    ), "the partner's change, grouped"
     assert "Biller Info → CRM Profile → Integration Partner ID" in txt
     assert md.startswith(
         "### Int360 plan: 4 to change, 0 unchanged, 2 with errors, 1 no longer managed\n"
     )
-    assert "commit `<commit>`" in md
+    assert "made from uncommitted changes in the working tree** on top of commit `<commit>`" in md
     assert md.count("<details>") == md.count("</details>") == 7
     assert "Customer \\| Location &lt;No.&gt;" in md, "table cells escaped"
     # A deleted biller has no partner to show: no empty "()" after its headline.
@@ -153,17 +157,28 @@ def test_markdown_is_truncated_under_the_comment_limit_with_a_note() -> None:
     assert COMMENT_LIMIT == 65_536
     assert len(out) <= COMMENT_LIMIT
     first = out.splitlines()[0]
-    assert first == "### Int360 plan: 1350 to change, 1 unchanged, 150 with errors", "summary first"
-    assert "- `partners/bsa.yaml` changed: **1500** biller(s) affected" in out
+    assert first == "### Int360 plan: 1,350 to change, 1 unchanged, 150 with errors", (
+        "summary first"
+    )
+    assert "- `partners/bsa.yaml` changed: used by 1,500 billers in scope, 1,350 to change" in out
     shown = out.count("<details>")
     assert out.count("</details>") == shown, "no section is cut in half"
     assert 0 < shown < 1500
+    note = re.search(r"_… ([\d,]+) more biller\(s\) not shown", out)
+    assert note, out[-500:]
+    assert shown + int(note.group(1).replace(",", "")) == 1500, "the note counts what is missing"
+    assert out.rstrip().endswith("the full plan is in the workflow artifact._")
+
+
+def test_markdown_sections_stop_at_the_comment_limit_with_a_note() -> None:
+    """With no cap on sections, the comment limit is what stops them."""
+    out = markdown(big_plan(1500), detail_limit=10_000)
+    assert len(out) <= COMMENT_LIMIT
     note = re.search(
-        r"_… (\d+) more biller\(s\) not shown: the comment limit is 65,536 characters", out
+        r"_… ([\d,]+) more biller\(s\) not shown: the comment limit is 65,536 characters", out
     )
     assert note, out[-500:]
-    assert shown + int(note.group(1)) == 1500, "the note counts what is missing"
-    assert out.rstrip().endswith("the full plan is in the workflow artifact._")
+    assert out.count("<details>") + int(note.group(1).replace(",", "")) == 1500
 
 
 def test_markdown_of_a_small_plan_is_complete() -> None:

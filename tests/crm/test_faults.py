@@ -76,6 +76,22 @@ def test_lost_response_commits_the_write(make_sandbox: MakeSandbox) -> None:
     assert server.faults.injected == 1
 
 
+def test_writes_only_faults_writes_and_lets_every_read_through(make_sandbox: MakeSandbox) -> None:
+    server = make_sandbox(
+        faults=FaultConfig(fail_rate=1.0, kinds=("unavailable",), writes_only=True)
+    )
+    assert _statuses(server.url, 10) == ["200"] * 10
+    etag = requests.get(f"{server.url}/billers/{BID}/settings", timeout=5).headers["ETag"]
+    resp = requests.patch(
+        f"{server.url}/billers/{BID}/settings",
+        data=json.dumps({"ftp": {"port": 22}}),
+        headers={"If-Match": etag, "Content-Type": "application/merge-patch+json"},
+        timeout=5,
+    )
+    assert resp.status_code == 503
+    assert server.faults.injected == 1
+
+
 def test_staging_calls_are_never_faulted_or_delayed(make_sandbox: MakeSandbox) -> None:
     server = make_sandbox(faults=FaultConfig(fail_rate=1.0, latency_ms=300))
     started = time.monotonic()

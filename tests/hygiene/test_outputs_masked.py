@@ -40,7 +40,7 @@ def test_a_live_plaintext_at_a_secret_path_is_masked_in_every_format_and_never_a
     ws: Workspace,
 ) -> None:
     crm = ws.start_crm()
-    assert ws.run("apply", "--yes").code == 0
+    assert ws.run("apply", "--yes", "--max-percent", "100").code == 0
     ws.secrets["legacy"] = LEGACY  # searched for by assert_no_secret_leaks
     stage_legacy(crm.db, BID, "ftp", ("auth", "private_key"), LEGACY)
     # A read form carrying its value, and a plaintext where the file sets nothing (a removal).
@@ -84,7 +84,7 @@ def test_a_live_plaintext_at_a_secret_path_is_masked_in_every_format_and_never_a
 
 def test_unknown_live_fields_are_not_imported(ws: Workspace) -> None:
     crm = ws.start_crm()
-    assert ws.run("apply", "--yes").code == 0
+    assert ws.run("apply", "--yes", "--max-percent", "100").code == 0
     stage_legacy(crm.db, BID, "ftp", ("legacy_mode",), "on")
     stage_legacy(crm.db, BID, "crm_only", ("flag",), True)
     imported = ws.run("import", str(BID), "--force")
@@ -108,7 +108,16 @@ def test_url_credentials_are_never_shown(ws: Workspace) -> None:
     markdown = ws.run("plan", "--format", "markdown")
     assert f"CRM: `{shown}`" in markdown.out
     report = ws.tmp / "report.json"
-    applied = ws.run("apply", "--yes", "--plan", str(ws.tmp / "plan.json"), "--report", str(report))
+    applied = ws.run(
+        "apply",
+        "--yes",
+        "--max-percent",
+        "100",
+        "--plan",
+        str(ws.tmp / "plan.json"),
+        "--report",
+        str(report),
+    )
     assert applied.code == 0, applied
     assert json.loads(report.read_text())["crm"] == shown
     texts = [r.out + r.err for r in ws.runs] + [
@@ -126,7 +135,12 @@ def test_a_token_with_a_trailing_newline_is_a_configuration_error(ws: Workspace)
         ("INT360_CRM_TOKEN", token + "\n"),
         ("INT360_CRM_URL", crm.url + "\n"),
     ):
-        for command in (("plan",), ("apply", "--yes"), ("drift",), ("import", str(BID), "--force")):
+        for command in (
+            ("plan",),
+            ("apply", "--yes", "--max-percent", "100"),
+            ("drift",),
+            ("import", str(BID), "--force"),
+        ):
             run = ws.run(*command, env={"INT360_CRM_TOKEN": token, variable: value})
             assert run.code == 1, run
             assert "Traceback" not in run.err and token not in run.out + run.err
@@ -137,7 +151,7 @@ def test_a_token_with_a_trailing_newline_is_a_configuration_error(ws: Workspace)
 
 def test_the_embedded_sandbox_stores_placeholders_in_private_files(ws: Workspace) -> None:
     ws.run("validate")
-    applied = ws.run("apply", "--yes", "--rotate-secrets")
+    applied = ws.run("apply", "--yes", "--max-percent", "100", "--rotate-secrets")
     assert applied.code == 0, applied
     assert "placeholder values, never real ones" in applied.err
     db = ws.embedded_db

@@ -26,6 +26,7 @@ from int360apply.config import load_config
 from int360apply.crm.client import RetryPolicy
 from int360apply.crm.sandbox.faults import FAULT_KINDS, FaultConfig
 from int360apply.crmconn import profiles
+from int360apply.guard import GuardLimits
 from int360apply.planner import build_plan
 from int360apply.repo import Repo
 from int360apply.scope import Scope
@@ -66,7 +67,10 @@ def test_apply_of_300_billers_under_a_30_percent_fault_rate_converges(
         plan = build_plan(config, Scope(set(config.billers)), client, crm=server.url, commit=COMMIT)
         assert len(plan.changed) == 300
         options = ApplyOptions(
-            concurrency=8, max_billers=1000, actor="reliability", environ=fleet.secret_env
+            concurrency=8,
+            limits=GuardLimits(max_billers=1000, max_percent=100),
+            actor="reliability",
+            environ=fleet.secret_env,
         )
         report = apply_plan(plan, client, options, config)
     injected = _fault_counts(server)
@@ -133,7 +137,8 @@ def test_when_the_retry_budget_runs_out_the_report_names_who_is_left_and_a_rerun
     code, out, err = run("plan", "--format", "json", "--out", str(plan_file))
     assert code == 2, out + err
 
-    server.faults.configure(FaultConfig(fail_rate=0.6, seed=6, retry_after=0))
+    # Writes only: apply --plan plans again first, and that must see the CRM.
+    server.faults.configure(FaultConfig(fail_rate=0.6, seed=6, retry_after=0, writes_only=True))
     code, out, err = run(
         "apply",
         "--plan",
@@ -141,6 +146,8 @@ def test_when_the_retry_budget_runs_out_the_report_names_who_is_left_and_a_rerun
         "--yes",
         "--max-billers",
         "1000",
+        "--max-percent",
+        "100",
         "--report",
         str(first),
     )
@@ -165,7 +172,9 @@ def test_when_the_retry_budget_runs_out_the_report_names_who_is_left_and_a_rerun
     assert left_behind <= failed
     assert left_behind, "some billers should really have been left behind"
 
-    code, out, err = run("apply", "--yes", "--max-billers", "1000", "--report", str(second))
+    code, out, err = run(
+        "apply", "--yes", "--max-billers", "1000", "--max-percent", "100", "--report", str(second)
+    )
     assert code == 0, out + err
     rerun = json.loads(second.read_text(encoding="utf-8"))
     # The rerun writes exactly the billers left behind, nothing that already holds.
@@ -207,6 +216,8 @@ def test_a_sigkill_in_the_middle_of_an_apply_then_a_rerun_converges(
         "--yes",
         "--max-billers",
         "1000",
+        "--max-percent",
+        "100",
         "--concurrency",
         "4",
     ]

@@ -18,6 +18,7 @@ import pytest
 from int360apply.apply import ApplyOptions, apply_plan
 from int360apply.config import load_config
 from int360apply.crmconn import profiles
+from int360apply.guard import GuardLimits
 from int360apply.planner import build_plan
 from int360apply.repo import Repo
 from int360apply.scope import Scope
@@ -43,7 +44,10 @@ def _apply(config: Any, url: str, secrets: dict[str, str], **client_kwargs: Any)
     with fast_client(url, concurrency=4, **client_kwargs) as client:
         plan = build_plan(config, Scope(set(config.billers)), client, crm=url, commit=COMMIT)
         options = ApplyOptions(
-            concurrency=4, max_billers=1000, actor="reliability", environ=secrets
+            concurrency=4,
+            limits=GuardLimits(max_billers=1000, max_percent=100),
+            actor="reliability",
+            environ=secrets,
         )
         return plan, apply_plan(plan, client, options, config)
 

@@ -192,6 +192,8 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
             "--yes",
             "--max-billers",
             "1000",
+            "--max-percent",
+            "100",
             "--report",
             str(reports / "1.json"),
         )
@@ -205,6 +207,8 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
             "--rotate-secrets",
             "--max-billers",
             "1000",
+            "--max-percent",
+            "100",
             "--report",
             str(reports / "2.json"),
         )
@@ -218,6 +222,8 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
         "--rotate-secrets",
         "--max-billers",
         "1000",
+        "--max-percent",
+        "100",
         "--report",
         str(reports / "3.json"),
         env=read_only,

@@ -23,6 +23,9 @@ from int360apply.secrets.keyvault import vault_name
 from .conftest import report_errors, use_vault
 from .vault_standin import VaultStandIn
 
+# A first apply writes every biller of the fixture: over the guard's 30 % of a real CRM.
+WHOLE_FLEET = ("--max-percent", "100")
+
 SPRINGFIELD = 104233  # FTP_SPRINGFIELD_KEY
 SHELBYVILLE = 104871  # FTP_SHELBYVILLE_PASSWORD, PGP_SHELBYVILLE_PUBLIC_KEY
 
@@ -45,7 +48,7 @@ def test_apply_writes_the_vaults_values_fetching_only_what_it_writes_once_each(
     ws: Workspace, vault: VaultStandIn, az_log: Path
 ) -> None:
     ws.start_crm()
-    first = ws.run("apply", "--yes", "--report", "r1.json")
+    first = ws.run("apply", "--yes", *WHOLE_FLEET, "--report", "r1.json")
     assert first.code == 0, first
     assert "Apply: 14 applied, 0 unchanged, 0 stale, 0 failed." in first.out
     assert "placeholder" not in first.err
@@ -62,7 +65,7 @@ def test_apply_writes_the_vaults_values_fetching_only_what_it_writes_once_each(
         "billers/104233.yaml", "sftp.springfield.example.gov", "sftp2.springfield.example.gov"
     )
     ws.commit("springfield: new host")
-    host_only = ws.run("apply", "--yes", "--report", "r2.json")
+    host_only = ws.run("apply", "--yes", *WHOLE_FLEET, "--report", "r2.json")
     assert host_only.code == 0 and "Apply: 1 applied, 13 unchanged" in host_only.out, host_only
     assert vault.fetches == {} and vault.challenges == 0
 
@@ -72,7 +75,7 @@ def test_apply_writes_the_vaults_values_fetching_only_what_it_writes_once_each(
     vault.put(vault_name(renamed), ws.secrets[renamed])
     ws.replace("billers/104871.yaml", "FTP_SHELBYVILLE_PASSWORD}", f"{renamed}}}")
     ws.commit("shelbyville: a new password")
-    rename = ws.run("apply", "--yes", "--report", "r3.json")
+    rename = ws.run("apply", "--yes", *WHOLE_FLEET, "--report", "r3.json")
     assert rename.code == 0 and "Apply: 1 applied, 13 unchanged" in rename.out, rename
     assert vault.fetches == {"ftp-shelbyville-password-2025": 1}
     del ws.secrets["FTP_SHELBYVILLE_PASSWORD"]
@@ -83,7 +86,7 @@ def test_apply_writes_the_vaults_values_fetching_only_what_it_writes_once_each(
     for name in ws.secrets:
         ws.secrets[name] = "rotated-" + secrets.token_hex(12)
         vault.put(vault_name(name), ws.secrets[name])
-    rotate = ws.run("apply", "--yes", "--rotate-secrets", "--report", "r4.json")
+    rotate = ws.run("apply", "--yes", *WHOLE_FLEET, "--rotate-secrets", "--report", "r4.json")
     assert rotate.code == 0, rotate
     assert "Apply: 12 applied, 2 unchanged" in rotate.out  # 500102, 500219 have no secret
     assert vault.fetches == {vault_name(name): 1 for name in ws.secrets}
@@ -97,7 +100,7 @@ def test_a_secret_missing_or_forbidden_in_the_vault_fails_that_biller_only(
     crm = ws.start_crm()
     del vault.secrets["ftp-springfield-key"]
     vault.forbidden.add("ftp-shelbyville-password")
-    run = ws.run("apply", "--yes", "--report", "r.json")
+    run = ws.run("apply", "--yes", *WHOLE_FLEET, "--report", "r.json")
     assert run.code == 1, run
     assert "Apply: 12 applied, 0 unchanged, 0 stale, 2 failed." in run.out
     missing = (
@@ -148,7 +151,7 @@ def test_fifty_billers_sharing_one_secret_fetch_it_once(
             )
         ws.commit("fifty billers, one key")
         ws.start_crm()
-        run = ws.run("apply", "--yes", "--concurrency", "16", "--max-billers", "50")
+        run = ws.run("apply", "--yes", *WHOLE_FLEET, "--concurrency", "16", "--max-billers", "50")
         assert run.code == 0, run
         assert "Apply: 50 applied, 0 unchanged, 0 stale, 0 failed." in run.out
         assert vault.fetches == {"ftp-fleet-shared-key": 1}
@@ -166,11 +169,12 @@ def test_the_embedded_sandbox_gets_placeholders_and_the_vault_is_not_asked(
     ws: Workspace, vault: VaultStandIn
 ) -> None:
     del vault.secrets["ftp-springfield-key"]
-    run = ws.run("apply", "--yes")
+    run = ws.run("apply", "--yes", *WHOLE_FLEET)
     assert run.code == 0, run
     prefix = "warning: the embedded sandbox got placeholder values, never real ones, for the "
     (warning,) = [line for line in run.err.splitlines() if line.startswith(prefix)]
-    assert warning.removeprefix(prefix + "secrets ").split(", ") == sorted(ws.secrets)
+    shown = sorted(ws.secrets)[:5]
+    assert warning.removeprefix(prefix + "secrets ").startswith(", ".join(shown))
     assert vault.fetches == {}, "no real value is read for a sandbox in the working tree"
     ws.assert_no_secret_leaks()
 
@@ -184,7 +188,7 @@ def test_without_a_sign_in_each_biller_with_a_secret_fails_and_says_how_to_sign_
         p for p in ws.env["PATH"].split(os.pathsep) if Path(p) != az_log.parent / "az-bin"
     )
     assert shutil.which("az", path=path) is None
-    run = ws.run("apply", "--yes", "--report", "r.json", env={"PATH": path})
+    run = ws.run("apply", "--yes", *WHOLE_FLEET, "--report", "r.json", env={"PATH": path})
     assert run.code == 1, run
     assert "Apply: 2 applied, 0 unchanged, 0 stale, 12 failed." in run.out  # 2 have no secret
     errors = report_errors(ws.tmp / "r.json")

@@ -217,7 +217,11 @@ def staged_db(seed_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
             for name in secret_names(seed_repo)
         }
         proc = subprocess.run(
-            [str(VENV_BIN / "int360"), "--repo", str(seed_repo), "apply", "--all", "--yes"],
+            # Staging writes every biller: over the guard's 30 % of the managed billers.
+            [
+                *(str(VENV_BIN / "int360"), "--repo", str(seed_repo), "apply", "--all", "--yes"),
+                *("--max-percent", "100"),
+            ],
             env=env | {"INT360_CRM_URL": crm.url, "INT360_CRM_TOKEN": WRITE_TOKEN} | secrets,
             capture_output=True,
             text=True,

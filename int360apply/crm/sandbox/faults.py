@@ -46,6 +46,7 @@ class FaultConfig:
     retry_after: int = 1
     kinds: tuple[str, ...] = FAULT_KINDS
     max_faults: int | None = None
+    writes_only: bool = False  # reads always answer: a plan is made, then its writes fail
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fail_rate <= 1.0:
@@ -93,6 +94,8 @@ class FaultInjector:
             if config.fail_rate <= 0.0:
                 return config, None
             if config.max_faults is not None and self._counts.total() >= config.max_faults:
+                return config, None
+            if config.writes_only and method not in WRITE_METHODS:
                 return config, None
             # Always draw, so whether a request is faulted depends only on its rank.
             roll = self._rng.random()
