@@ -333,9 +333,7 @@ class Applier:
             more = len(names) - PLACEHELD_SHOWN
             report.warnings.append(
                 "the embedded sandbox got placeholder values, never real ones, for the "
-                "secrets "
-                + shown
-                + (f" and {more:,} more" if more > 0 else "")
+                "secrets " + shown + (f" and {more:,} more" if more > 0 else "")
             )
         return report
 
