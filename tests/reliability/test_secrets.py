@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 from scripted_crm import answer, calls, scripted
+from scripted_crm import crm_url as scripted_url
 
 from int360apply.crm.client import CrmClient
 
@@ -290,7 +291,7 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
     # A CRM that echoes the request (its secret value) and the token in its 422.
     echoing = scripted(httpserver)
     echo_settings(echoing, config_bid=bid, value=values["FTP_SPRINGFIELD_KEY_2024"])
-    echo_url = crm_url(echoing).replace("http://", f"http://ops:{URL_PASSWORD}@")
+    echo_url = scripted_url(echoing).replace("http://", f"http://ops:{URL_PASSWORD}@")
     echo_env = {**crm, "INT360_CRM_URL": echo_url, "INT360_CRM_TOKEN": ECHOED_TOKEN}
     report = reports / "6.json"
     assert (
