@@ -103,16 +103,8 @@ class GitRevReader:
         """Refused: ``ReadOnlyError``."""
         raise self._read_only(f"PATCH /billers/{bid}/settings")
 
-    def add_note(
-        self,
-        bid: int,
-        text: str,
-        *,
-        author: str | None = None,
-        commit: str | None = None,
-        paths: Iterable[str] | None = None,
-    ) -> Note:
-        """Refused: ``ReadOnlyError``."""
+    def add_note(self, bid: int, text: str, **_: object) -> Note:
+        """Refused, whatever the note: ``ReadOnlyError``."""
         raise self._read_only(f"POST /billers/{bid}/notes")
 
     def _read_only(self, call: str) -> ReadOnlyError:
