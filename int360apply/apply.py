@@ -259,14 +259,7 @@ class Applier:
                 entry, self._client, self._options, self._secrets, self._commit, self._config
             )
         except Exception as exc:  # contained: one biller's bug never stops the others
-            return Outcome(
-                entry.bid,
-                entry.name,
-                entry.partner,
-                "failed",
-                list(entry.changes),
-                [{"code": "internal-error", "message": f"{type(exc).__name__}: {exc}"}],
-            )
+            return _failed(entry, "internal-error", f"{type(exc).__name__}: {exc}")
         finally:
             with self._lock:
                 self._done += 1
@@ -282,14 +275,7 @@ class Applier:
 
     def _outcome(self, entry: BillerPlan, future: Future[Outcome]) -> Outcome:
         if future.cancelled():
-            return Outcome(
-                entry.bid,
-                entry.name,
-                entry.partner,
-                "failed",
-                list(entry.changes),
-                [{"code": "interrupted", "message": "interrupted before it was written"}],
-            )
+            return _failed(entry, "interrupted", "interrupted before it was written")
         return future.result()
 
     def finish(self, plan: Plan, stale: Mapping[int, str] | None = None) -> Report:
@@ -337,6 +323,12 @@ class Applier:
                 + (f" and {more:,} more" if more > 0 else "")
             )
         return report
+
+
+def _failed(entry: BillerPlan, code: str, message: str) -> Outcome:
+    """A biller that was to change and failed, with its one error."""
+    errors = [{"code": code, "message": message}]
+    return Outcome(entry.bid, entry.name, entry.partner, "failed", list(entry.changes), errors)
 
 
 def _apply_one(

@@ -125,11 +125,20 @@ def bind(made: Plan, config: Config) -> Plan:
 
 
 def diff(config: Config, base: str | None) -> Plan:
-    """Merged settings at git revision ``base`` (default: the merge base) vs the working tree."""
-    from .gitdiff import diff_since
-    from .scope import default_base
+    """Merged settings at git revision ``base`` (default: the merge base) vs the working
+    tree: a plan of the billers changed since ``base`` against a reader of ``base``."""
+    from .crm.gitrev import GitRevReader
+    from .crmconn import profiles
+    from .planner import build_plan
+    from .scope import changed_files, default_base, scope_from_changes
 
-    return diff_since(config, base or default_base(config.repo))
+    ref = base or default_base(config.repo)
+    chosen = scope_from_changes(config, changed_files(config.repo, ref), ref)
+    reader = GitRevReader.at(config.repo, ref, profiles(config))
+    found = build_plan(config, chosen, reader, crm=f"git {ref} → working tree", commit=None)
+    for entry in found.billers:
+        entry.etag = None  # no CRM version: the plan cannot be applied as it is
+    return found
 
 
 # --- apply -------------------------------------------------------------------

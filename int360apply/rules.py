@@ -38,6 +38,11 @@ def _p(dotted_path: str) -> Path_:
     return tuple(dotted_path.split("."))
 
 
+def _cross(dotted_path: str, message: str) -> Finding:
+    """A ``cross-field`` finding about the field at ``dotted_path``."""
+    return Finding("cross-field", _p(dotted_path), message)
+
+
 # --- cross-field ---------------------------------------------------------
 
 
@@ -46,16 +51,14 @@ def real_time_endpoint(settings: Settings) -> Iterator[Finding]:
     kind = _get(settings, "advanced.integration_type")
     endpoint = _get(settings, "advanced.real_time_endpoint")
     if kind == "real_time" and endpoint is None:
-        yield Finding(
-            "cross-field",
-            _p("advanced.real_time_endpoint"),
+        yield _cross(
+            "advanced.real_time_endpoint",
             "advanced.integration_type is real_time, so advanced.real_time_endpoint "
             "(an https URL) is required",
         )
     if kind == "batch" and endpoint is not None:
-        yield Finding(
-            "cross-field",
-            _p("advanced.real_time_endpoint"),
+        yield _cross(
+            "advanced.real_time_endpoint",
             "advanced.real_time_endpoint is not allowed when advanced.integration_type is "
             "batch; remove it",
         )
@@ -66,9 +69,8 @@ def payment_range(settings: Settings) -> Iterator[Finding]:
     low = _get(settings, "advanced.min_payment_amount")
     high = _get(settings, "advanced.max_payment_amount")
     if _number(low) and _number(high) and low > high:
-        yield Finding(
-            "cross-field",
-            _p("advanced.min_payment_amount"),
+        yield _cross(
+            "advanced.min_payment_amount",
             f"advanced.min_payment_amount ({low}) is greater than "
             f"advanced.max_payment_amount ({high})",
         )
@@ -80,18 +82,16 @@ def ftp_connection(settings: Settings) -> Iterator[Finding]:
         return
     for field in ("host", "username", "auth"):
         if _get(settings, f"ftp.{field}") is None:
-            yield Finding(
-                "cross-field",
-                _p(f"ftp.{field}"),
+            yield _cross(
+                f"ftp.{field}",
                 f"ftp.enabled is true, so ftp.{field} is required",
             )
     if (
         _get(settings, "ftp.protocol") == "sftp"
         and _get(settings, "ftp.host_key_fingerprint") is None
     ):
-        yield Finding(
-            "cross-field",
-            _p("ftp.host_key_fingerprint"),
+        yield _cross(
+            "ftp.host_key_fingerprint",
             "ftp.protocol is sftp, so ftp.host_key_fingerprint (SHA256:…) is required "
             "to pin the server key",
         )
@@ -106,16 +106,14 @@ def ftp_auth_shape(settings: Settings) -> Iterator[Finding]:
         ("password", "private_key") if auth["method"] == "password" else ("private_key", "password")
     )
     if auth.get(wanted) is None:
-        yield Finding(
-            "cross-field",
-            _p(f"ftp.auth.{wanted}"),
+        yield _cross(
+            f"ftp.auth.{wanted}",
             f"ftp.auth.method is {auth['method']}, so ftp.auth.{wanted} "
             "({secret: NAME}) is required",
         )
     if auth.get(other) is not None:
-        yield Finding(
-            "cross-field",
-            _p(f"ftp.auth.{other}"),
+        yield _cross(
+            f"ftp.auth.{other}",
             f"ftp.auth.{other} is not allowed when ftp.auth.method is {auth['method']}; "
             f"remove it (write {other}: null to drop an inherited one)",
         )
@@ -124,9 +122,8 @@ def ftp_auth_shape(settings: Settings) -> Iterator[Finding]:
 def pgp_key(settings: Settings) -> Iterator[Finding]:
     """``pgp_encrypt`` needs ``pgp_public_key``."""
     if _get(settings, "ftp.pgp_encrypt") is True and _get(settings, "ftp.pgp_public_key") is None:
-        yield Finding(
-            "cross-field",
-            _p("ftp.pgp_public_key"),
+        yield _cross(
+            "ftp.pgp_public_key",
             "ftp.pgp_encrypt is true, so ftp.pgp_public_key ({secret: NAME}) is required",
         )
 
@@ -136,16 +133,14 @@ def csv_delimiter(settings: Settings) -> Iterator[Finding]:
     fmt = _get(settings, "data_pump.format")
     delimiter = _get(settings, "data_pump.delimiter")
     if fmt == "csv" and delimiter is None:
-        yield Finding(
-            "cross-field",
-            _p("data_pump.delimiter"),
+        yield _cross(
+            "data_pump.delimiter",
             "data_pump.format is csv, so data_pump.delimiter is required "
             '(one of ",", "|", ";", "\\t")',
         )
     if fmt is not None and fmt != "csv" and delimiter is not None:
-        yield Finding(
-            "cross-field",
-            _p("data_pump.delimiter"),
+        yield _cross(
+            "data_pump.delimiter",
             f"data_pump.delimiter is only allowed with format csv (format is {fmt}); remove it",
         )
 
@@ -157,9 +152,8 @@ def ftp_delivery(settings: Settings) -> Iterator[Finding]:
         and _get(settings, "data_pump.delivery") == "ftp"
         and _get(settings, "ftp.enabled") is not True
     ):
-        yield Finding(
-            "cross-field",
-            _p("data_pump.delivery"),
+        yield _cross(
+            "data_pump.delivery",
             "data_pump.delivery is ftp, which needs ftp.enabled: true (or deliver by email or api)",
         )
 
@@ -173,9 +167,8 @@ def file_invoicing(settings: Settings) -> Iterator[Finding]:
         and fmt != "pdf_only"
         and _get(settings, "ftp.enabled") is not True
     ):
-        yield Finding(
-            "cross-field",
-            _p("invoicing.import_format"),
+        yield _cross(
+            "invoicing.import_format",
             f"invoicing.import_format {fmt} reads bill files over the file exchange, "
             "which needs ftp.enabled: true",
         )
@@ -186,9 +179,8 @@ def invoice_type_listed(settings: Settings) -> Iterator[Finding]:
     kind = _get(settings, "invoicing.invoice_type")
     kinds = _get(settings, "advanced.invoice_types")
     if isinstance(kinds, list) and kind is not None and kind not in kinds:
-        yield Finding(
-            "cross-field",
-            _p("invoicing.invoice_type"),
+        yield _cross(
+            "invoicing.invoice_type",
             f"invoicing.invoice_type {kind} is not one of advanced.invoice_types "
             f"({', '.join(map(str, kinds))})",
         )

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config
 from .errors import UsageError
-from .repo import BILLER_STEM, DEFAULTS, Repo, RepoError, git, git_bytes
+from .repo import BILLER_STEM, DEFAULTS, Repo, RepoError, git
 
 DEFAULTS_STEM = Path(DEFAULTS).stem
 
@@ -196,38 +193,3 @@ def select(
     what = ", ".join([*(str(b) for b in bid_list), *(f"partner {p}" for p in partner_list)])
     selector = ("--bid", *map(str, bid_list)) if bid_list else ("--partner", *partner_list)
     return Scope(chosen, description=what, selector=selector)
-
-
-def checkout_tree(repo: Repo, ref: str, into: Path) -> None:
-    """Write ``partners/``, ``billers/`` and ``schemas/`` as they are at ``ref`` into ``into``."""
-    tar = git_bytes(
-        repo,
-        "archive",
-        "--format=tar",
-        ref,
-        "--",
-        "partners",
-        "billers",
-        "schemas",
-        what=f"archive {ref}",
-    )
-    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        archive.extractall(into, filter=_inside_only)
-    for folder in ("partners", "billers", "schemas"):
-        (into / folder).mkdir(exist_ok=True)
-
-
-def _inside_only(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
-    """The ``data`` filter, except that a member it refuses (a symlink to an absolute
-    path or out of the tree) is left out: that file was no valid configuration then."""
-    try:
-        return tarfile.data_filter(member, dest)
-    except tarfile.FilterError:
-        return None
-
-
-def temp_tree(repo: Repo, ref: str) -> tempfile.TemporaryDirectory[str]:
-    """A temporary folder holding the repository's config at ``ref``."""
-    holder = tempfile.TemporaryDirectory(prefix="int360-base-")
-    checkout_tree(repo, ref, Path(holder.name))
-    return holder

@@ -9,17 +9,16 @@ from typing import Any
 import pytest
 
 from int360apply.config import load_config
+from int360apply.crm.gitrev import checkout_tree, temp_tree
 from int360apply.repo import Repo, RepoError
 from int360apply.scope import (
     GitChanges,
     Scope,
     ScopeError,
     changed_files,
-    checkout_tree,
     default_base,
     scope_from_changes,
     select,
-    temp_tree,
 )
 from tests.gitrepo import commit_all, git, init
 
@@ -90,14 +89,14 @@ def test_default_base_is_head_without_origin_and_merge_base_with_it(root: Path) 
 
 def test_a_changed_biller_file_scopes_that_biller(tmp_repo: Any) -> None:
     config = load_config(Repo(tmp_repo.root))
-    scope = scope_from_changes(config, _changes({"billers/110392-cedar-falls.yaml"}))
+    scope = scope_from_changes(config, _changes({"billers/110392-cedar-falls.yaml"}), "HEAD")
     assert scope.bids == {110392}
     assert not scope.removed and not scope.partners_changed
 
 
 def test_a_changed_partner_scopes_all_its_billers(tmp_repo: Any) -> None:
     config = load_config(Repo(tmp_repo.root))
-    scope = scope_from_changes(config, _changes({"partners/caselle-batch-utility.yaml"}))
+    scope = scope_from_changes(config, _changes({"partners/caselle-batch-utility.yaml"}), "HEAD")
     assert scope.bids == {104233, 110392}
     assert scope.partners_changed == {"caselle-batch-utility"}
 
@@ -105,14 +104,14 @@ def test_a_changed_partner_scopes_all_its_billers(tmp_repo: Any) -> None:
 @pytest.mark.parametrize("path", ["partners/_defaults.yaml", "schemas/biller.schema.json"])
 def test_defaults_or_a_schema_scope_every_biller(tmp_repo: Any, path: str) -> None:
     config = load_config(Repo(tmp_repo.root))
-    assert scope_from_changes(config, _changes(deleted={path})).bids == ALL
-    assert scope_from_changes(config, _changes({path})).bids == ALL
+    assert scope_from_changes(config, _changes(deleted={path}), "HEAD").bids == ALL
+    assert scope_from_changes(config, _changes({path}), "HEAD").bids == ALL
 
 
 def test_a_deleted_biller_file_is_removed_not_planned(tmp_repo: Any) -> None:
     tmp_repo.remove("billers/200145.yaml")
     config = load_config(Repo(tmp_repo.root))
-    scope = scope_from_changes(config, _changes(deleted={"billers/200145.yaml"}))
+    scope = scope_from_changes(config, _changes(deleted={"billers/200145.yaml"}), "HEAD")
     assert scope.bids == set()
     assert scope.removed == {200145: "billers/200145.yaml"}
 
@@ -125,8 +124,9 @@ def test_files_that_name_no_biller_are_ignored(tmp_repo: Any) -> None:
             {"billers/README.md", "billers/not-a-bid.yaml", "docs/x.yaml", "billers/999999.yaml"},
             {"billers/104233.yaml"},  # deleted, but its file still loads (renamed): not removed
         ),
+        "HEAD",
     )
-    assert scope == Scope(set(), {}, set())
+    assert (scope.bids, scope.removed, scope.partners_changed) == (set(), {}, set())
 
 
 def test_select_by_bid_partner_or_all(tmp_repo: Any) -> None:

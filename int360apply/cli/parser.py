@@ -185,19 +185,28 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 
     from ..crm.sandbox import commands as sandbox_commands
 
-    edit = sandbox.add_parser(
-        "set",
-        help="change a biller's live settings in the sandbox, as a CRM user would",
-        epilog=sandbox_commands.SET_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sandbox_commands.add_set_arguments(edit)
-    edit.set_defaults(func=commands.cmd_sandbox_set, needs_repo=False)
-    profile = sandbox.add_parser(
-        "profile",
-        help="create or change a biller's profile in the sandbox",
-        epilog=sandbox_commands.PROFILE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sandbox_commands.add_profile_arguments(profile)
-    profile.set_defaults(func=commands.cmd_sandbox_profile, needs_repo=False)
+    for name, what, epilog, add_arguments, func in (
+        (
+            "set",
+            "change a biller's live settings in the sandbox, as a CRM user would",
+            sandbox_commands.SET_EPILOG,
+            sandbox_commands.add_set_arguments,
+            commands.cmd_sandbox_set,
+        ),
+        (
+            "profile",
+            "create or change a biller's profile in the sandbox",
+            sandbox_commands.PROFILE_EPILOG,
+            sandbox_commands.add_profile_arguments,
+            commands.cmd_sandbox_profile,
+        ),
+    ):
+        # The epilogs are worked examples: their line breaks are kept.
+        p = sandbox.add_parser(
+            name,
+            help=what,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        add_arguments(p)
+        p.set_defaults(func=func, needs_repo=False)

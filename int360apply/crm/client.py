@@ -18,7 +18,6 @@ host); error messages never contain the token. The HTTP exchange itself is
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import random
 import threading
@@ -40,7 +39,13 @@ from int360apply.crm.answers import (
     json_body,
 )
 from int360apply.crm.audit import audit_note_header, confirmed_note_id, conforming_note
-from int360apply.crm.environment import ENV_TOKEN, ENV_URL, CrmConfig, crm_config_from_env
+from int360apply.crm.environment import (
+    ENV_TOKEN,
+    ENV_URL,
+    CrmConfig,
+    crm_config_from_env,
+    is_loopback,
+)
 from int360apply.crm.errors import (
     CrmConfigError,
     CrmError,
@@ -79,15 +84,6 @@ def client_from_env(env: Mapping[str, str] | None = None, **kwargs: Any) -> CrmC
     return CrmClient(config.url, config.token, **kwargs)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class CrmClient:
     """A client of the CRM contract; thread-safe, one per process is enough."""
 
@@ -118,7 +114,7 @@ class CrmClient:
             raise CrmConfigError(
                 f"{ENV_URL} must be http(s)://host[:port][/path], not {redact_url(base_url)!r}"
             )
-        loopback = _is_loopback(parts.hostname)
+        loopback = is_loopback(parts.hostname)
         if token and parts.scheme == "http" and not loopback:
             raise CrmConfigError(
                 f"refusing to send the CRM token in clear text to {parts.hostname}: "

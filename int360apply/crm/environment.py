@@ -17,6 +17,7 @@ of an apply; no message shows a proxy's credentials.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import ssl
 from collections.abc import Mapping
@@ -106,3 +107,14 @@ def _system_trust() -> bool | str:
     ``SSL_CERT_DIR`` included); True (certifi's bundle) when it has none."""
     paths = ssl.get_default_verify_paths()
     return paths.cafile or paths.capath or True
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine: no proxy or remote
+    trust applies to it."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

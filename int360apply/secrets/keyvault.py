@@ -12,13 +12,13 @@ on an Azure machine its managed identity.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import threading
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..crm.environment import is_loopback
 from .sources import AZURE_EXTRA, SOURCE_VARIABLE, SecretSourceError, SecretUnavailable, shown
 
 try:
@@ -95,7 +95,7 @@ class KeyVaultSource:
         with self._lock:
             if self._client is None:
                 options = dict(self._options)
-                if _is_loopback(self.vault_url):
+                if is_loopback(urlsplit(self.vault_url).hostname or ""):
                     options.setdefault("verify_challenge_resource", False)
                 credential = self._credential or DefaultAzureCredential()
                 self._client = SecretClient(self.vault_url, credential, **options)
@@ -158,13 +158,3 @@ def _error_codes(exc: Any) -> tuple[str | None, str | None]:
         return shown(text) if isinstance(text, str) and text else None
 
     return safe(code), safe(inner_code)
-
-
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

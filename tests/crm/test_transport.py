@@ -195,7 +195,7 @@ def tls_crm(ca: trustme.CA) -> Iterator[_TlsCrm]:
 @pytest.fixture
 def remote_tls(monkeypatch: pytest.MonkeyPatch) -> None:
     """Treat 127.0.0.1 as a remote CRM, so the environment's TLS settings apply."""
-    monkeypatch.setattr(client_module, "_is_loopback", lambda host: False)
+    monkeypatch.setattr(client_module, "is_loopback", lambda host: False)
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTPS_PROXY", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
 

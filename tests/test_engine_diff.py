@@ -1,4 +1,5 @@
-"""gitdiff.py: merged settings at a git revision against the working tree, in real git."""
+"""``int360 diff``'s plan (engine.diff): merged settings at a git revision against the
+working tree, in real git."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 
 from int360apply.config import load_config
-from int360apply.gitdiff import diff_since
+from int360apply.engine import diff as diff_since
 from int360apply.plan import Plan
 from int360apply.repo import Repo, RepoError
 from tests.gitrepo import commit_all, git, init
