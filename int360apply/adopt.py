@@ -13,13 +13,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Biller, Config, biller_text_problems
+from .config import Biller, Config
 from .crm import Profile
 from .merge import diff_patch
 from .model import Path_, Problem, dotted
 from .plan import BillerPlan
 from .schemas import ordered
 from .secrets import with_references
+from .validate import biller_text_problems
 from .yamlwrite import biller_text, overrides_text, write_atomic
 
 

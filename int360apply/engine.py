@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .apply import Applier, ApplyOptions, Report, apply_plan, guard
-from .config import Config, load_config
+from .config import Config
 from .crmconn import Crm
 from .errors import Failure, Reported, UsageError
+from .load import load_config
 from .plan import BillerPlan, Plan
 from .repo import Repo, RepoError, biller_paths, git
 from .runtime import Tuning

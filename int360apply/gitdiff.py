@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from .config import Config, load_config
+from .config import Config
+from .load import load_config
 from .plan import BillerPlan, Plan, diff_settings
 from .repo import Repo
 from .scope import changed_files, scope_from_changes, temp_tree

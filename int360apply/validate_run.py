@@ -12,12 +12,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import Config, load_config, stray_problems
-from .model import Location, Problem
+from .config import Config
+from .load import load_config, read_document
+from .model import Document, Location, Problem
 from .parse_cache import RACY_NS, ParseCache, identity
 from .repo import BILLER_STEM, Repo, biller_paths
 from .schemas import careful as schemas_careful
-from .validate import billers_problems, cross_file_problems, validate
+from .validate import billers_problems, cross_file_problems, stray_problems, validate
 
 # Below this many billers a second process costs more than it saves.
 PARALLEL_THRESHOLD = 2000
@@ -160,8 +161,24 @@ def _parallel(repo: Repo, files: list[Path], workers: int) -> list[Problem]:
         problems += found
         for bid, names in bids.items():
             paths.setdefault(bid, []).extend(names)
-    problems += cross_file_problems(config, paths)
+    problems += cross_file_problems(config, _duplicates_read(repo, paths))
     return sorted(set(problems))
+
+
+def _duplicates_read(repo: Repo, paths: dict[int, list[str]]) -> dict[int, list[Document | str]]:
+    """The documents of the files sharing a bid, read here: the workers' stayed with them
+    (rare, and cheaper than sending every document back). A file that cannot be read
+    is named by its path alone."""
+    out: dict[int, list[Document | str]] = {}
+    for bid, names in paths.items():
+        if len(names) < 2:
+            continue
+        docs: list[Document | str] = []
+        for name in names:
+            doc = read_document(repo.root / name, name)
+            docs.append(doc if isinstance(doc, Document) else name)
+        out[bid] = docs
+    return out
 
 
 def _fingerprint(

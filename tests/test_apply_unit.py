@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from int360apply.apply import ApplyOptions, ApplyRefused, apply_plan, guard
-from int360apply.config import Config, load_config
+from int360apply.config import Config
+from int360apply.load import load_config
 from int360apply.planner import build_plan
 from int360apply.repo import Repo
 from int360apply.scope import Scope

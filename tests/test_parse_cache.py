@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from conftest import rewrite_keeping_size_and_mtime
 
-from int360apply import config as config_module
-from int360apply.config import Config, load_config
+from int360apply import load as load_module
+from int360apply.config import Config
+from int360apply.load import load_config
 from int360apply.repo import Repo
 from int360apply.validate_run import validated_config
 
@@ -179,7 +180,7 @@ def test_a_file_written_while_it_is_read_is_parsed_again_next_time(
     that lands during the read leaves an entry that never matches again."""
     root = tmp_repo.root
     _settle(root)
-    real = config_module.yamlio.load_document
+    real = load_module.yamlio.load_document
 
     def read_then_edit(path: Path, rel: str, **kwargs: Any) -> Any:
         doc = real(path, rel, **kwargs)
@@ -189,7 +190,7 @@ def test_a_file_written_while_it_is_read_is_parsed_again_next_time(
             os.utime(path, ns=(past, past))
         return doc
 
-    monkeypatch.setattr(config_module.yamlio, "load_document", read_then_edit)
+    monkeypatch.setattr(load_module.yamlio, "load_document", read_then_edit)
     validated_config(Repo(root), positions=True)
     monkeypatch.undo()
     config, problems = validated_config(Repo(root), positions=True)

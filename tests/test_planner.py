@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from int360apply.config import Config, load_config
+from int360apply.config import Config
 from int360apply.crm import Profile
+from int360apply.load import load_config
 from int360apply.planner import PROFILE_LIST_THRESHOLD, build_plan, read_profiles
 from int360apply.repo import Repo
 from int360apply.scope import Scope

@@ -7,7 +7,7 @@ from typing import Any
 
 from conftest import REPO_ROOT
 
-from int360apply.config import load_config
+from int360apply.load import load_config
 from int360apply.repo import Repo
 
 
