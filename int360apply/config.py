@@ -8,51 +8,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-from . import merge
-from .model import Document, Location, Path_, Problem
-from .repo import DEFAULTS, Repo
+from .desired import DesiredState, default_settings
+from .model import Biller, Document, Location, Partner, Path_, Problem
+from .repo import Repo
 from .schemas import Schemas
 
-
-@dataclass(frozen=True)
-class Partner:
-    """A software partner: its template and the paths its billers may not override."""
-
-    slug: str
-    name: str
-    integrator_ids: tuple[int, ...]
-    settings: Mapping[str, Any]
-    locked: tuple[str, ...]
-    doc: Document
-
-
-@dataclass(frozen=True)
-class Biller:
-    """A biller: its partner and its overrides."""
-
-    bid: int
-    name: str
-    partner: str
-    integrator_id: int | None
-    overrides: Mapping[str, Any]
-    doc: Document
-
-
-@dataclass(frozen=True)
-class Layer:
-    """One layer of a biller's merge: the settings, their file, where they sit in it."""
-
-    doc: Document | None
-    at: Path_
-    settings: Mapping[str, Any]
-
-    def loc(self, path: Path_) -> Location:
-        """Where the settings field ``path`` is written in this layer's file."""
-        if self.doc is None:
-            return Location(DEFAULTS)
-        return self.doc.loc((*self.at, *path))
+__all__ = ["Biller", "Config", "Partner"]
 
 
 @dataclass
@@ -77,82 +40,31 @@ class Config:
     @property
     def default_settings(self) -> Mapping[str, Any]:
         """The settings of ``partners/_defaults.yaml`` (empty when it is missing or broken)."""
-        if self.defaults is None:
-            return {}
-        settings = self.defaults.data.get("settings")
-        return settings if isinstance(settings, Mapping) else {}
+        return default_settings(self.defaults)
+
+    @functools.cached_property
+    def state(self) -> DesiredState:
+        """The merged settings of the billers and where each value is written."""
+        return DesiredState(self.defaults, self.partners)
+
+    # The questions plans and checks ask, answered by ``state`` (kept here so callers
+    # need not know it exists).
 
     def partner_base(self, slug: str) -> dict[str, Any]:
         """``_defaults`` merged with one partner's template (cached per partner)."""
-        return self._bases(slug)
-
-    @functools.cached_property
-    def _base_cache(self) -> dict[str, dict[str, Any]]:
-        return {}
-
-    def _bases(self, slug: str) -> dict[str, Any]:
-        cached = self._base_cache.get(slug)
-        if cached is None:
-            cached = merge.merge([self.default_settings, self.partners[slug].settings])
-            self._base_cache[slug] = cached
-        return cached
+        return self.state.partner_base(slug)
 
     def desired(self, biller: Biller) -> dict[str, Any]:
         """The merged settings of ``biller``."""
-        return merge.merge_patch(self.partner_base(biller.partner), dict(biller.overrides))  # type: ignore[no-any-return]
+        return self.state.desired(biller)
 
     def provenance(self, biller: Biller) -> dict[Path_, Location]:
         """Where each leaf of ``desired(biller)`` is written."""
-        owners, top, base = self._owners(biller)
-        return {
-            path: top.loc(path) if index == _BILLER_LAYER else base.locations[path]
-            for path, index in owners.items()
-        }
+        return self.state.provenance(biller)
 
     def sources(self, biller: Biller) -> dict[Path_, str]:
         """``provenance`` as the ``file:line:col`` text plans show."""
-        owners, top, base = self._owners(biller)
-        return {
-            path: str(top.loc(path)) if index == _BILLER_LAYER else base.sources[path]
-            for path, index in owners.items()
-        }
-
-    def _owners(self, biller: Biller) -> tuple[dict[Path_, int], Layer, _BaseProvenance]:
-        """The layer index of each leaf of ``desired(biller)``, its top layer, its base."""
-        base = self._base_provenance(biller.partner)
-        top = Layer(biller.doc, ("overrides",), biller.overrides)
-        owners = merge.provenance([top.settings], base.owners, base.inner, first=_BILLER_LAYER)
-        return owners, top, base
-
-    def _base_provenance(self, slug: str) -> _BaseProvenance:
-        """``_defaults`` merged with one partner: owners and locations (cached per partner)."""
-        cached = self._base_provenance_cache.get(slug)
-        if cached is None:
-            partner = self.partners[slug]
-            layers = [
-                Layer(self.defaults, ("settings",), self.default_settings),
-                Layer(partner.doc, ("settings",), partner.settings),
-            ]
-            owners = merge.provenance([layer.settings for layer in layers])
-            locs = {path: layers[index].loc(path) for path, index in owners.items()}
-            cached = self._base_provenance_cache[slug] = _BaseProvenance(
-                owners, merge.inner_paths(owners), locs, {p: str(loc) for p, loc in locs.items()}
-            )
-        return cached
-
-    @functools.cached_property
-    def _base_provenance_cache(self) -> dict[str, _BaseProvenance]:
-        return {}
-
-
-_BILLER_LAYER = 2  # the layer index of a biller's overrides: defaults 0, partner 1
-
-
-class _BaseProvenance(NamedTuple):
-    owners: dict[Path_, int]
-    inner: set[Path_]
-    locations: dict[Path_, Location]
-    sources: dict[Path_, str]
+        return self.state.sources(biller)
 
 
 _MOVED = {
