@@ -29,8 +29,8 @@ def valid_config(repo: Repo, *, positions: bool = False, tuning: Tuning | None =
     ``positions``: record the billers' positions while loading (a run that expects
     changes prints their sources).
     """
+    from .cache.verdict import validated_config
     from .render.problems import text
-    from .validate_run import validated_config
 
     config, problems = validated_config(repo, positions=positions)
     if problems:

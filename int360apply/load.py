@@ -10,15 +10,37 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import yamlio
+from .cache.parsed import ParseCache
 from .config import Biller, Config, Partner
 from .model import Document, Path_, Problem
-from .parse_cache import ParseCache
 from .repo import DEFAULTS, Repo
 from .schemas import fast_check_for, schemas_for
 from .validate.files import check_file, defaults_missing, stray_problems
+
+
+class LoadOptions(NamedTuple):
+    """How to load; none of it changes what is loaded, only how fast.
+
+    ``positions``: record the billers' positions while parsing (see
+    ``yamlio.load_document``), for plans where most billers may change.
+    ``trusted``: the files were just found valid as they are (the validate
+    cache says so), so the per-file schema and secret checks are skipped.
+    ``parse_cache``: take unchanged biller files' documents from it, and add the
+    others (the caller saves it).
+    ``fast``: let the quick yes/no schema check spare valid files the full
+    validator (off for ``validate --careful``, the reference).
+    """
+
+    positions: bool = False
+    trusted: bool = False
+    parse_cache: ParseCache | None = None
+    fast: bool = True
+
+
+DEFAULT_OPTIONS = LoadOptions()
 
 
 def read_document(
@@ -97,21 +119,13 @@ def load_config(
     repo: Repo,
     biller_paths: Iterable[Path] | None = None,
     *,
-    positions: bool = False,
-    trusted: bool = False,
-    parse_cache: ParseCache | None = None,
+    options: LoadOptions = DEFAULT_OPTIONS,
 ) -> Config:
-    """Load the defaults, every partner and the given billers (all when None).
-
-    ``positions``: record the billers' positions while parsing (see
-    ``yamlio.load_document``), for plans where most billers may change.
-    ``trusted``: the files were just found valid as they are (the validate
-    cache says so), so the per-file schema and secret checks are skipped.
-    ``parse_cache``: take unchanged biller files' documents from it, and add the
-    others (the caller saves it).
-    """
+    """Load the defaults, every partner and the given billers (all when None), each
+    file through the file stage of ``validate``; see ``LoadOptions`` for ``options``."""
     schemas = schemas_for(repo.schema_dir)
-    fast = fast_check_for(repo.schema_dir)
+    fast = fast_check_for(repo.schema_dir) if options.fast else None
+    trusted = options.trusted
 
     def checked(path: Path, kind: str, read: Any) -> tuple[Document | None, list[Problem]]:
         return check_file(repo, schemas, path, kind, read, trusted=trusted, fast=fast)
@@ -141,7 +155,7 @@ def load_config(
     files = repo.biller_files() if biller_paths is None else list(biller_paths)
 
     def read_biller(path: Path, rel: str) -> Document | Problem:
-        return read_document(path, rel, positions, parse_cache)
+        return read_document(path, rel, options.positions, options.parse_cache)
 
     for path in files:
         doc, found = checked(path, "biller", read_biller)

@@ -20,7 +20,7 @@ from conftest import rewrite_keeping_size_and_mtime
 
 from int360apply import load as load_module
 from int360apply.config import Config
-from int360apply.load import load_config
+from int360apply.load import LoadOptions, load_config
 from int360apply.repo import Repo
 from int360apply.validate_run import validated_config
 
@@ -115,7 +115,9 @@ def test_any_change_to_a_file_is_seen(change: str, tmp_repo: Any) -> None:
     _settle(root)  # even a change dated in the past is seen
     cached = _loaded(root)
     assert PLANTED not in _names(cached).values()
-    assert _snapshot(cached) == _snapshot(load_config(Repo(root), positions=True))
+    assert _snapshot(cached) == _snapshot(
+        load_config(Repo(root), options=LoadOptions(positions=True))
+    )
 
 
 def test_documents_and_positions_from_the_cache_equal_a_parse(tmp_repo: Any) -> None:

@@ -24,12 +24,13 @@ __all__ = [
 ]
 
 
-def validate(config: Config) -> list[Problem]:
+def validate(config: Config, *, fast: bool = True) -> list[Problem]:
     """Every problem of the loaded repository, sorted and without repeats: the file
-    stage's (found while loading), then the cross-file and per-biller stages'."""
+    stage's (found while loading), then the cross-file and per-biller stages'.
+    ``fast``: see ``biller_problems``."""
     problems = list(config.problems)
     problems += cross_file_problems(config, config.biller_docs)
-    problems += billers_problems(config)
+    problems += billers_problems(config, fast=fast)
     return sorted(set(problems))
 
 

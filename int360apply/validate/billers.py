@@ -19,19 +19,23 @@ GroupCache = dict[tuple[str, str], list[tuple[Path_, str, str]]]
 """Group-validation results by (group, its content): billers share most groups."""
 
 
-def billers_problems(config: Config) -> list[Problem]:
-    """The problems of every loaded biller (one group-validation cache for them all)."""
+def billers_problems(config: Config, *, fast: bool = True) -> list[Problem]:
+    """The problems of every loaded biller (one group-validation cache for them all).
+    ``fast``: see ``biller_problems``."""
     cache: GroupCache = {}
     problems: list[Problem] = []
     for biller in config.billers.values():
-        problems += biller_problems(config, biller, cache)
+        problems += biller_problems(config, biller, cache, fast=fast)
     return problems
 
 
 def biller_problems(
-    config: Config, biller: Biller, cache: GroupCache | None = None
+    config: Config, biller: Biller, cache: GroupCache | None = None, *, fast: bool = True
 ) -> list[Problem]:
-    """The cross-file problems of one biller (partner, IDs, locks, merge, rules)."""
+    """The cross-file problems of one biller (partner, IDs, locks, merge, rules).
+
+    ``fast``: let the quick yes/no schema check spare valid groups the full
+    validator (off for ``validate --careful``)."""
     partner = config.partners.get(biller.partner)
     if partner is None:
         return unknown_partner(config, biller)
@@ -43,8 +47,8 @@ def biller_problems(
     findings = []
     if biller.bid not in config.flawed:
         # A file's refused values are left out of its merge: "incomplete" would echo them.
-        fast = fast_check_for(config.repo.schema_dir)
-        findings = complete(config, fast, desired, cache if cache is not None else {})
+        check = fast_check_for(config.repo.schema_dir) if fast else None
+        findings = complete(config, check, desired, cache if cache is not None else {})
     findings += [(f.path, f.rule, f.message) for f in rules.check(desired)]
     if biller.doc.invalid:
         # A finding about a value the schema refused would only repeat that error.
