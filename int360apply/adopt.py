@@ -14,13 +14,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Biller, Config, biller_text_problems
+from .config import Biller, Config
 from .crm import Profile
 from .merge import diff_patch, get_path
 from .model import Path_, Problem, dotted
 from .plan import BillerPlan
 from .schemas import Schemas, ordered
 from .secrets import with_references
+from .validate import biller_text_problems
 from .yamlwrite import biller_text, overrides_text, write_atomic
 
 # The settings schema's pattern for a secret's name, whole-string (never a newline).

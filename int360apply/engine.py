@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from .apply import Applier, ApplyOptions, Report
-from .config import Config, load_config
+from .config import Config
 from .crmconn import Crm
 from .errors import Failure, Int360Error, Reported, UsageError
 from .guard import GuardLimits
+from .load import load_config
 from .plan import BillerPlan, Plan
 from .repo import Repo, RepoError, biller_paths, git
 from .runtime import Tuning
@@ -32,8 +33,8 @@ def valid_config(repo: Repo, *, positions: bool = False, tuning: Tuning | None =
     ``positions``: record the billers' positions while loading (a run that expects
     changes prints their sources).
     """
+    from .cache.verdict import validated_config
     from .render.problems import text
-    from .validate_run import validated_config
 
     config, problems = validated_config(repo, positions=positions)
     if problems:

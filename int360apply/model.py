@@ -117,3 +117,27 @@ def dotted(path: Path_) -> str:
         else:
             out += ("." if out else "") + part
     return out
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A software partner: its template and the paths its billers may not override."""
+
+    slug: str
+    name: str
+    integrator_ids: tuple[int, ...]
+    settings: Mapping[str, Any]
+    locked: tuple[str, ...]
+    doc: Document
+
+
+@dataclass(frozen=True)
+class Biller:
+    """A biller: its partner and its overrides."""
+
+    bid: int
+    name: str
+    partner: str
+    integrator_id: int | None
+    overrides: Mapping[str, Any]
+    doc: Document

@@ -6,11 +6,9 @@ types, ranges, enums, formats and which fields are secrets (``writeOnly``).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -247,20 +245,6 @@ def _values_at(node: Any, path: tuple[str, ...]) -> Iterator[Any]:
         yield from _values_at(node[head], rest)
 
 
-# While set, every FastCheck answers "no", so the full validator checks every document.
-_CAREFUL: ContextVar[bool] = ContextVar("int360_careful", default=False)
-
-
-@contextlib.contextmanager
-def careful() -> Iterator[None]:
-    """Within this block, skip the fast yes/no checks: the full validator sees everything."""
-    token = _CAREFUL.set(True)
-    try:
-        yield
-    finally:
-        _CAREFUL.reset(token)
-
-
 class FastCheck:
     """A quick yes/no on schema validity, agreeing with the full validator.
 
@@ -296,7 +280,7 @@ class FastCheck:
 
     def document(self, name: str, instance: Any, settings_key: str | None) -> bool:
         """Whether a whole file (``biller``, ``partner``, ``defaults``) is schema-valid."""
-        if _CAREFUL.get() or not self._docs[name].is_valid(instance):
+        if not self._docs[name].is_valid(instance):
             return False
         if settings_key is None or not isinstance(instance, Mapping):
             return True
@@ -304,13 +288,13 @@ class FastCheck:
 
     def partial_settings(self, value: Any) -> bool:
         """Whether ``value`` is valid partial settings (a merge patch's shape)."""
-        if _CAREFUL.get() or not self._partial.is_valid(value):
+        if not self._partial.is_valid(value):
             return False
         return not isinstance(value, Mapping) or self._formats_ok(value)
 
     def group(self, group: str, value: Any) -> bool:
         """Whether one merged settings group is valid in its complete form."""
-        if _CAREFUL.get() or not self._groups[group].is_valid(value):
+        if not self._groups[group].is_valid(value):
             return False
         formats = [(p[1:], f) for p, f in self._formats if p[0] == group]
         for path, fmt in formats:

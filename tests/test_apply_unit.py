@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from int360apply.apply import ApplyOptions, apply_plan
-from int360apply.config import Config, load_config
+from int360apply.config import Config
 from int360apply.guard import GuardLimits, GuardRefused
+from int360apply.load import load_config
 from int360apply.plan import Change
 from int360apply.planner import build_plan
 from int360apply.repo import Repo

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from conftest import rewrite_keeping_size_and_mtime
 
-from int360apply import config as config_module
-from int360apply.config import Config, load_config
+from int360apply import load as load_module
+from int360apply.config import Config
+from int360apply.load import LoadOptions, load_config
 from int360apply.repo import Repo
 from int360apply.validate_run import validated_config
 
@@ -114,7 +115,9 @@ def test_any_change_to_a_file_is_seen(change: str, tmp_repo: Any) -> None:
     _settle(root)  # even a change dated in the past is seen
     cached = _loaded(root)
     assert PLANTED not in _names(cached).values()
-    assert _snapshot(cached) == _snapshot(load_config(Repo(root), positions=True))
+    assert _snapshot(cached) == _snapshot(
+        load_config(Repo(root), options=LoadOptions(positions=True))
+    )
 
 
 def test_documents_and_positions_from_the_cache_equal_a_parse(tmp_repo: Any) -> None:
@@ -179,7 +182,7 @@ def test_a_file_written_while_it_is_read_is_parsed_again_next_time(
     that lands during the read leaves an entry that never matches again."""
     root = tmp_repo.root
     _settle(root)
-    real = config_module.yamlio.load_document
+    real = load_module.yamlio.load_document
 
     def read_then_edit(path: Path, rel: str, **kwargs: Any) -> Any:
         doc = real(path, rel, **kwargs)
@@ -189,7 +192,7 @@ def test_a_file_written_while_it_is_read_is_parsed_again_next_time(
             os.utime(path, ns=(past, past))
         return doc
 
-    monkeypatch.setattr(config_module.yamlio, "load_document", read_then_edit)
+    monkeypatch.setattr(load_module.yamlio, "load_document", read_then_edit)
     validated_config(Repo(root), positions=True)
     monkeypatch.undo()
     config, problems = validated_config(Repo(root), positions=True)

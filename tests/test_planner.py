@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from int360apply.config import Config, load_config
+from int360apply.config import Config
 from int360apply.crm import Profile
+from int360apply.load import LoadOptions, load_config
 from int360apply.planner import PROFILE_LIST_THRESHOLD, build_plan, read_profiles
 from int360apply.repo import Repo
 from int360apply.scope import Scope
@@ -132,7 +133,7 @@ def test_a_changed_billers_positions_are_let_go_once_its_changes_name_their_sour
 
 
 def test_positions_loaded_with_the_config_stay(tmp_repo: Any) -> None:
-    config = load_config(Repo(tmp_repo.root), positions=True)
+    config = load_config(Repo(tmp_repo.root), options=LoadOptions(positions=True))
     crm = in_sync(config, BID)
     crm.settings[BID]["advanced"]["account_number_label"] = "Account"
     build_plan(config, Scope({BID}), crm, crm="fake", commit=None)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from int360apply.config import load_config
+from int360apply.load import load_config
 from int360apply.render.settings import explain_json, explain_yaml, partner_locks
 from int360apply.repo import Repo
 

@@ -13,7 +13,6 @@ from int360apply.crm.gitrev import checkout_tree, temp_tree
 from int360apply.repo import Repo, RepoError
 from int360apply.scope import (
     GitChanges,
-    Scope,
     ScopeError,
     changed_files,
     default_base,

@@ -7,7 +7,7 @@ from typing import Any
 
 from conftest import REPO_ROOT
 
-from int360apply.config import load_config
+from int360apply.load import LoadOptions, load_config
 from int360apply.repo import Repo
 
 
@@ -31,7 +31,7 @@ def test_sources_of_a_biller_whose_partner_sets_nothing(tmp_repo: Any) -> None:
     text = (root / "partners/bsa.yaml").read_text(encoding="utf-8")
     head = text[: text.index("settings:")]
     (root / "partners/bsa.yaml").write_text(head + "settings: {}\n", encoding="utf-8")
-    config = load_config(Repo(root), positions=True)
+    config = load_config(Repo(root), options=LoadOptions(positions=True))
     biller = config.billers[200145]
     provenance = config.provenance(biller)
     sources = config.sources(biller)

@@ -209,17 +209,19 @@ def test_a_file_changed_while_plan_loads_is_validated_afresh(
     repo = Repo(root)
     assert validate_run.run_validate(repo, None) == []
     assert (root / CACHE).is_file()
-    real_load = validate_run.load_config
+    from int360apply.cache import verdict
+
+    real_load = verdict.load_config
     calls: list[bool] = []
 
     def load_then_edit(*args: Any, **kwargs: Any) -> Any:
-        calls.append(bool(kwargs.get("trusted")))
+        calls.append(kwargs["options"].trusted)
         config = real_load(*args, **kwargs)
         if len(calls) == 1:  # someone saves a file just as the first load finishes
             _append("billers/104233.yaml", "unknown_key: 1\n")(root)
         return config
 
-    monkeypatch.setattr(validate_run, "load_config", load_then_edit)
+    monkeypatch.setattr(verdict, "load_config", load_then_edit)
     _config, problems = validate_run.validated_config(repo)
     assert calls == [True, False]
     assert [(p.location.path, p.rule) for p in problems] == [("billers/104233.yaml", "schema")]

@@ -45,7 +45,7 @@ def cmd_validate(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
 
 def cmd_render(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 render BID``: the merged settings of one biller."""
-    from ..config import load_config
+    from ..load import load_config
     from ..render import settings as render
     from ..render.problems import text
     from ..validate import biller_problems
@@ -109,7 +109,7 @@ def _render_live(args: argparse.Namespace, repo: Repo) -> int:
 
 def cmd_partners(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 partners``: slug, name, integrator IDs and biller count."""
-    from ..config import load_config
+    from ..load import load_config
 
     config = load_config(repo)
     counts: dict[str, int] = {}
@@ -445,9 +445,9 @@ def cmd_new(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
 
 def cmd_sandbox_serve(args: argparse.Namespace, repo: Repo | None, tuning: Tuning) -> int:
     """``int360 sandbox serve``: the sandbox CRM in the foreground."""
-    from ..config import load_config
     from ..crm.sandbox.server import run_serve
     from ..crmconn import seed_billers
+    from ..load import load_config
 
     try:
         found = open_repo(getattr(args, "repo", None))

@@ -23,10 +23,10 @@ from typing import Any
 import requests
 from jsonschema import Draft202012Validator
 
-from int360apply.config import load_config
 from int360apply.crm.sandbox.faults import FaultConfig
 from int360apply.crm.sandbox.server import SandboxServer, start_background
 from int360apply.crmconn import SANDBOX_DB, profiles
+from int360apply.load import load_config
 from int360apply.repo import Repo
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

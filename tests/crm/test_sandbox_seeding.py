@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from int360apply.config import load_config
 from int360apply.crm.sandbox.edit import open_store, put_profile
 from int360apply.crm.sandbox.seeding import PER_PARTNER
 from int360apply.crm.sandbox.server import start_background
 from int360apply.crmconn import SANDBOX_DB, connect, seed_billers
+from int360apply.load import load_config
 from int360apply.planner import build_plan
 from int360apply.repo import Repo
 from int360apply.scope import Scope

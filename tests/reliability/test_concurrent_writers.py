@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from int360apply.config import load_config
 from int360apply.crm.sandbox.faults import FaultConfig
 from int360apply.crmconn import profiles
+from int360apply.load import load_config
 from int360apply.repo import Repo
 
 from .conftest import (

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from int360apply.apply import ApplyOptions, apply_plan
-from int360apply.config import load_config
 from int360apply.crmconn import profiles
 from int360apply.guard import GuardLimits
+from int360apply.load import load_config
 from int360apply.planner import build_plan
 from int360apply.repo import Repo
 from int360apply.scope import Scope

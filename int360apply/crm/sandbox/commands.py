@@ -139,7 +139,7 @@ def biller_name(root: Path | None, bid: int) -> str | None:
     """The name in the repository's biller file of ``bid``, if there is one."""
     if root is None:
         return None
-    from int360apply.config import load_config
+    from int360apply.load import load_config
     from int360apply.repo import Repo
 
     biller: Any = load_config(Repo(root)).billers.get(bid)
