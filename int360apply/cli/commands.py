@@ -280,10 +280,11 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
             raise
     if report is None:
         return EXIT_FAIL  # not confirmed: nothing was written
-    if report.guard and report.guard.get("exempt"):
+    if report.guard and report.guard.get("exempt") and report.guard["changing"]:
+        # Only when something changed: a run with nothing to write has no guard to skip.
         out(
             "Guard: not applied, the embedded sandbox is a throwaway local CRM "
-            f"({report.guard['changing']} of {report.guard['managed']} billers changed).\n"
+            f"({report.guard['changing']:,} of {report.guard['managed']:,} billers changed).\n"
         )
     _show_report(report, args.report, args.verbose)
     return EXIT_OK if report.ok else EXIT_FAIL

@@ -59,7 +59,10 @@ def test_first_apply_of_1000_billers_on_the_embedded_sandbox(tmp_path: Path) -> 
     ]
     assert grouped, "a change every biller shares is one grouped line"
     assert max(len(line) for line in lines) < 400, "no line lists the whole fleet"
-    assert "the embedded sandbox is exempt from the guard" in out
+    assert (
+        "Guard: not applied, the embedded sandbox is a throwaway local CRM "
+        "(1,000 of 1,000 billers changed)."
+    ) in lines, out
 
     code, lines, out = _run(root, env, "apply", "--yes")
     assert code == 0, out
