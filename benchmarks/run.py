@@ -63,7 +63,7 @@ from types import TracebackType
 from typing import Any
 
 from benchmarks.fleet import REPO, make_fleet
-from int360apply.parse_cache import RACY_NS
+from int360apply.cache.fingerprint import RACY_NS
 
 FULL_BILLERS = 10_000
 QUICK_BILLERS = 1_000

@@ -225,6 +225,8 @@ def _output_file(flag: str, value: str | None) -> None:
     path = Path(value)
     if path.is_dir():
         raise UsageError(f"{flag} {value}: is a directory; name a file")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UsageError(f"{flag} {value}: {path.parent} is a file, not a folder")
     if not path.parent.is_dir():
         raise UsageError(f"{flag} {value}: the folder {path.parent} does not exist")
 

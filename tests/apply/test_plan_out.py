@@ -39,6 +39,8 @@ def test_an_out_file_that_cannot_be_written_is_one_line_and_no_plan(ws: Workspac
     assert run.code == 64, run  # checked before the CRM is asked: a usage error
     assert run.out == "", "nothing on stdout: the file is opened before the plan is written"
     last = run.err.strip().splitlines()[-1]
-    assert last.startswith(f"int360: error: --out {blocker / 'plan.json'}: "), run
+    assert (
+        last == f"int360: error: --out {blocker / 'plan.json'}: {blocker} is a file, not a folder"
+    )
     assert "Traceback" not in run.err
     assert blocker.read_text(encoding="utf-8") == "a file\n"

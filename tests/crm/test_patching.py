@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from int360apply.crm.sandbox.patching import FieldError, InvalidPatch, SettingsPatcher
-from int360apply.schemacheck import CONTROL_RULE
 from int360apply.schemas import Schemas
+from int360apply.validate.schema_errors import CONTROL_RULE
 
 SECRET = "hunter2-do-not-echo"
 
