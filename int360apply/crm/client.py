@@ -32,7 +32,7 @@ from int360apply.crm.answers import _etag, _list, _note, _object, _profile, bulk
 from int360apply.crm.audit import audit_note_header, confirmed_note_id, conforming_note
 from int360apply.crm.environment import ENV_TOKEN, ENV_URL, crm_config_from_env, is_loopback
 from int360apply.crm.errors import CrmConfigError, CrmProtocolError, PreconditionFailed
-from int360apply.crm.exchange import Call, Exchange
+from int360apply.crm.exchange import Exchange
 from int360apply.crm.port import PatchRequest
 from int360apply.crm.reconcile import patch_holds
 from int360apply.crm.results import BulkSettings, PatchResult, Versioned
@@ -43,6 +43,9 @@ from int360apply.crm.transport import Transport
 
 MAX_BULK = 500  # the contract's limit of BIDs per bulk read
 MAX_PAGE = 1000  # the contract's largest page of a list
+# json.dumps(patch, allow_nan=False, separators=(",", ":")) without making an encoder
+# for every PATCH (json.dumps makes one whenever an option is not its default).
+_PATCH_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
 
 def client_from_env(env: Mapping[str, str] | None = None, **kwargs: Any) -> CrmClient | None:
@@ -134,13 +137,13 @@ class CrmClient:
     def get_biller(self, bid: int) -> Profile:
         """One biller profile; ``NotFound`` if the CRM does not know the BID."""
         path = f"/billers/{int(bid)}"
-        resp = self._exchange.call(Call("GET", path))
+        resp = self._exchange.call("GET", path)
         return _profile(json_body("GET", path, resp), f"GET {path}")
 
     def get_settings(self, bid: int) -> Versioned:
         """A biller's settings (secrets in read form) and their ETag."""
         path = f"/billers/{int(bid)}/settings"
-        resp = self._exchange.call(Call("GET", path))
+        resp = self._exchange.call("GET", path)
         return Versioned(
             _object(json_body("GET", path, resp), f"GET {path}"), _etag(resp, "GET", path)
         )
@@ -161,7 +164,7 @@ class CrmClient:
 
     def _bulk_page(self, chunk: list[int]) -> tuple[dict[int, Versioned], list[int]]:
         query = urlencode([("bid", b) for b in chunk], doseq=True)
-        resp = self._exchange.call(Call("GET", "/settings", query))
+        resp = self._exchange.call("GET", "/settings", query)
         what = f"GET /settings ({len(chunk)} BIDs)"
         return bulk_page(json_body("GET", "/settings", resp), chunk, what)
 
@@ -196,16 +199,15 @@ class CrmClient:
         path = f"/billers/{int(bid)}/settings"
         exchange = self._exchange
         exchange.scrub.remember(patch)
-        body = json.dumps(patch, allow_nan=False, separators=(",", ":")).encode()
+        body = _PATCH_ENCODER.encode(patch).encode()
         headers = {"Content-Type": "application/merge-patch+json", "If-Match": etag}
         header = audit_note_header(note)
         if header is not None:
             headers[AUDIT_NOTE_HEADER] = header
-        call = Call("PATCH", path, "", body, headers)
         attempts = exchange.backoff.start()
         while True:
             try:
-                resp = exchange.send(call)
+                resp = exchange.send("PATCH", path, "", body, headers)
             except _Transient as failure:
                 exchange.backoff.wait(attempts, failure, "PATCH", path)
                 live = self.get_settings(bid)
@@ -235,7 +237,7 @@ class CrmClient:
         path = f"/billers/{int(bid)}/notes"
         body = json.dumps(conforming_note(note).as_json()).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
-        resp = self._exchange.call(Call("POST", path, "", body, headers))
+        resp = self._exchange.call("POST", path, "", body, headers)
         return _note(json_body("POST", path, resp), f"POST {path}")
 
     def list_notes(self, bid: int) -> list[Note]:
@@ -249,7 +251,7 @@ class CrmClient:
     ) -> Iterator[Any]:
         seen: set[str] = set()
         while True:
-            resp = self._exchange.call(Call("GET", path, urlencode(params, doseq=True)))
+            resp = self._exchange.call("GET", path, urlencode(params, doseq=True))
             page = _object(json_body("GET", path, resp), path)
             for item in _list(page.get("items"), f"GET {path}: items"):
                 yield parse(item, f"GET {path}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import NamedTuple
 
 from int360apply.crm.errors import CrmError, CrmProtocolError
 from int360apply.crm.retry import RETRY_STATUSES, Backoff, _retry_after, _Transient
@@ -29,17 +28,6 @@ MAX_BODY_BYTES = 16 * 1024 * 1024  # read at each call: tests lower it
 NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
-class Call(NamedTuple):
-    """One request of the contract, as every try of it is sent: the query string is
-    encoded already; ``headers`` are those besides the session's (session.py)."""
-
-    method: str
-    path: str
-    query: str = ""
-    body: bytes | None = None
-    headers: Mapping[str, str] = NO_HEADERS
-
-
 class Exchange:
     """The calls of one client: its transport, backoff and scrubber; thread-safe."""
 
@@ -53,18 +41,28 @@ class Exchange:
         """Close the transport's pooled connections."""
         self._transport.close()
 
-    def call(self, call: Call) -> Answer:
-        """``call``, retried on transient failures; a 2xx answer."""
+    def call(
+        self,
+        method: str,
+        path: str,
+        query: str = "",
+        body: bytes | None = None,
+        headers: Mapping[str, str] = NO_HEADERS,
+    ) -> Answer:
+        """One request, retried on transient failures; a 2xx answer. ``query`` is
+        encoded already; ``headers`` are those besides the session's (session.py)."""
         attempts = self.backoff.start()
         while True:
             try:
-                return self.send(call)
+                return self.send(method, path, query, body, headers)
             except _Transient as failure:
-                self.backoff.wait(attempts, failure, call.method, call.path)
+                self.backoff.wait(attempts, failure, method, path)
 
-    def send(self, call: Call) -> Answer:
-        """One try: a 2xx answer, ``_Transient``, or the ``CrmError`` of the status."""
-        method, path, query, body, headers = call
+    def send(
+        self, method: str, path: str, query: str, body: bytes | None, headers: Mapping[str, str]
+    ) -> Answer:
+        """One try of ``call``: a 2xx answer, ``_Transient``, or the ``CrmError`` of the
+        status."""
         try:
             resp = self._transport.send(
                 method, path, query=query, body=body, headers=headers, limit=MAX_BODY_BYTES
