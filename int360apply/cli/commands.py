@@ -145,9 +145,10 @@ def _scope_of(config: Config, args: argparse.Namespace) -> Scope:
 
 def _render(plan: Plan, fmt: str, verbose: bool = False, **kwargs: Any) -> str:
     from ..render import plan as render
+    from ..render.plan_json import as_json
 
     if fmt == "json":
-        return render.as_json(plan)
+        return as_json(plan)
     if fmt == "markdown":
         return render.markdown(plan, **kwargs)
     return render.text(plan, colour=colour(), verbose=verbose)
@@ -182,7 +183,7 @@ def cmd_plan(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
 def _write_json(plan: Plan, *, to_stdout: bool, path: str | None) -> None:
     """The JSON plan to standard output and/or ``--out``, from one serialisation
     streamed biller by biller (a 10,000-biller plan is about 100 MB of JSON)."""
-    from ..render.plan import json_chunks
+    from ..render.plan_json import json_chunks
 
     chunks = json_chunks(plan)
     if to_stdout:
