@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from int360apply import engine, live_import
+from int360apply.apply_report import Report
 from int360apply.config import Config
 from int360apply.crm import Profile
 from int360apply.crmconn import Crm
@@ -42,6 +43,14 @@ def _drifted(config: Config) -> Crm:
 def _request(scope: Scope | None, *, yes: bool, saved: Plan | None = None) -> engine.ApplyRequest:
     return engine.ApplyRequest(
         scope=scope, saved=saved, yes=yes, concurrency=2, rotate_secrets=False
+    )
+
+
+def _apply_saved(repo: Repo, config: Config, crm: Crm, saved: Plan) -> Report | None:
+    """``apply --plan FILE --yes``: ``saved`` applied with nothing shown or asked."""
+    request = _request(None, yes=True, saved=saved)
+    return engine.apply(
+        repo, config, crm, request, show_plan=lambda p: None, confirm=lambda c: True
     )
 
 
@@ -139,14 +148,7 @@ def test_a_saved_plan_of_another_crm_is_refused(repo: Repo, config: Config) -> N
         config, Scope({BID}), Crm(crm.client, "elsewhere", False), engine.Planning(None)
     )
     with pytest.raises(Failure, match='made against the CRM "elsewhere", not fake CRM'):
-        engine.apply(
-            repo,
-            config,
-            crm,
-            _request(None, yes=True, saved=saved),
-            show_plan=lambda p: None,
-            confirm=lambda c: True,
-        )
+        _apply_saved(repo, config, crm, saved)
     assert "patch_settings" not in crm.client.calls  # type: ignore[attr-defined]
 
 
@@ -158,23 +160,9 @@ def test_a_saved_plan_writes_the_fresh_plan_and_only_when_it_matches(
     edited = engine.bind(engine.plan(config, Scope({BID}), crm, engine.Planning(None)), config)
     edited.billers[0].changes[0] = Change("advanced.account_number_label", "Account", "Exfiltrated")
     with pytest.raises(Failure, match=r"biller 200145, advanced\.account_number_label: the saved"):
-        engine.apply(
-            repo,
-            config,
-            crm,
-            _request(None, yes=True, saved=edited),
-            show_plan=lambda p: None,
-            confirm=lambda c: True,
-        )
+        _apply_saved(repo, config, crm, edited)
     assert "patch_settings" not in crm.client.calls  # type: ignore[attr-defined]
-    report = engine.apply(
-        repo,
-        config,
-        crm,
-        _request(None, yes=True, saved=saved),
-        show_plan=lambda p: None,
-        confirm=lambda c: True,
-    )
+    report = _apply_saved(repo, config, crm, saved)
     assert report is not None and report.summary["applied"] == 1
     assert crm.client.get_settings(BID).settings["advanced"]["account_number_label"] == (
         "Parcel Number"
