@@ -11,6 +11,7 @@ from .terminal import colour, err
 
 
 def render_plan(plan: Plan, fmt: str, verbose: bool = False, **kwargs: Any) -> str:
+    """``plan`` as ``--format`` asks: json, markdown (``kwargs``: its title), or text."""
     from ..render import plan as render
 
     if fmt == "json":
@@ -21,6 +22,7 @@ def render_plan(plan: Plan, fmt: str, verbose: bool = False, **kwargs: Any) -> s
 
 
 def plan_exit(plan: Plan) -> int:
+    """1 when a biller could not be planned, else 2 when one changes, else 0."""
     summary = plan.summary
     if summary["error"]:
         return EXIT_FAIL
@@ -28,6 +30,7 @@ def plan_exit(plan: Plan) -> int:
 
 
 def note_dropped(path: str, dropped: tuple[str, ...]) -> None:
+    """Tell the user which live fields the file at ``path`` left out (none: nothing)."""
     if dropped:
         err(
             f"{path}: left out what the CRM holds at {', '.join(dropped)}: "
