@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import engine, live_import
+from .. import engine, jsontext, live_import
 from ..errors import EXIT_CHANGES, EXIT_FAIL, EXIT_OK, Failure, UsageError
 from ..repo import Repo
 from ..runtime import Tuning
@@ -152,7 +151,7 @@ def _write_report(path: str | None, report: Report) -> None:
     if path:
         from ..yamlwrite import write_atomic
 
-        write_atomic(Path(path), json.dumps(report.as_dict(), indent=2) + "\n")
+        write_atomic(Path(path), jsontext.dumps(report.as_dict()) + "\n")
 
 
 def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
@@ -169,7 +168,7 @@ def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         plan = engine.drift(config, crm, commit=engine.commit_of(repo))
         hand, merged = pending.split(plan, waiting)
         if since and args.format == "json":
-            out(json.dumps(pending.as_dict(plan, waiting), indent=2, ensure_ascii=False) + "\n")
+            out(jsontext.dumps(pending.as_dict(plan, waiting), ensure_ascii=False) + "\n")
         else:
             shown = render_plan(plan, args.format, args.verbose, title="Int360 drift")
             out(shown + pending.note(merged, since))
