@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import EXIT_OK, Failure
+from ..errors import EXIT_OK, Failure, Int360Error
+from ..guard import DEFAULT_MAX_BILLERS, DEFAULT_MAX_PERCENT
 from ..runtime import Tuning
 from .terminal import out
 
@@ -37,7 +38,14 @@ def add_command(sub: Any) -> None:
     p.add_argument("--plan-state", choices=PLAN_STATES, default="failed")
     p.add_argument("--head", default="", metavar="SHA")
     p.add_argument("--base", default="", metavar="SHA")
-    p.add_argument("--max-billers", type=int, default=50, metavar="N")
+    p.add_argument("--max-billers", type=int, default=DEFAULT_MAX_BILLERS, metavar="N")
+    p.add_argument(
+        "--max-percent",
+        type=float,
+        default=DEFAULT_MAX_PERCENT,
+        metavar="P",
+        help="pr: the apply guard's percentage of the managed billers (billers/ of --repo)",
+    )
     p.add_argument("--artifact", default="", metavar="NAME")
     p.add_argument("--report", metavar="FILE", help="apply-*: the apply report (--report)")
     p.add_argument("--exit-code", type=int, default=0, metavar="N", help="apply-*: its exit code")
@@ -87,6 +95,8 @@ def render(args: argparse.Namespace) -> str:
             diff=read_report(args.diff),
             problems=read_report(args.problems),
             max_billers=args.max_billers,
+            max_percent=args.max_percent,
+            managed=_managed(getattr(args, "repo", None)),
             run_url=args.run_url,
             artifact=args.artifact,
         )
@@ -115,6 +125,16 @@ def render(args: argparse.Namespace) -> str:
     if args.kind == "drift-issue":
         return drift_issue(drift, run_url=args.run_url)
     return adopt_body(drift, run_url=args.run_url)
+
+
+def _managed(root: str | None) -> int | None:
+    """How many billers the checkout manages (its ``billers/*.yaml``); None outside one."""
+    from ..repo import open_repo
+
+    try:
+        return len(open_repo(root).biller_files())
+    except (Int360Error, OSError):
+        return None
 
 
 def cmd_comment(args: argparse.Namespace, repo: object, tuning: Tuning) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..guard import DEFAULT_MAX_PERCENT, GuardLimits, number
 from .budget import COMMENT_LIMIT, Body
 from .cells import cell, short
 from .sections import (
@@ -37,13 +38,16 @@ def pr_comment(
     run_url: str,
     artifact: str,
     limit: int = COMMENT_LIMIT,
+    max_percent: float = DEFAULT_MAX_PERCENT,
+    managed: int | None = None,
 ) -> str:
     """The sticky pull-request comment (also the plan job's summary).
 
     ``plan_state``: ``changes``/``unchanged``/``error`` (a plan was made), ``skipped``
     (a fork or Dependabot: no token, the git diff only), ``failed`` (no plan). ``diff``
     is ``int360 diff --format json``, None when the files do not merge or validate; then
-    ``problems`` (``validate --format json``) says why.
+    ``problems`` (``validate --format json``) says why. ``managed`` (the billers of
+    the head) lets the warning apply the guard's percentage too, as the apply will.
     """
     if plan_state not in PLAN_STATES:
         raise ValueError(f"plan_state must be one of {', '.join(PLAN_STATES)}")
@@ -70,16 +74,29 @@ def pr_comment(
         head_lines.append(f"| billers the CRM plan would write | **{plan_sum.get('change', 0)}** |")
         if plan_sum.get("error"):
             head_lines.append(f"| billers with plan errors | **{plan_sum['error']}** |")
-    head_lines += [f"| apply guard (`--max-billers`) | {max_billers} |", "", ""]
+    limits = GuardLimits(max_billers, max_percent)
+    guard_row = f"| apply guard | `--max-billers {max_billers}`"
+    if managed is not None:
+        guard_row += f", `--max-percent {number(max_percent)}` of {managed:,} managed"
+    head_lines += [guard_row + " |", "", ""]
     touched = max(diff_count or 0, plan_sum.get("change", 0) if planned else 0)
-    if touched > max_billers:
+    refused = touched > max_billers if managed is None else not limits.allows(touched, managed)
+    if refused:
+        if touched > max_billers:
+            over = f"more than the apply guard (`--max-billers {max_billers}`)"
+            rerun = f"`max_billers` ≥ {touched}"
+        else:
+            over = (
+                f"more than the apply guard's `--max-percent {number(max_percent)}` "
+                f"of the {managed:,} managed billers"
+            )
+            rerun = f"`max_percent` ≥ {_percent_needed(touched, managed or touched)}"
         head_lines += [
             "> [!WARNING]",
-            f"> This change would write **{touched}** billers, more than the apply guard "
-            f"(`--max-billers {max_billers}`). After the merge, the apply run **refuses and "
-            "writes nothing**. If the fan-out is intended, a maintainer then runs "
-            "**Actions → apply → Run workflow** on `main` with `max_billers` ≥ "
-            f"{touched}, which the `production-break-glass` environment's reviewers approve. "
+            f"> This change would write **{touched}** billers, {over}. After the merge, the "
+            "apply run **refuses and writes nothing**. If the fan-out is intended, a "
+            "maintainer then runs **Actions → apply → Run workflow** on `main` with "
+            f"{rerun}, which the `production-break-glass` environment's reviewers approve. "
             "Otherwise, split the change.",
             "",
             "",
@@ -140,3 +157,8 @@ def pr_comment(
             (biller_section(b) for b in changed), len(changed), f"`diff.json` in `{artifact}`"
         )
     return body.text()
+
+
+def _percent_needed(changing: int, managed: int) -> int:
+    """The smallest whole ``--max-percent`` that lets ``changing`` of ``managed`` through."""
+    return min(100, -(-changing * 100 // max(managed, 1)))

@@ -247,3 +247,48 @@ def test_comment_command_reads_reports_and_names_a_bad_one(
     with pytest.raises(SystemExit) as usage:
         main(["comment", "nonsense"])
     assert usage.value.code == 64
+
+
+def test_the_pr_warning_applies_the_guards_percentage_of_the_managed_billers() -> None:
+    changing = [biller(i) for i in range(20)]
+    body = pr(plan=doc(changing), plan_state="changes", diff=doc(changing), managed=40)
+    assert "| apply guard | `--max-billers 50`, `--max-percent 30` of 40 managed |" in body
+    assert "[!WARNING]" in body
+    assert (
+        "would write **20** billers, more than the apply guard's `--max-percent 30` "
+        "of the 40 managed billers" in body
+    )
+    assert "with `max_percent` ≥ 50," in body  # 20 of 40: the smallest percentage that passes
+
+
+def test_no_pr_warning_within_both_limits_or_under_the_percent_minimum() -> None:
+    twelve = [biller(i) for i in range(12)]
+    within = pr(plan=doc(twelve), plan_state="changes", diff=doc(twelve), managed=40)
+    assert "[!WARNING]" not in within  # 12 of 40 is 30 %: allowed, as the apply allows it
+    few = [biller(i) for i in range(9)]
+    small = pr(plan=doc(few), plan_state="changes", diff=doc(few), managed=10)
+    assert "[!WARNING]" not in small  # the percentage counts once 10 billers change
+
+
+def test_without_the_managed_count_only_max_billers_warns() -> None:
+    changing = [biller(i) for i in range(20)]
+    body = pr(plan=doc(changing), plan_state="changes", diff=doc(changing))
+    assert "| apply guard | `--max-billers 50` |" in body
+    assert "[!WARNING]" not in body
+
+
+def test_comment_pr_counts_the_checkouts_billers_for_the_percentage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    managed = len(list((repo / "billers").glob("*.yaml")))
+    changing = [biller(i) for i in range(managed // 2)]  # half: over 30 %, under 50 billers
+    (tmp_path / "plan.json").write_text(json.dumps(doc(changing)), encoding="utf-8")
+    (tmp_path / "diff.json").write_text(json.dumps(doc(changing)), encoding="utf-8")
+    files = ["--plan", str(tmp_path / "plan.json"), "--diff", str(tmp_path / "diff.json")]
+    state = ["--plan-state", "changes", "--max-percent", "25"]
+    code = main(["--repo", str(repo), "comment", "pr", *files, *state])
+    body = capsys.readouterr().out
+    assert code == 0
+    assert f"`--max-percent 25` of {managed} managed" in body
+    assert f"would write **{managed // 2}** billers, more than the apply guard's" in body
