@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..merge import get_path
 from ..model import Path_, dotted
+from ..render.summary import with_summary
 from .literals import is_reference
 from .sources import SecretSource, SecretUnavailable, shown
 
@@ -209,6 +210,10 @@ def inventory_of(
 # --- output -------------------------------------------------------------------------
 
 _SHOWN_BILLERS = 5
+SUMMARY = (
+    "Secrets: {referenced} referenced, {needed} needed by the next apply, "
+    "{needed_unavailable} of those not available from {source}."
+)
 
 
 def _billers_text(bids: list[int]) -> str:
@@ -232,12 +237,8 @@ def as_text(inventory: Inventory) -> str:
         lines.append(f"    paths: {', '.join(e.paths)}")
         if e.problem:
             lines.append(f"    {e.problem}")
-    s = inventory.summary
-    lines.append(
-        f"Secrets: {s['referenced']} referenced, {s['needed']} needed by the next apply, "
-        f"{s['needed_unavailable']} of those not available from {inventory.source}."
-    )
-    return "\n".join(lines) + "\n"
+    counts = {**inventory.summary, "source": inventory.source}
+    return with_summary(lines, SUMMARY, counts)
 
 
 def as_json(inventory: Inventory) -> str:
