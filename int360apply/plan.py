@@ -120,13 +120,10 @@ class Plan:
 
     @property
     def summary(self) -> dict[str, int]:
-        """Billers per status."""
-        counts = dict.fromkeys(STATUSES, 0)
-        for biller in self.billers:
-            counts[biller.status] += 1
-        if not counts["removed"]:
-            del counts["removed"]
-        return counts
+        """Billers per status (``removed`` only when a biller was)."""
+        from .tally import tally
+
+        return tally((biller.status for biller in self.billers), STATUSES, optional="removed")
 
     @property
     def changed(self) -> list[BillerPlan]:

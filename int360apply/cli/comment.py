@@ -27,7 +27,7 @@ class ReportError(Failure):
 
 def add_command(sub: Any) -> None:
     """Register ``comment`` on the ``int360`` sub-parsers."""
-    from ..render.comment import PLAN_STATES
+    from ..render.pr_comment import PLAN_STATES
 
     p = sub.add_parser("comment", help="render a GitHub comment or summary from JSON reports")
     p.add_argument("kind", choices=KINDS, metavar="KIND", help=", ".join(KINDS))
@@ -74,10 +74,12 @@ def read_report(path: str | None) -> dict[str, Any] | None:
 
 def render(args: argparse.Namespace) -> str:
     """The text of one comment kind (``ReportError`` for an unreadable report)."""
-    from ..render import comment
+    from ..render.apply_comment import apply_issue, apply_pr_note, apply_summary
+    from ..render.drift_comment import adopt_body, drift_issue
+    from ..render.pr_comment import pr_comment
 
     if args.kind == "pr":
-        return comment.pr_comment(
+        return pr_comment(
             head=args.head,
             base=args.base,
             plan=read_report(args.plan),
@@ -99,10 +101,10 @@ def render(args: argparse.Namespace) -> str:
         }
         report = read_report(args.report)
         if args.kind == "apply-summary":
-            return comment.apply_summary(report, **common)
-        return comment.apply_issue(report, pulls=args.pulls, **common)
+            return apply_summary(report, **common)
+        return apply_issue(report, pulls=args.pulls, **common)
     if args.kind == "apply-pr-note":
-        return comment.apply_pr_note(
+        return apply_pr_note(
             read_report(args.report),
             exit_code=args.exit_code,
             commit=args.commit,
@@ -111,8 +113,8 @@ def render(args: argparse.Namespace) -> str:
         )
     drift = read_report(args.drift)
     if args.kind == "drift-issue":
-        return comment.drift_issue(drift, run_url=args.run_url)
-    return comment.adopt_body(drift, run_url=args.run_url)
+        return drift_issue(drift, run_url=args.run_url)
+    return adopt_body(drift, run_url=args.run_url)
 
 
 def cmd_comment(args: argparse.Namespace, repo: object, tuning: Tuning) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .plan import DETAIL_LIMIT
+from .plan_groups import DETAIL_LIMIT
 from .summary import with_summary
 
 # Needing someone first: a failure, then a biller that moved since the plan.
