@@ -43,7 +43,7 @@ def cmd_plan(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
 def _write_json(plan: Plan, *, to_stdout: bool, path: str | None) -> None:
     """The JSON plan to standard output and/or ``--out``, from one serialisation
     streamed biller by biller (a 10,000-biller plan is about 100 MB of JSON)."""
-    from ..render.plan import json_chunks
+    from ..render.plan_json import json_chunks
 
     chunks = json_chunks(plan)
     if to_stdout:

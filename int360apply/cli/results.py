@@ -13,9 +13,10 @@ from .terminal import colour, err
 def render_plan(plan: Plan, fmt: str, verbose: bool = False, **kwargs: Any) -> str:
     """``plan`` as ``--format`` asks: json, markdown (``kwargs``: its title), or text."""
     from ..render import plan as render
+    from ..render.plan_json import as_json
 
     if fmt == "json":
-        return render.as_json(plan)
+        return as_json(plan)
     if fmt == "markdown":
         return render.markdown(plan, **kwargs)
     return render.text(plan, colour=colour(), verbose=verbose)
