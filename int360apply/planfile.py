@@ -86,15 +86,12 @@ def _schema_problem(data: Any, schema_dir: Path) -> str | None:
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    from .schemas import schema_uri
+    from .schemas import SchemaSetupError, read_schema_file, schema_uri
 
-    path = schema_dir / PLAN_SCHEMA
     try:
-        schema = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PlanFileError(f"{path}: cannot load the plan schema: {exc}") from None
-    if not isinstance(schema, dict):
-        raise PlanFileError(f"{path}: cannot load the plan schema: not a JSON object")
+        schema = read_schema_file(schema_dir / PLAN_SCHEMA, "the plan schema")
+    except SchemaSetupError as exc:
+        raise PlanFileError(str(exc)) from None
     # Schema files carry no $id (editors resolve them next to the file): register it
     # under the URI int360 gives every schema.
     uri = schema_uri(PLAN_SCHEMA)

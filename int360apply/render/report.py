@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from .plan_groups import DETAIL_LIMIT
+from .summary import with_summary
 
 # Needing someone first: a failure, then a biller that moved since the plan.
 _ORDER = {"failed": 0, "stale": 1, "refused": 2, "applied": 3}
 # Billers that need someone are listed one by one up to this many, the others up to
 # ``DETAIL_LIMIT``.
 ATTENTION_LIMIT = 100
-# The summary line's counts, in its order: each printed as ``N status``.
-_SUMMARY = ("applied", "unchanged", "stale", "failed")
+SUMMARY = "Apply: {applied:,} applied, {unchanged:,} unchanged, {stale:,} stale, {failed:,} failed."
 
 
 def text(report: Any, *, verbose: bool = False, limit: int = DETAIL_LIMIT) -> str:
@@ -36,7 +36,4 @@ def text(report: Any, *, verbose: bool = False, limit: int = DETAIL_LIMIT) -> st
     if hidden:
         what = ", ".join(f"{n:,} {status}" for status, n in hidden.items())
         lines.append(f"… and {what} not listed (--report FILE or -v lists them).")
-    summary = report.summary  # counted over every outcome: once
-    counts = ", ".join(f"{summary[status]:,} {status}" for status in _SUMMARY)
-    lines.append(f"Apply: {counts}.")
-    return "\n".join(lines) + "\n"
+    return with_summary(lines, SUMMARY, report.summary)
