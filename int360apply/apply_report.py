@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .guard import GuardRefused
+from .model import attributes
 from .plan import FORMAT_VERSION, BillerPlan, Change, Plan
 from .tally import tally
 
@@ -36,7 +37,7 @@ class Outcome:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form in the report."""
-        out: dict[str, Any] = {key: getattr(self, key) for key in _AS_THEY_ARE}
+        out = attributes(self, _AS_THEY_ARE)
         out["changes"] = [c.as_dict() for c in self.changes]
         out["errors"] = self.errors
         return out
