@@ -486,24 +486,23 @@ def _executable(name: str, module: str | None = None) -> list[str] | None:
     return [sys.executable, "-m", module] if module else None
 
 
+def _at_most(limit: float, unit: str) -> str:
+    """A goal of the table: ``≤ 0.5 s``, ``≤ 300 MiB``."""
+    return f"≤ {limit:g} {unit}"
+
+
+def _git(*args: str, timeout: float) -> str:
+    """The output of ``git ARGS`` in this checkout, stripped; ``CalledProcessError``
+    when git fails (its message in ``stderr``), ``TimeoutExpired`` when it hangs."""
+    return subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, check=True
+    ).stdout.strip()
+
+
 def _git_revision() -> str:
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        head = _git("rev-parse", "--short", "HEAD", timeout=10)
+        dirty = _git("status", "--porcelain", "--untracked-files=no", timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
@@ -549,14 +548,7 @@ def code_at(revision: str, into: Path) -> Code:
     """The source tree of ``revision`` (``git archive``, no worktree left behind), run with
     this environment's Python and dependencies."""
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", f"{revision}^{{commit}}"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout.strip()
+        sha = _git("rev-parse", "--short", f"{revision}^{{commit}}", timeout=30)
         into.mkdir(parents=True)
         archive = subprocess.run(
             ["git", "archive", "--format=tar", sha], cwd=REPO, capture_output=True, check=True
@@ -643,40 +635,29 @@ class Benchmark:
 
     def _targets(self) -> dict[str, tuple[tuple[Target, ...], Callable[..., None]]]:
         n = f"{self.billers:,}"
-        code = self.code.label
-        cold = Target("1", f"validate, cold ({n})", "s", f"≥ {COLD_RATIO_GOAL:g}× peer", code)
-        warm = Target("2", f"validate, warm ({n})", "s", f"≤ {WARM_LIMIT_S:g} s", code)
-        one = Target("3", f"validate one file (in {n})", "s", f"≤ {ONE_FILE_LIMIT_S:g} s", code)
-        plan = Target("4", f"plan --all, unchanged ({n})", "s", f"≤ {PLAN_LIMIT_S:g} s, bulk", code)
-        fresh = Target(
-            "4j",
-            f"plan --all --format json --out, all change ({n})",
-            "s",
-            f"≤ {PLAN_LIMIT_S:g} s",
-            code,
-        )
-        fresh_mem = Target(
-            "4m", f"peak RSS of 4j ({n})", "MiB", f"≤ {MEMORY_LIMIT_MIB:g} MiB", code
-        )
+        plan_s, memory = _at_most(PLAN_LIMIT_S, "s"), _at_most(MEMORY_LIMIT_MIB, "MiB")
         what = f"apply {APPLY_BILLERS:,} changed, {APPLY_LATENCY_MS} ms, c={APPLY_CONCURRENCY}"
-        goal = f"≤ {APPLY_RATIO_GOAL:g}× ideal"
-        apply = Target("5", f"{what}, warm", "s", goal, code)
-        cold_apply = Target("5c", f"{what}, no .int360/", "s", goal, code)
-        mem_v = Target("6a", f"peak RSS validate ({n})", "MiB", f"≤ {MEMORY_LIMIT_MIB:g} MiB", code)
-        mem_p = Target(
-            "6b",
-            f"peak RSS plan --all, unchanged ({n})",
-            "MiB",
-            f"≤ {MEMORY_LIMIT_MIB:g} MiB",
-            code,
-        )
+        ideal = f"≤ {APPLY_RATIO_GOAL:g}× ideal"
+        rows = {  # key: title, unit, goal
+            "1": (f"validate, cold ({n})", "s", f"≥ {COLD_RATIO_GOAL:g}× peer"),
+            "2": (f"validate, warm ({n})", "s", _at_most(WARM_LIMIT_S, "s")),
+            "3": (f"validate one file (in {n})", "s", _at_most(ONE_FILE_LIMIT_S, "s")),
+            "4": (f"plan --all, unchanged ({n})", "s", f"{plan_s}, bulk"),
+            "4j": (f"plan --all --format json --out, all change ({n})", "s", plan_s),
+            "4m": (f"peak RSS of 4j ({n})", "MiB", memory),
+            "5": (f"{what}, warm", "s", ideal),
+            "5c": (f"{what}, no .int360/", "s", ideal),
+            "6a": (f"peak RSS validate ({n})", "MiB", memory),
+            "6b": (f"peak RSS plan --all, unchanged ({n})", "MiB", memory),
+        }
+        t = {key: Target(key, *row, code=self.code.label) for key, row in rows.items()}
         return {
-            "1": ((cold,), self._validate_cold),
-            "2": ((warm,), self._validate_warm),
-            "3": ((one,), self._validate_one),
-            "4": ((plan, fresh, fresh_mem), self._plan),
-            "5": ((apply, cold_apply), self._apply),
-            "6": ((mem_v, mem_p), self._memory),
+            "1": ((t["1"],), self._validate_cold),
+            "2": ((t["2"],), self._validate_warm),
+            "3": ((t["3"],), self._validate_one),
+            "4": ((t["4"], t["4j"], t["4m"]), self._plan),
+            "5": ((t["5"], t["5c"]), self._apply),
+            "6": ((t["6a"], t["6b"]), self._memory),
         }
 
     def prepare(self, wanted: Sequence[str], fleet: Path | None = None) -> None:

@@ -14,121 +14,24 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from .apply_report import (
+    STALE_MESSAGE,
+    Outcome,
+    Report,
+    failed_outcome,
+    planned_outcome,
+    stale_outcome,
+)
 from .config import Config
 from .crm import AuditNote
 from .crm.errors import CrmError, PreconditionFailed
 from .crm.port import CrmPort, PatchRequest
-from .guard import GuardLimits, GuardRefused
-from .plan import FORMAT_VERSION, BillerPlan, Change, Plan, diff_settings, patch_from_changes
+from .guard import GuardLimits
+from .plan import BillerPlan, Change, Plan, diff_settings, patch_from_changes
 from .secrets import SecretUnavailable, SharedResolver, source_from_environment
 
-REPORT_STATUSES = ("applied", "unchanged", "stale", "failed", "refused")
-STALE_MESSAGE = (
-    "the biller changed in the CRM after the plan was made; nothing was written. "
-    "Plan again and review"
-)
 SANDBOX_PLACEHOLDER = "sandbox-placeholder-not-a-secret"
 PLACEHELD_SHOWN = 5  # secret names a placeholder warning lists
-
-
-@dataclass
-class Outcome:
-    """What happened to one biller."""
-
-    bid: int
-    name: str
-    partner: str
-    status: str
-    changes: list[Change] = field(default_factory=list)
-    errors: list[dict[str, str]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON form in the report."""
-        return {
-            "bid": self.bid,
-            "name": self.name,
-            "partner": self.partner,
-            "status": self.status,
-            "changes": [c.as_dict() for c in self.changes],
-            "errors": self.errors,
-        }
-
-
-@dataclass
-class Report:
-    """The outcome of an apply, in the frame of a plan."""
-
-    crm: str
-    commit: str | None
-    outcomes: list[Outcome]
-    warnings: list[str] = field(default_factory=list)
-    guard: dict[str, Any] | None = None  # GuardLimits.report, plus exempt on the sandbox
-    refused: bool = False
-    scope: dict[str, Any] | None = None
-
-    @classmethod
-    def of_refusal(cls, plan: Plan, refusal: GuardRefused) -> Report:
-        """The report of a run the guard stopped: nothing was written."""
-        outcomes = [_planned_outcome(entry) for entry in plan.billers if entry.status != "removed"]
-        for outcome in outcomes:
-            if outcome.status == "change":
-                outcome.status = "refused"
-        return cls(
-            plan.crm,
-            plan.commit,
-            outcomes,
-            guard=refusal.as_dict(),
-            refused=True,
-            scope=plan.scope,
-        )
-
-    @property
-    def summary(self) -> dict[str, int]:
-        """Billers per outcome status (``refused`` only when the guard stopped the run)."""
-        counts = dict.fromkeys(REPORT_STATUSES, 0)
-        for outcome in self.outcomes:
-            counts[outcome.status] += 1
-        if not counts["refused"]:
-            del counts["refused"]
-        return counts
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing failed, nothing was stale and the guard let the run through."""
-        s = self.summary
-        return s["failed"] == 0 and s["stale"] == 0 and not self.refused
-
-    @property
-    def status(self) -> str:
-        """``ok``, ``failed`` (any failed or stale) or ``refused`` (by the guard)."""
-        return "refused" if self.refused else "ok" if self.ok else "failed"
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON report (``--report FILE``); CI reads ``status`` and ``guard``."""
-        from . import __version__
-
-        out: dict[str, Any] = {
-            "format_version": FORMAT_VERSION,
-            "status": self.status,
-            "crm": self.crm,
-            "commit": self.commit,
-        }
-        if self.scope is not None:
-            out["scope"] = self.scope
-        out["int360"] = __version__
-        if self.guard is not None:
-            out["guard"] = self.guard
-        out["summary"] = self.summary
-        out["billers"] = [o.as_dict() for o in self.outcomes]
-        return out
-
-
-def _planned_outcome(entry: BillerPlan) -> Outcome:
-    """A biller as planned, before any write (``change`` entries keep their status)."""
-    if entry.status == "error":
-        errors = [{"code": e.code, "message": e.message} for e in entry.errors]
-        return Outcome(entry.bid, entry.name, entry.partner, "failed", errors=errors)
-    return Outcome(entry.bid, entry.name, entry.partner, entry.status, list(entry.changes))
 
 
 @dataclass
@@ -259,7 +162,7 @@ class Applier:
                 entry, self._client, self._options, self._secrets, self._commit, self._config
             )
         except Exception as exc:  # contained: one biller's bug never stops the others
-            return _failed(entry, "internal-error", f"{type(exc).__name__}: {exc}")
+            return failed_outcome(entry, "internal-error", f"{type(exc).__name__}: {exc}")
         finally:
             with self._lock:
                 self._done += 1
@@ -275,7 +178,7 @@ class Applier:
 
     def _outcome(self, entry: BillerPlan, future: Future[Outcome]) -> Outcome:
         if future.cancelled():
-            return _failed(entry, "interrupted", "interrupted before it was written")
+            return failed_outcome(entry, "interrupted", "interrupted before it was written")
         return future.result()
 
     def finish(self, plan: Plan, stale: Mapping[int, str] | None = None) -> Report:
@@ -288,29 +191,11 @@ class Applier:
         outcomes = []
         for entry in plan.billers:
             if stale and entry.bid in stale and entry.status == "change":
-                outcomes.append(
-                    Outcome(
-                        entry.bid,
-                        entry.name,
-                        entry.partner,
-                        "stale",
-                        errors=[{"code": "stale", "message": STALE_MESSAGE}],
-                    )
-                )
+                outcomes.append(stale_outcome(entry))
             elif entry.bid in applied and entry.status == "change":
                 outcomes.append(applied[entry.bid])
-            elif entry.status == "error":
-                outcomes.append(
-                    Outcome(
-                        entry.bid,
-                        entry.name,
-                        entry.partner,
-                        "failed",
-                        errors=[{"code": e.code, "message": e.message} for e in entry.errors],
-                    )
-                )
-            elif entry.status == "unchanged":
-                outcomes.append(Outcome(entry.bid, entry.name, entry.partner, "unchanged"))
+            elif entry.status in ("error", "unchanged"):
+                outcomes.append(planned_outcome(entry))
         report = Report(plan.crm, plan.commit, outcomes, scope=plan.scope)
         if self._secrets.placeheld:
             names = sorted(self._secrets.placeheld)
@@ -323,12 +208,6 @@ class Applier:
                 + (f" and {more:,} more" if more > 0 else "")
             )
         return report
-
-
-def _failed(entry: BillerPlan, code: str, message: str) -> Outcome:
-    """A biller that was to change and failed, with its one error."""
-    errors = [{"code": code, "message": message}]
-    return Outcome(entry.bid, entry.name, entry.partner, "failed", list(entry.changes), errors)
 
 
 def _apply_one(

@@ -1,25 +1,27 @@
-"""The orchestrator: validated config → scope → plan → apply | drift | import.
+"""The orchestrator: validated config → scope → plan → apply | drift | diff | secrets.
 
-Every function returns values (a ``Plan``, a ``Report``, what was written);
-the commands in ``cli`` render them and map them to exit codes. The CRM is a
-connected ``crmconn.Crm``; the engine never opens one itself.
+Every function returns values (a ``Plan``, a ``Report``, an inventory); the
+commands in ``cli`` render them and map them to exit codes. The CRM is a
+connected ``crmconn.Crm``; the engine never opens one itself. Writing the CRM's
+live settings into files (``drift --adopt``, ``import``) is ``live_import``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
-from .apply import Applier, ApplyOptions, Report
+from .apply import Applier, ApplyOptions
+from .apply_report import Report
 from .config import Config
 from .crmconn import Crm
-from .errors import Failure, Int360Error, Reported, UsageError
+from .errors import Int360Error, Reported
 from .guard import GuardLimits
 from .load import load_config
 from .plan import BillerPlan, Plan
-from .repo import Repo, RepoError, biller_paths, git
+from .repo import Repo, RepoError, git
 from .runtime import Tuning
 from .scope import Scope
 
@@ -42,6 +44,11 @@ def valid_config(repo: Repo, *, positions: bool = False, tuning: Tuning | None =
     if tuning is not None:
         tuning.freeze_loaded()  # the config lives, unchanged, until the command ends
     return config
+
+
+def load(repo: Repo) -> Config:
+    """The configuration as it is, unvalidated (``import`` adds to a repository in work)."""
+    return load_config(repo)
 
 
 def commit_of(repo: Repo) -> str | None:
@@ -77,38 +84,34 @@ def actor_of(repo: Repo) -> str:
     return name or os.environ.get("USER", "unknown")
 
 
-def scope(
-    config: Config,
-    *,
-    bids: Sequence[int] = (),
-    partners: Sequence[str] = (),
-    changed_since: str | None = None,
-) -> Scope:
-    """The billers a run covers (every biller when nothing is named)."""
-    from .scope import select
+@dataclass(frozen=True)
+class Planning:
+    """How a run plans: the commit it is made from (None: a plan of no commit) and
+    whether secrets already set in the CRM are written again (``--rotate-secrets``)."""
 
-    return select(config, bids=bids, partners=partners, changed_since=changed_since)
+    commit: str | None
+    rotate_secrets: bool = False
 
 
 def plan(
     config: Config,
     chosen: Scope,
     crm: Crm,
-    *,
-    commit: str | None,
-    rotate_secrets: bool = False,
+    planning: Planning,
     on_entry: Callable[[BillerPlan], None] | None = None,
 ) -> Plan:
-    """Desired vs live for every biller of ``chosen`` (``plan``, ``apply``, ``drift``)."""
+    """Desired vs live for every biller of ``chosen`` (``plan``, ``apply``, ``drift``);
+    ``on_entry`` sees each biller's entry as soon as it is planned."""
     from .planner import build_plan
 
+    commit = planning.commit
     made = build_plan(
         config,
         chosen,
         crm.client,
         crm=crm.label,
         commit=commit,
-        rotate_secrets=rotate_secrets,
+        rotate_secrets=planning.rotate_secrets,
         on_entry=on_entry,
         embedded_sandbox=crm.embedded,
     )
@@ -140,6 +143,21 @@ def diff(config: Config, base: str | None) -> Plan:
     for entry in found.billers:
         entry.etag = None  # no CRM version: the plan cannot be applied as it is
     return found
+
+
+def drift(config: Config, crm: Crm, *, commit: str | None) -> Plan:
+    """The plan of every biller: what changed in the CRM behind the repository's back."""
+    return plan(config, Scope(set(config.billers)), crm, Planning(commit))
+
+
+def secrets(config: Config, scope: Scope, crm: Crm) -> Inventory:
+    """Every secret the billers of ``scope`` reference: set in the CRM, and whether the
+    configured source can provide it (asked once per name; values are dropped)."""
+    from .secrets import source_from_environment
+    from .secrets.inventory import inventory_of
+
+    source = source_from_environment()  # a misconfigured source: one line, before any read
+    return inventory_of(config, scope.bids, crm.client, source, crm=crm.label)
 
 
 # --- apply -------------------------------------------------------------------
@@ -180,7 +198,7 @@ def apply(
     ``show_plan`` sees the plan before any confirmation. The report's ``guard``
     has the counts and limits (``exempt`` on the embedded sandbox).
     """
-    commit = commit_of(repo)
+    planning = Planning(commit_of(repo), request.rotate_secrets)
     managed = len(config.billers)
     limits = request.limits
     options = ApplyOptions(
@@ -195,35 +213,21 @@ def apply(
     )
     stale: dict[int, str] | None = None
     if request.saved is not None:
-        made, stale = replan_saved(
-            config,
-            crm,
-            request.saved,
-            request.saved_name,
-            commit=commit,
-            rotate_secrets=request.rotate_secrets,
-        )
+        made, stale = replan_saved(config, crm, request.saved, request.saved_name, planning)
     else:
         chosen = request.scope
         assert chosen is not None
         if request.yes and (crm.embedded or limits.allows(len(chosen.bids), managed)):
             # No confirmation to wait for and no guard to trip: overlap the writes
             # with planning the rest.
-            with Applier(crm.client, options, commit, config) as applier:
+            with Applier(crm.client, options, planning.commit, config) as applier:
                 try:
-                    made = plan(
-                        config,
-                        chosen,
-                        crm,
-                        commit=commit,
-                        rotate_secrets=request.rotate_secrets,
-                        on_entry=applier.submit,
-                    )
+                    made = plan(config, chosen, crm, planning, on_entry=applier.submit)
                     show_plan(made)
                     return _guarded(applier.finish(made), made, crm, limits, managed)
                 except KeyboardInterrupt:
-                    raise Interrupted(applier.interrupted(crm.label, commit)) from None
-        made = plan(config, chosen, crm, commit=commit, rotate_secrets=request.rotate_secrets)
+                    raise Interrupted(applier.interrupted(crm.label, planning.commit)) from None
+        made = plan(config, chosen, crm, planning)
     show_plan(made)
     if not crm.embedded:
         made.raise_if_unsafe(managed, limits)
@@ -263,9 +267,7 @@ def replan_saved(
     crm: Crm,
     saved: Plan,
     name: str,
-    *,
-    commit: str | None,
-    rotate_secrets: bool = False,
+    planning: Planning,
 ) -> tuple[Plan, dict[int, str]]:
     """The fresh plan a saved plan approves, and its stale billers (not to be written).
 
@@ -283,178 +285,6 @@ def replan_saved(
         description=str(saved.scope.get("description", "")),
         selector=tuple(str(a) for a in saved.scope.get("selector", ())),
     )
-    fresh = plan(config, chosen, crm, commit=commit, rotate_secrets=rotate_secrets)
+    fresh = plan(config, chosen, crm, planning)
     verified = verify(saved, fresh, name, config)
     return verified.plan, verified.stale
-
-
-# --- drift and adopt ---------------------------------------------------------
-
-
-def drift(config: Config, crm: Crm, *, commit: str | None) -> Plan:
-    """The plan of every biller: what changed in the CRM behind the repository's back."""
-    return plan(config, Scope(set(config.billers)), crm, commit=commit)
-
-
-class Adopted(NamedTuple):
-    """One drifted biller's file: rewritten to the live settings, or why not."""
-
-    path: str
-    error: str | None
-    dropped: tuple[str, ...] = ()  # live fields the schema does not know: left out
-
-
-def adopt(config: Config, crm: Crm, drifted: Plan) -> Iterator[Adopted]:
-    """Rewrite each changed biller's file so that it merges to the live settings.
-
-    Every file is worked out and checked as ``validate`` would before the first is
-    written; one that would not validate (a locked path, a required field removed
-    in the CRM) is left as it is and named with the reason.
-    """
-    from .adopt import adopt as adopted_file
-
-    results = []
-    for entry in drifted.changed:
-        live, _etag = crm.client.get_settings(entry.bid)
-        results.append(adopted_file(config, config.billers[entry.bid], live))
-    for result in results:
-        if result.text is None:
-            yield Adopted(result.path, result.reason)
-        else:
-            result.write(config)
-            yield Adopted(result.path, None, result.dropped)
-
-
-def shared_drift(config: Config, drifted: Plan) -> list[str]:
-    """A line per partner whose every biller drifted the same way (the template did)."""
-    from .adopt import shared_drift as shared
-
-    return shared(config, drifted.changed)
-
-
-# --- import ------------------------------------------------------------------
-
-
-class Imported(NamedTuple):
-    """One biller of an import: the file written (relative, posix), or the problem.
-
-    ``skipped``: a file exists and an import by integrator ID leaves it (no failure).
-    """
-
-    bid: int
-    written: str | None
-    problem: str | None
-    skipped: bool = False
-    dropped: tuple[str, ...] = ()  # live fields the schema does not know: left out
-
-
-def load(repo: Repo) -> Config:
-    """The configuration as it is, unvalidated (``import`` adds to a repository in work)."""
-    return load_config(repo)
-
-
-def check_import(
-    config: Config, *, bids: Sequence[int], integrator_id: int | None, partner: str | None
-) -> None:
-    """``UsageError`` for an import that names nothing it could write (before the CRM)."""
-    if not bids and integrator_id is None:
-        raise UsageError("name billers (BID…) or --integrator-id N")
-    for bid in bids:
-        if bid < 1:
-            raise UsageError(f"BID {bid}: a BID is a positive whole number")
-    if partner and partner not in config.partners:
-        raise UsageError(f"--partner {partner}: no such partner; see int360 partners")
-    if integrator_id is not None and not partner and _partner_of(config, integrator_id) is None:
-        raise UsageError(
-            f"--integrator-id {integrator_id}: no partner has this integrator ID; "
-            "add it to the partner's integrator_ids or pass --partner SLUG"
-        )
-
-
-def import_billers(
-    config: Config,
-    crm: Crm,
-    *,
-    bids: Sequence[int],
-    integrator_id: int | None,
-    partner: str | None,
-    force: bool,
-) -> Iterator[Imported]:
-    """Write biller files with the minimal overrides of the CRM's live settings.
-
-    ``bids``, else every biller of ``integrator_id`` (``Failure`` when the CRM has
-    none); ``partner`` (a known slug), else the partner of the profile's integrator
-    ID. Each file is checked as ``validate`` would before it is written; one that
-    would not validate is not written. An existing file is refused for a named BID
-    and skipped by an import by integrator ID (``force`` overwrites it). Yields each
-    biller as it is done.
-    """
-    from .adopt import import_file
-    from .crm.errors import CrmError, NotFound
-
-    check_import(config, bids=bids, integrator_id=integrator_id, partner=partner)
-    root = config.repo.root
-    client = crm.client
-    profiles = []
-    for bid in bids:
-        try:
-            profiles.append(client.get_biller(bid))
-        except NotFound:
-            yield Imported(bid, None, f"{bid}: not imported: no biller {bid} in the CRM")
-    if not bids:
-        profiles = list(client.list_billers(integrator_id=integrator_id))
-        if not profiles:
-            raise Failure(f"no biller in the CRM has integrator ID {integrator_id}")
-    for profile in profiles:
-        slug = partner or _partner_of(config, profile.integrator_id)
-        existing = biller_paths(config.repo, profile.bid)
-        if slug is None:
-            yield Imported(
-                profile.bid,
-                None,
-                f"{profile.bid}: no partner has integrator ID {profile.integrator_id}; "
-                "pass --partner SLUG",
-            )
-            continue
-        if existing and not force:
-            where = existing[0].relative_to(root).as_posix()
-            if bids:
-                yield Imported(profile.bid, None, f"{where}: exists; pass --force to overwrite")
-            else:
-                yield Imported(
-                    profile.bid, None, f"{where}: exists; skipped (--force overwrites it)", True
-                )
-            continue
-        target = existing[0] if existing else root / "billers" / f"{profile.bid}.yaml"
-        rel = target.relative_to(root).as_posix()
-        try:
-            live, _etag = client.get_settings(profile.bid)
-        except CrmError as exc:
-            yield Imported(profile.bid, None, f"{profile.bid}: not imported: {exc}")
-            continue
-        result = import_file(config, profile, slug, live, rel)
-        if result.text is None:
-            yield Imported(profile.bid, None, f"{rel}: not imported: {result.reason}")
-            continue
-        result.write(config)
-        yield Imported(profile.bid, rel, None, dropped=result.dropped)
-
-
-def _partner_of(config: Config, integrator_id: int) -> str | None:
-    for slug, partner in config.partners.items():
-        if integrator_id in partner.integrator_ids:
-            return slug
-    return None
-
-
-# --- secrets -------------------------------------------------------------------
-
-
-def secrets(config: Config, scope: Scope, crm: Crm) -> Inventory:
-    """Every secret the billers of ``scope`` reference: set in the CRM, and whether the
-    configured source can provide it (asked once per name; values are dropped)."""
-    from .secrets import source_from_environment
-    from .secrets.inventory import inventory_of
-
-    source = source_from_environment()  # a misconfigured source: one line, before any read
-    return inventory_of(config, scope.bids, crm.client, source, crm=crm.label)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .config import Biller, Config
@@ -76,14 +76,8 @@ class Counts:
         self.inactive += row.inactive
 
     def as_dict(self) -> dict[str, int]:
-        """The JSON form."""
-        return {
-            "managed": self.managed,
-            "unmanaged": self.unmanaged,
-            "no_profile": self.no_profile,
-            "mismatch": self.mismatch,
-            "inactive": self.inactive,
-        }
+        """The JSON form: every field, in order."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,8 @@ def load_config(
     """Load the defaults, every partner and the given billers (all when None), each
     file through the file stage of ``validate``; see ``LoadOptions`` for ``options``."""
     schemas = schemas_for(repo.schema_dir)
-    fast = fast_check_for(repo.schema_dir) if options.fast else None
+    # Trusted files get no schema check: a run on a validated tree never builds one.
+    fast = fast_check_for(repo.schema_dir) if options.fast and not options.trusted else None
     trusted = options.trusted
 
     def checked(path: Path, kind: str, read: Any) -> tuple[Document | None, list[Problem]]:

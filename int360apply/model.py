@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +102,12 @@ class Document:
             probe = probe[:-1]
             key = True
         return Location(self.path, 1, 1)
+
+
+def attributes(record: object, names: Iterable[str]) -> dict[str, Any]:
+    """``{name: record.name}`` for each of ``names``, in that order: the JSON form of
+    the fields of a record that are JSON values as they are."""
+    return {name: getattr(record, name) for name in names}
 
 
 def dotted(path: Path_) -> str:

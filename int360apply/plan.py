@@ -15,7 +15,7 @@ from . import __version__
 from .errors import Int360Error
 from .guard import GuardLimits, GuardRefused, raise_if_unsafe
 from .jsonvalue import json_equal
-from .model import Path_, dotted, is_mapping
+from .model import Path_, attributes, dotted, is_mapping
 
 # 2: a plan records its scope, the digest of its inputs and the int360 version.
 FORMAT_VERSION = 2
@@ -90,15 +90,15 @@ class BillerPlan:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form of ``schemas/plan.schema.json``."""
-        return {
-            "bid": self.bid,
-            "name": self.name,
-            "partner": self.partner,
-            "status": self.status,
-            "etag": self.etag,
-            "changes": [c.as_dict() for c in self.changes],
-            "errors": [{"code": e.code, "message": e.message} for e in self.errors],
-        }
+        out = attributes(self, _BILLER_FIELDS)
+        out["changes"] = [c.as_dict() for c in self.changes]
+        out["errors"] = [attributes(e, _ERROR_FIELDS) for e in self.errors]
+        return out
+
+
+# A biller's JSON fields, in the order of the document, before its changes and errors.
+_BILLER_FIELDS = ("bid", "name", "partner", "status", "etag")
+_ERROR_FIELDS = ("code", "message")
 
 
 STATUSES = ("change", "unchanged", "error", "removed")
@@ -120,13 +120,10 @@ class Plan:
 
     @property
     def summary(self) -> dict[str, int]:
-        """Billers per status."""
-        counts = dict.fromkeys(STATUSES, 0)
-        for biller in self.billers:
-            counts[biller.status] += 1
-        if not counts["removed"]:
-            del counts["removed"]
-        return counts
+        """Billers per status (``removed`` only when a biller was)."""
+        from .tally import tally
+
+        return tally((biller.status for biller in self.billers), STATUSES, optional="removed")
 
     @property
     def changed(self) -> list[BillerPlan]:
@@ -145,16 +142,14 @@ class Plan:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON document ``apply --plan`` executes."""
-        return {
-            "format_version": FORMAT_VERSION,
-            "crm": self.crm,
-            "commit": self.commit,
-            "scope": self.scope,
-            "inputs_digest": self.inputs_digest,
-            "int360": self.int360,
-            "summary": self.summary,
-            "billers": [b.as_dict() for b in self.billers],
-        }
+        out: dict[str, Any] = {"format_version": FORMAT_VERSION}
+        out.update(attributes(self, _PLAN_FIELDS))
+        out["billers"] = [b.as_dict() for b in self.billers]
+        return out
+
+
+# The plan's JSON fields between its format_version and its billers, in order.
+_PLAN_FIELDS = ("crm", "commit", "scope", "inputs_digest", "int360", "summary")
 
 
 class PlanFormatError(Int360Error, ValueError):

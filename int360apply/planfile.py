@@ -24,7 +24,7 @@ from .digest import inputs_digest
 from .errors import Failure
 from .jsonvalue import json_equal
 from .model import is_mapping
-from .plan import FORMAT_VERSION, BillerPlan, Plan, plan_from_dict
+from .plan import FORMAT_VERSION, BillerPlan, Change, Plan, plan_from_dict
 from .repo import RepoError, git
 
 PLAN_SCHEMA = "plan.schema.json"
@@ -86,15 +86,12 @@ def _schema_problem(data: Any, schema_dir: Path) -> str | None:
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    from .schemas import schema_uri
+    from .schemas import SchemaSetupError, read_schema_file, schema_uri
 
-    path = schema_dir / PLAN_SCHEMA
     try:
-        schema = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PlanFileError(f"{path}: cannot load the plan schema: {exc}") from None
-    if not isinstance(schema, dict):
-        raise PlanFileError(f"{path}: cannot load the plan schema: not a JSON object")
+        schema = read_schema_file(schema_dir / PLAN_SCHEMA, "the plan schema")
+    except SchemaSetupError as exc:
+        raise PlanFileError(str(exc)) from None
     # Schema files carry no $id (editors resolve them next to the file): register it
     # under the URI int360 gives every schema.
     uri = schema_uri(PLAN_SCHEMA)
@@ -243,6 +240,12 @@ def _first_difference(saved: BillerPlan, fresh: BillerPlan, config: Config) -> s
         if found is None:
             why = (
                 _unknown(change.path, config)
+                or (
+                    "the saved plan writes it again (made with --rotate-secrets: apply with "
+                    "--rotate-secrets too)"
+                    if _rotation(change)
+                    else ""
+                )
                 or "the saved plan changes it, the repository does not"
             )
             return f"{change.path}: {why}"
@@ -255,8 +258,18 @@ def _first_difference(saved: BillerPlan, fresh: BillerPlan, config: Config) -> s
     planned = {c.path for c in saved.changes}
     for change in fresh.changes:
         if change.path not in planned:
+            if _rotation(change):
+                return (
+                    f"{change.path}: --rotate-secrets writes it again, the saved plan "
+                    "(made without --rotate-secrets) does not: apply without it"
+                )
             return f"{change.path}: the repository changes it, the saved plan does not"
     return None
+
+
+def _rotation(change: Change) -> bool:
+    """A secret written again under the name it already has: what --rotate-secrets adds."""
+    return change.secret and change.before is not None and json_equal(change.before, change.after)
 
 
 def _desired_difference(saved: BillerPlan, config: Config) -> str | None:

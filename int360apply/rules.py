@@ -43,25 +43,39 @@ def _cross(dotted_path: str, message: str) -> Finding:
     return Finding("cross-field", _p(dotted_path), message)
 
 
+def _require(
+    settings: Settings, dotted_path: str, because: str, *, hint: str = "", then: str = ""
+) -> Iterator[Finding]:
+    """A ``cross-field`` finding when the field at ``dotted_path`` is unset although
+    ``because`` (``"ftp.enabled is true"``) needs it: ``hint`` (what to write) follows
+    the field's name in the message, ``then`` the word "required"."""
+    if _get(settings, dotted_path) is None:
+        named = f"{dotted_path} {hint}" if hint else dotted_path
+        yield _cross(dotted_path, f"{because}, so {named} is required{then}")
+
+
+def _forbid(
+    settings: Settings, dotted_path: str, because: str, *, then: str = ""
+) -> Iterator[Finding]:
+    """A ``cross-field`` finding when the field at ``dotted_path`` is set although
+    ``because`` (``"ftp.auth.method is password"``) rules it out; ``then`` ends the message."""
+    if _get(settings, dotted_path) is not None:
+        yield _cross(dotted_path, f"{dotted_path} is not allowed when {because}; remove it{then}")
+
+
 # --- cross-field ---------------------------------------------------------
+
+_ENDPOINT = "advanced.real_time_endpoint"
 
 
 def real_time_endpoint(settings: Settings) -> Iterator[Finding]:
     """``real_time`` needs ``real_time_endpoint``; ``batch`` forbids it."""
     kind = _get(settings, "advanced.integration_type")
-    endpoint = _get(settings, "advanced.real_time_endpoint")
-    if kind == "real_time" and endpoint is None:
-        yield _cross(
-            "advanced.real_time_endpoint",
-            "advanced.integration_type is real_time, so advanced.real_time_endpoint "
-            "(an https URL) is required",
-        )
-    if kind == "batch" and endpoint is not None:
-        yield _cross(
-            "advanced.real_time_endpoint",
-            "advanced.real_time_endpoint is not allowed when advanced.integration_type is "
-            "batch; remove it",
-        )
+    because = f"advanced.integration_type is {kind}"
+    if kind == "real_time":
+        yield from _require(settings, _ENDPOINT, because, hint="(an https URL)")
+    elif kind == "batch":
+        yield from _forbid(settings, _ENDPOINT, because)
 
 
 def payment_range(settings: Settings) -> Iterator[Finding]:
@@ -81,19 +95,14 @@ def ftp_connection(settings: Settings) -> Iterator[Finding]:
     if _get(settings, "ftp.enabled") is not True:
         return
     for field in ("host", "username", "auth"):
-        if _get(settings, f"ftp.{field}") is None:
-            yield _cross(
-                f"ftp.{field}",
-                f"ftp.enabled is true, so ftp.{field} is required",
-            )
-    if (
-        _get(settings, "ftp.protocol") == "sftp"
-        and _get(settings, "ftp.host_key_fingerprint") is None
-    ):
-        yield _cross(
+        yield from _require(settings, f"ftp.{field}", "ftp.enabled is true")
+    if _get(settings, "ftp.protocol") == "sftp":
+        yield from _require(
+            settings,
             "ftp.host_key_fingerprint",
-            "ftp.protocol is sftp, so ftp.host_key_fingerprint (SHA256:…) is required "
-            "to pin the server key",
+            "ftp.protocol is sftp",
+            hint="(SHA256:…)",
+            then=" to pin the server key",
         )
 
 
@@ -105,26 +114,21 @@ def ftp_auth_shape(settings: Settings) -> Iterator[Finding]:
     wanted, other = (
         ("password", "private_key") if auth["method"] == "password" else ("private_key", "password")
     )
-    if auth.get(wanted) is None:
-        yield _cross(
-            f"ftp.auth.{wanted}",
-            f"ftp.auth.method is {auth['method']}, so ftp.auth.{wanted} "
-            "({secret: NAME}) is required",
-        )
-    if auth.get(other) is not None:
-        yield _cross(
-            f"ftp.auth.{other}",
-            f"ftp.auth.{other} is not allowed when ftp.auth.method is {auth['method']}; "
-            f"remove it (write {other}: null to drop an inherited one)",
-        )
+    because = f"ftp.auth.method is {auth['method']}"
+    yield from _require(settings, f"ftp.auth.{wanted}", because, hint="({secret: NAME})")
+    yield from _forbid(
+        settings,
+        f"ftp.auth.{other}",
+        because,
+        then=f" (write {other}: null to drop an inherited one)",
+    )
 
 
 def pgp_key(settings: Settings) -> Iterator[Finding]:
     """``pgp_encrypt`` needs ``pgp_public_key``."""
-    if _get(settings, "ftp.pgp_encrypt") is True and _get(settings, "ftp.pgp_public_key") is None:
-        yield _cross(
-            "ftp.pgp_public_key",
-            "ftp.pgp_encrypt is true, so ftp.pgp_public_key ({secret: NAME}) is required",
+    if _get(settings, "ftp.pgp_encrypt") is True:
+        yield from _require(
+            settings, "ftp.pgp_public_key", "ftp.pgp_encrypt is true", hint="({secret: NAME})"
         )
 
 
@@ -132,11 +136,12 @@ def csv_delimiter(settings: Settings) -> Iterator[Finding]:
     """``csv`` needs a delimiter; other formats forbid one."""
     fmt = _get(settings, "data_pump.format")
     delimiter = _get(settings, "data_pump.delimiter")
-    if fmt == "csv" and delimiter is None:
-        yield _cross(
+    if fmt == "csv":
+        yield from _require(
+            settings,
             "data_pump.delimiter",
-            "data_pump.format is csv, so data_pump.delimiter is required "
-            '(one of ",", "|", ";", "\\t")',
+            "data_pump.format is csv",
+            then=' (one of ",", "|", ";", "\\t")',
         )
     if fmt is not None and fmt != "csv" and delimiter is not None:
         yield _cross(

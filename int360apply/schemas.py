@@ -181,15 +181,21 @@ def load_schemas(schema_dir: Path) -> Schemas:
     """
     documents: dict[str, dict[str, Any]] = {}
     for name, filename in SCHEMA_FILES.items():
-        path = schema_dir / filename
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise SchemaSetupError(f"{path}: cannot load schema: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise SchemaSetupError(f"{path}: cannot load schema: not a JSON object")
+        doc = read_schema_file(schema_dir / filename)
         documents[name] = {**doc, "$id": schema_uri(filename)}
     return Schemas(documents=documents)
+
+
+def read_schema_file(path: Path, what: str = "schema") -> dict[str, Any]:
+    """The JSON object in the schema file ``path``; ``SchemaSetupError`` ("PATH: cannot
+    load WHAT: why") when it cannot be read, is not JSON or is not an object."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SchemaSetupError(f"{path}: cannot load {what}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise SchemaSetupError(f"{path}: cannot load {what}: not a JSON object")
+    return doc
 
 
 @functools.lru_cache(maxsize=8)

@@ -148,3 +148,15 @@ def test_the_table_names_the_code_of_each_row_when_two_are_compared() -> None:
     assert "before abc1234" in lines[2] and "21.000 s" in lines[2]
     assert "after def5678" in lines[3] and "4.500 s" in lines[3]
     assert "code" not in table([Target("4", "plan", "s", "≤ 10 s", samples=[1.0])])
+
+
+@pytest.mark.slow
+def test_the_transport_benchmark_measures_both_clients(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import transport
+
+    assert transport.main(["--requests", "40", "--repeat", "1"]) == 0
+    printed = capsys.readouterr().out
+    for client in ("requests", "urllib3"):
+        line = next(line for line in printed.splitlines() if line.strip().startswith(client))
+        assert float(line.split()[1]) > 0, line
+    assert "requests / urllib3:" in printed

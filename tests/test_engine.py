@@ -1,4 +1,5 @@
-"""The engine through an in-memory CRM (``tests/fakes.py``): apply, drift and adopt, import."""
+"""The engine through an in-memory CRM (``tests/fakes.py``): apply and drift, and
+``live_import``'s adopt and import."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from int360apply import engine
+from int360apply import engine, live_import
+from int360apply.apply_report import Report
 from int360apply.config import Config
 from int360apply.crm import Profile
 from int360apply.crmconn import Crm
@@ -41,6 +43,14 @@ def _drifted(config: Config) -> Crm:
 def _request(scope: Scope | None, *, yes: bool, saved: Plan | None = None) -> engine.ApplyRequest:
     return engine.ApplyRequest(
         scope=scope, saved=saved, yes=yes, concurrency=2, rotate_secrets=False
+    )
+
+
+def _apply_saved(repo: Repo, config: Config, crm: Crm, saved: Plan) -> Report | None:
+    """``apply --plan FILE --yes``: ``saved`` applied with nothing shown or asked."""
+    request = _request(None, yes=True, saved=saved)
+    return engine.apply(
+        repo, config, crm, request, show_plan=lambda p: None, confirm=lambda c: True
     )
 
 
@@ -134,16 +144,11 @@ def test_the_embedded_sandbox_is_exempt_from_the_guard(repo: Repo, config: Confi
 
 def test_a_saved_plan_of_another_crm_is_refused(repo: Repo, config: Config) -> None:
     crm = _drifted(config)
-    saved = engine.plan(config, Scope({BID}), Crm(crm.client, "elsewhere", False), commit=None)
+    saved = engine.plan(
+        config, Scope({BID}), Crm(crm.client, "elsewhere", False), engine.Planning(None)
+    )
     with pytest.raises(Failure, match='made against the CRM "elsewhere", not fake CRM'):
-        engine.apply(
-            repo,
-            config,
-            crm,
-            _request(None, yes=True, saved=saved),
-            show_plan=lambda p: None,
-            confirm=lambda c: True,
-        )
+        _apply_saved(repo, config, crm, saved)
     assert "patch_settings" not in crm.client.calls  # type: ignore[attr-defined]
 
 
@@ -151,27 +156,13 @@ def test_a_saved_plan_writes_the_fresh_plan_and_only_when_it_matches(
     repo: Repo, config: Config
 ) -> None:
     crm = _drifted(config)
-    saved = engine.bind(engine.plan(config, Scope({BID}), crm, commit=None), config)
-    edited = engine.bind(engine.plan(config, Scope({BID}), crm, commit=None), config)
+    saved = engine.bind(engine.plan(config, Scope({BID}), crm, engine.Planning(None)), config)
+    edited = engine.bind(engine.plan(config, Scope({BID}), crm, engine.Planning(None)), config)
     edited.billers[0].changes[0] = Change("advanced.account_number_label", "Account", "Exfiltrated")
     with pytest.raises(Failure, match=r"biller 200145, advanced\.account_number_label: the saved"):
-        engine.apply(
-            repo,
-            config,
-            crm,
-            _request(None, yes=True, saved=edited),
-            show_plan=lambda p: None,
-            confirm=lambda c: True,
-        )
+        _apply_saved(repo, config, crm, edited)
     assert "patch_settings" not in crm.client.calls  # type: ignore[attr-defined]
-    report = engine.apply(
-        repo,
-        config,
-        crm,
-        _request(None, yes=True, saved=saved),
-        show_plan=lambda p: None,
-        confirm=lambda c: True,
-    )
+    report = _apply_saved(repo, config, crm, saved)
     assert report is not None and report.summary["applied"] == 1
     assert crm.client.get_settings(BID).settings["advanced"]["account_number_label"] == (
         "Parcel Number"
@@ -182,7 +173,7 @@ def test_adopt_rewrites_the_drifted_file_so_drift_is_gone(repo: Repo, config: Co
     crm = _drifted(config)
     drifted = engine.drift(config, crm, commit=None)
     assert [b.bid for b in drifted.changed] == [BID]
-    assert list(engine.adopt(config, crm, drifted)) == [("billers/200145.yaml", None, ())]
+    assert list(live_import.adopt(config, crm, drifted)) == [("billers/200145.yaml", None, ())]
     assert "account_number_label: Account" in (repo.root / "billers/200145.yaml").read_text()
     assert engine.drift(engine.valid_config(repo), crm, commit=None).summary["change"] == 0
 
@@ -193,7 +184,7 @@ def test_import_writes_new_files_and_refuses_existing_ones(repo: Repo, config: C
     fake.add(Profile(777001, "New Town", 93), fake.settings[BID])
     fake.add(Profile(777002, "Nobody's", 4242), {})
     done = list(
-        engine.import_billers(
+        live_import.import_billers(
             config, crm, bids=[777001, BID, 777002], integrator_id=None, partner=None, force=False
         )
     )

@@ -202,3 +202,12 @@ def test_a_missing_plan_schema_is_an_error_not_a_traceback(tmp_path: Path) -> No
     (tmp_path / "schemas" / "plan.schema.json").unlink()
     with pytest.raises(PlanFileError, match=r"cannot load the plan schema"):
         parse_plan(json.dumps(minimal_plan()), "plan.json", tmp_path / "schemas")
+
+
+def test_a_plan_schema_that_is_not_an_object_is_named(tmp_path: Path) -> None:
+    shutil.copytree(SCHEMAS, tmp_path / "schemas")
+    schema = tmp_path / "schemas" / "plan.schema.json"
+    schema.write_text("[]", encoding="utf-8")
+    with pytest.raises(PlanFileError) as refused:
+        parse_plan(json.dumps(minimal_plan()), "plan.json", tmp_path / "schemas")
+    assert str(refused.value) == f"{schema}: cannot load the plan schema: not a JSON object"

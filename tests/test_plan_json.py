@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from int360apply.plan import BillerError, BillerPlan, Change, Plan
-from int360apply.render.plan import as_json, json_chunks
+from int360apply.render.plan_json import as_json, json_chunks
 
 
 def reference(plan: Plan) -> str:

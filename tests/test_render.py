@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+# RFC 7396 itself: tests/test_merge.py holds merge_patch to the RFC's own examples.
+from int360apply.merge import merge
+
 if TYPE_CHECKING:
     from conftest import TmpRepo
 
@@ -27,18 +30,6 @@ def layers_of(repo: TmpRepo) -> list[tuple[str, dict[str, Any]]]:
         data = yaml.safe_load(repo.read(rel))
         out.append((rel, data.get("settings", data.get("overrides")) or {}))
     return out
-
-
-def rfc7396(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = rfc7396(result.get(key), value)
-    return result
 
 
 def leaf_paths(value: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
@@ -91,10 +82,7 @@ def test_explain_names_file_line_and_column_of_every_leaf(tmp_repo: TmpRepo) -> 
     assert result.code == 0, result.err
     explained = parse_explain(result.out)
     layers = layers_of(tmp_repo)
-    merged: Any = {}
-    for _, settings in layers:
-        merged = rfc7396(merged, settings)
-    expected = leaf_paths(merged)
+    expected = leaf_paths(merge([settings for _, settings in layers]))
     assert set(explained) == set(expected)
     for path, (value, source) in explained.items():
         assert value == expected[path], path
@@ -143,9 +131,7 @@ def test_render_yaml_and_json_agree_and_equal_the_merge(tmp_repo: TmpRepo) -> No
     as_yaml = tmp_repo.run("render", "104233")
     as_json = tmp_repo.run("render", "104233", "--format", "json")
     assert as_yaml.code == as_json.code == 0
-    merged: Any = {}
-    for _, settings in layers_of(tmp_repo):
-        merged = rfc7396(merged, settings)
+    merged = merge([settings for _, settings in layers_of(tmp_repo)])
     assert yaml.safe_load(as_yaml.out) == merged
     assert json.loads(as_json.out) == merged
     assert list(json.loads(as_json.out)) == ["advanced", "ftp", "data_pump", "invoicing"]

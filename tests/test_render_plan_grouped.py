@@ -7,7 +7,9 @@ import json
 import re
 
 from int360apply.plan import BillerError, BillerPlan, Change, Plan
-from int360apply.render.plan import DETAIL_LIMIT, as_json, group_changes, markdown, text
+from int360apply.render.plan import markdown, text
+from int360apply.render.plan_groups import DETAIL_LIMIT, group_changes
+from int360apply.render.plan_json import as_json
 
 SCHEDULE = ("data_pump.schedule", "0 6 * * 1-5", "0 7 * * 1-5", "partners/harris-aus.yaml:17:15")
 
@@ -187,7 +189,7 @@ def test_json_keeps_every_biller() -> None:
 
 
 def pr_comment(plan: Plan) -> str:
-    from int360apply.render.comment import pr_comment as render
+    from int360apply.render.pr_comment import pr_comment as render
 
     doc = json.loads(as_json(plan))
     return render(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from int360apply.apply import Outcome, Report
+from int360apply.apply_report import Outcome, Report
 from int360apply.render.report import text
 
 

@@ -24,6 +24,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -235,51 +236,67 @@ def cmd_adopt_pr(a: argparse.Namespace) -> int:
     return 0
 
 
+_REQUIRED: dict[str, Any] = {"required": True}
+# Each subcommand: its function and its options (flag -> ``add_argument`` settings).
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], dict[str, dict[str, Any]]]] = {
+    "tip": (cmd_tip, {"--branch": _REQUIRED}),
+    "last-applied": (
+        cmd_last_applied,
+        {
+            "--workflow": _REQUIRED,
+            "--branch": _REQUIRED,
+            "--head": _REQUIRED,
+            "--limit": {"type": int, "default": 30},
+        },
+    ),
+    "apply-active": (cmd_apply_active, {"--workflow": _REQUIRED}),
+    "pulls": (
+        cmd_pulls,
+        {
+            "--since": _REQUIRED,
+            "--head": _REQUIRED,
+            "--max-commits": {"type": int, "default": 30},
+        },
+    ),
+    "sticky": (
+        cmd_sticky,
+        {
+            "--issue": {"required": True, "type": int},
+            "--marker": _REQUIRED,
+            "--body-file": _REQUIRED,
+        },
+    ),
+    "issue": (
+        cmd_issue,
+        {
+            "--label": _REQUIRED,
+            "--title": _REQUIRED,
+            "--body-file": {},
+            "--comment": {"default": ""},
+            "--close": {"action": "store_true"},
+        },
+    ),
+    "adopt-pr": (
+        cmd_adopt_pr,
+        {
+            "--branch": _REQUIRED,
+            "--base": _REQUIRED,
+            "--title": _REQUIRED,
+            "--body-file": _REQUIRED,
+        },
+    ),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    s = sub.add_parser("tip")
-    s.add_argument("--branch", required=True)
-    s.set_defaults(func=cmd_tip)
-
-    s = sub.add_parser("last-applied")
-    s.add_argument("--workflow", required=True)
-    s.add_argument("--branch", required=True)
-    s.add_argument("--head", required=True)
-    s.add_argument("--limit", type=int, default=30)
-    s.set_defaults(func=cmd_last_applied)
-
-    s = sub.add_parser("apply-active")
-    s.add_argument("--workflow", required=True)
-    s.set_defaults(func=cmd_apply_active)
-
-    s = sub.add_parser("pulls")
-    s.add_argument("--since", required=True)
-    s.add_argument("--head", required=True)
-    s.add_argument("--max-commits", type=int, default=30)
-    s.set_defaults(func=cmd_pulls)
-
-    s = sub.add_parser("sticky")
-    s.add_argument("--issue", required=True, type=int)
-    s.add_argument("--marker", required=True)
-    s.add_argument("--body-file", required=True)
-    s.set_defaults(func=cmd_sticky)
-
-    s = sub.add_parser("issue")
-    s.add_argument("--label", required=True)
-    s.add_argument("--title", required=True)
-    s.add_argument("--body-file")
-    s.add_argument("--comment", default="")
-    s.add_argument("--close", action="store_true")
-    s.set_defaults(func=cmd_issue)
-
-    s = sub.add_parser("adopt-pr")
-    s.add_argument("--branch", required=True)
-    s.add_argument("--base", required=True)
-    s.add_argument("--title", required=True)
-    s.add_argument("--body-file", required=True)
-    s.set_defaults(func=cmd_adopt_pr)
+    for name, (func, options) in COMMANDS.items():
+        s = sub.add_parser(name)
+        for flag, settings in options.items():
+            s.add_argument(flag, **settings)
+        s.set_defaults(func=func)
 
     args = p.parse_args(argv)
     if args.cmd == "issue" and not args.close and not args.body_file:

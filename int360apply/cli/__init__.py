@@ -1,9 +1,12 @@
 """The ``int360`` command: argparse front-ends, one function per command.
 
-``parser`` builds the command line, ``commands`` holds one short function per
-command (arguments → ``engine`` → render → exit code), ``terminal`` writes to
-the user. ``main`` maps every error to its message and exit code in one place
-(the codes are documented in ``int360apply.errors``).
+``parser`` builds the command line; one short function per command (arguments →
+``engine`` → render → exit code) lives with its family: ``repo_commands``
+(the repository alone), ``plan_commands`` (plan, apply, drift), ``crm_commands``
+(import, secrets, billers, new), ``sandbox_commands``; ``arguments`` and
+``results`` serve them all; ``terminal`` writes to the user. ``main`` maps every
+error to its message and exit code in one place (the codes are documented in
+``int360apply.errors``).
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ from collections.abc import Sequence
 from ..errors import Int360Error
 from ..repo import open_repo
 from ..runtime import tuned
-from .commands import Handler
-from .parser import build_parser
+from .parser import Handler, build_parser
 from .terminal import err
 
 

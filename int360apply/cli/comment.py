@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import EXIT_OK, Failure
+from ..errors import EXIT_OK, Failure, Int360Error
+from ..guard import DEFAULT_MAX_BILLERS, DEFAULT_MAX_PERCENT
 from ..runtime import Tuning
 from .terminal import out
 
@@ -27,7 +28,7 @@ class ReportError(Failure):
 
 def add_command(sub: Any) -> None:
     """Register ``comment`` on the ``int360`` sub-parsers."""
-    from ..render.comment import PLAN_STATES
+    from ..render.pr_comment import PLAN_STATES
 
     p = sub.add_parser("comment", help="render a GitHub comment or summary from JSON reports")
     p.add_argument("kind", choices=KINDS, metavar="KIND", help=", ".join(KINDS))
@@ -37,7 +38,14 @@ def add_command(sub: Any) -> None:
     p.add_argument("--plan-state", choices=PLAN_STATES, default="failed")
     p.add_argument("--head", default="", metavar="SHA")
     p.add_argument("--base", default="", metavar="SHA")
-    p.add_argument("--max-billers", type=int, default=50, metavar="N")
+    p.add_argument("--max-billers", type=int, default=DEFAULT_MAX_BILLERS, metavar="N")
+    p.add_argument(
+        "--max-percent",
+        type=float,
+        default=DEFAULT_MAX_PERCENT,
+        metavar="P",
+        help="pr: the apply guard's percentage of the managed billers (billers/ of --repo)",
+    )
     p.add_argument("--artifact", default="", metavar="NAME")
     p.add_argument("--report", metavar="FILE", help="apply-*: the apply report (--report)")
     p.add_argument("--exit-code", type=int, default=0, metavar="N", help="apply-*: its exit code")
@@ -74,10 +82,12 @@ def read_report(path: str | None) -> dict[str, Any] | None:
 
 def render(args: argparse.Namespace) -> str:
     """The text of one comment kind (``ReportError`` for an unreadable report)."""
-    from ..render import comment
+    from ..render.apply_comment import apply_issue, apply_pr_note, apply_summary
+    from ..render.drift_comment import adopt_body, drift_issue
+    from ..render.pr_comment import pr_comment
 
     if args.kind == "pr":
-        return comment.pr_comment(
+        return pr_comment(
             head=args.head,
             base=args.base,
             plan=read_report(args.plan),
@@ -85,6 +95,8 @@ def render(args: argparse.Namespace) -> str:
             diff=read_report(args.diff),
             problems=read_report(args.problems),
             max_billers=args.max_billers,
+            max_percent=args.max_percent,
+            managed=_managed(getattr(args, "repo", None)),
             run_url=args.run_url,
             artifact=args.artifact,
         )
@@ -99,10 +111,10 @@ def render(args: argparse.Namespace) -> str:
         }
         report = read_report(args.report)
         if args.kind == "apply-summary":
-            return comment.apply_summary(report, **common)
-        return comment.apply_issue(report, pulls=args.pulls, **common)
+            return apply_summary(report, **common)
+        return apply_issue(report, pulls=args.pulls, **common)
     if args.kind == "apply-pr-note":
-        return comment.apply_pr_note(
+        return apply_pr_note(
             read_report(args.report),
             exit_code=args.exit_code,
             commit=args.commit,
@@ -111,8 +123,18 @@ def render(args: argparse.Namespace) -> str:
         )
     drift = read_report(args.drift)
     if args.kind == "drift-issue":
-        return comment.drift_issue(drift, run_url=args.run_url)
-    return comment.adopt_body(drift, run_url=args.run_url)
+        return drift_issue(drift, run_url=args.run_url)
+    return adopt_body(drift, run_url=args.run_url)
+
+
+def _managed(root: str | None) -> int | None:
+    """How many billers the checkout manages (its ``billers/*.yaml``); None outside one."""
+    from ..repo import open_repo
+
+    try:
+        return len(open_repo(root).biller_files())
+    except (Int360Error, OSError):
+        return None
 
 
 def cmd_comment(args: argparse.Namespace, repo: object, tuning: Tuning) -> int:

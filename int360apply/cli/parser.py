@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 from ..errors import EXIT_USAGE
-from . import commands, comment
+from . import comment, crm_commands, plan_commands, repo_commands, sandbox_commands
+
+Handler = Callable[..., int]  # a command's function: (args, repo, tuning) -> exit code
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,17 +83,17 @@ def _add_repository_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="no cache, no worker processes, the full schema validator on every file "
         "(slower; the reference the fast paths agree with)",
     )
-    p.set_defaults(func=commands.cmd_validate)
+    p.set_defaults(func=repo_commands.cmd_validate)
 
     p = sub.add_parser("render", help="show a biller's merged settings")
     p.add_argument("bid", type=int, metavar="BID")
     p.add_argument("--explain", action="store_true", help="show the source of every value")
     p.add_argument("--live", action="store_true", help="the CRM's current settings instead")
     p.add_argument("--format", choices=("yaml", "json"), default="yaml")
-    p.set_defaults(func=commands.cmd_render)
+    p.set_defaults(func=repo_commands.cmd_render)
 
     p = sub.add_parser("partners", help="list partners with their biller counts")
-    p.set_defaults(func=commands.cmd_partners)
+    p.set_defaults(func=repo_commands.cmd_partners)
 
 
 def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -100,7 +103,7 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--out", metavar="FILE", help="also write the JSON plan (for apply --plan)")
     p.add_argument("--rotate-secrets", action="store_true", help="plan secret values too")
     _verbose_arg(p)
-    p.set_defaults(func=commands.cmd_plan)
+    p.set_defaults(func=plan_commands.cmd_plan)
 
     p = sub.add_parser("apply", help="make the CRM match the repository")
     _scope_args(p)
@@ -124,7 +127,7 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--report", metavar="FILE", help="write the JSON report")
     p.add_argument("--rotate-secrets", action="store_true", help="rewrite secret values too")
     _verbose_arg(p)
-    p.set_defaults(func=commands.cmd_apply)
+    p.set_defaults(func=plan_commands.cmd_apply)
 
     p = sub.add_parser("diff", help="merged settings at a git revision vs the working tree")
     p.add_argument(
@@ -132,7 +135,7 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     _format_arg(p)
     _verbose_arg(p)
-    p.set_defaults(func=commands.cmd_diff)
+    p.set_defaults(func=repo_commands.cmd_diff)
 
     p = sub.add_parser("drift", help="plan every biller; report what changed in the CRM")
     _format_arg(p)
@@ -143,14 +146,14 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="the last applied commit: billers changed since are pending apply, not drift",
     )
     _verbose_arg(p)
-    p.set_defaults(func=commands.cmd_drift)
+    p.set_defaults(func=plan_commands.cmd_drift)
 
     p = sub.add_parser("import", help="write biller files from live CRM settings")
     p.add_argument("bids", type=int, nargs="*", metavar="BID")
     p.add_argument("--integrator-id", type=int, metavar="N", help="every biller with this ID")
     p.add_argument("--partner", metavar="SLUG", help="the partner (default: by integrator ID)")
     p.add_argument("--force", action="store_true", help="overwrite existing biller files")
-    p.set_defaults(func=commands.cmd_import)
+    p.set_defaults(func=crm_commands.cmd_import)
 
     p = sub.add_parser(
         "secrets",
@@ -158,7 +161,7 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     _scope_args(p)
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(func=commands.cmd_secrets)
+    p.set_defaults(func=crm_commands.cmd_secrets)
 
     p = sub.add_parser("billers", help="the CRM's biller profiles beside the files")
     which = p.add_mutually_exclusive_group()
@@ -167,12 +170,12 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--name", metavar="TEXT", help="names containing TEXT (any case)")
     p.add_argument("--unmanaged", action="store_true", help="only profiles without a file")
     _format_arg(p)
-    p.set_defaults(func=commands.cmd_billers)
+    p.set_defaults(func=crm_commands.cmd_billers)
 
     p = sub.add_parser("new", help="start a biller file from its CRM profile")
     p.add_argument("bid", type=int, metavar="BID")
     p.add_argument("--partner", metavar="SLUG", help="the partner (default: by integrator ID)")
-    p.set_defaults(func=commands.cmd_new)
+    p.set_defaults(func=crm_commands.cmd_new)
 
     p = sub.add_parser("sandbox", help="the sandbox CRM")
     sandbox = p.add_subparsers(dest="sandbox_command", metavar="COMMAND", parser_class=_Parser)
@@ -181,24 +184,24 @@ def _add_crm_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     from ..crm.sandbox.options import add_serve_arguments
 
     add_serve_arguments(serve)
-    serve.set_defaults(func=commands.cmd_sandbox_serve, needs_repo=False)
+    serve.set_defaults(func=sandbox_commands.cmd_sandbox_serve, needs_repo=False)
 
-    from ..crm.sandbox import commands as sandbox_commands
+    from ..crm.sandbox import commands as sandbox_edits
 
     for name, what, epilog, add_arguments, func in (
         (
             "set",
             "change a biller's live settings in the sandbox, as a CRM user would",
-            sandbox_commands.SET_EPILOG,
-            sandbox_commands.add_set_arguments,
-            commands.cmd_sandbox_set,
+            sandbox_edits.SET_EPILOG,
+            sandbox_edits.add_set_arguments,
+            sandbox_commands.cmd_sandbox_set,
         ),
         (
             "profile",
             "create or change a biller's profile in the sandbox",
-            sandbox_commands.PROFILE_EPILOG,
-            sandbox_commands.add_profile_arguments,
-            commands.cmd_sandbox_profile,
+            sandbox_edits.PROFILE_EPILOG,
+            sandbox_edits.add_profile_arguments,
+            sandbox_commands.cmd_sandbox_profile,
         ),
     ):
         # The epilogs are worked examples: their line breaks are kept.

@@ -1,37 +1,29 @@
-"""A ``Plan`` as terminal text, a pull-request comment (Markdown) or JSON."""
+"""A ``Plan`` as terminal text or a pull-request comment (Markdown).
+
+Identical changes are grouped (``render.plan_groups``); the JSON plan is
+``render.plan_json``'s.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import html
-import json
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from ..plan import BillerPlan, Change, Plan
+from .budget import COMMENT_LIMIT
+from .plan_groups import (
+    DETAIL_LIMIT,
+    GROUP_LIMIT,
+    ChangeGroup,
+    billers_text,
+    group_changes,
+    rest_text,
+    value_text,
+)
 
-COMMENT_LIMIT = 65_536
 _MARKS = {"change": "~", "unchanged": "=", "error": "!", "removed": "-"}
 _COLOURS = {"change": "\033[33m", "error": "\033[31m", "removed": "\033[36m"}
 _RESET = "\033[0m"
-
-
-def value_text(value: Any, secret: bool = False) -> str:
-    """How a value prints in a plan: JSON, ``(unset)``, or ``(secret NAME)``."""
-    if value is None:
-        return "(unset)"
-    if secret or (
-        isinstance(value, dict) and set(value) <= {"secret", "set"} and "secret" in value
-    ):
-        name = value.get("secret") if isinstance(value, dict) else None
-        return f"(secret {name})" if name else "(secret)"
-    if type(value) is int or type(value) is bool:
-        return "true" if value is True else "false" if value is False else str(value)
-    return _JSON(value)
-
-
-_JSON = json.JSONEncoder(ensure_ascii=False).encode
+DEFAULTS_SLUG = "_defaults"  # partners/_defaults.yaml in a plan's fan-out
 
 
 def _summary_line(plan: Plan) -> str:
@@ -44,15 +36,6 @@ def _summary_line(plan: Plan) -> str:
     if s.get("removed"):
         parts.append(f"{s['removed']:,} no longer managed")
     return ", ".join(parts)
-
-
-def _count(count: int, noun: str) -> str:
-    """``1 biller``, ``1,000 billers``."""
-    return f"{count:,} {noun}{'s' if count != 1 else ''}"
-
-
-def _billers(count: int) -> str:
-    return _count(count, "biller")
 
 
 def _headline(biller: BillerPlan) -> str:
@@ -68,108 +51,7 @@ def _change_line(change: Change) -> str:
     return f"{change.path}: {before} → {after}{source}"
 
 
-# --- grouping --------------------------------------------------------------------
-
-# Billers listed one by one (text and markdown) before the rest is only counted.
-DETAIL_LIMIT = 20
-# Distinct changes listed in the grouped summary before the rest is only counted.
-GROUP_LIMIT = 15
-OWN_FILE = "each biller's file"
-SEVERAL = "several files"  # a group whose new value comes from different layers
-DEFAULTS_SLUG = "_defaults"  # partners/_defaults.yaml in a plan's fan-out
-
-
-@dataclass(frozen=True)
-class ChangeGroup:
-    """One change (field, before, after) and the billers it is planned for."""
-
-    path: str
-    before: str
-    after: str
-    source: str | None  # where the new value is written (OWN_FILE, SEVERAL), None: nowhere
-    bids: tuple[int, ...]
-
-    def line(self) -> str:
-        """``field: before → after on N billers   [source]``."""
-        source = f"   [{self.source}]" if self.source else ""
-        return f"{self.path}: {self.before} → {self.after} on {_billers(len(self.bids))}{source}"
-
-
-def group_changes(billers: Iterable[BillerPlan]) -> list[ChangeGroup]:
-    """Identical changes over billers, the widest first (then by field)."""
-    found: dict[tuple[str, str, str], tuple[list[int], set[str | None]]] = {}
-    for biller in billers:
-        for change in biller.changes:
-            key = (
-                change.path,
-                value_text(change.before, change.secret),
-                value_text(change.after, change.secret),
-            )
-            bids, sources = found.setdefault(key, ([], set()))
-            bids.append(biller.bid)
-            sources.add(change.source)
-    groups = [
-        ChangeGroup(path, before, after, _common_source(sources), tuple(bids))
-        for (path, before, after), (bids, sources) in found.items()
-    ]
-    return sorted(groups, key=lambda g: (-len(g.bids), g.path, g.before, g.after))
-
-
-def groups_of_document(doc: Mapping[str, Any] | None) -> tuple[list[ChangeGroup], int]:
-    """``group_changes`` over a plan's JSON form (its ``change`` billers; whatever is
-    malformed is skipped), and how many billers change."""
-    billers = doc.get("billers") if isinstance(doc, Mapping) else None
-    changed: list[BillerPlan] = []
-    for index, b in enumerate(billers if isinstance(billers, list) else []):
-        if not isinstance(b, Mapping) or b.get("status") != "change":
-            continue
-        bid = b.get("bid")
-        entry = BillerPlan(bid if type(bid) is int else -index, "", "", "change")
-        for c in b.get("changes") or []:
-            if isinstance(c, Mapping):
-                source = c.get("source")
-                entry.changes.append(
-                    Change(
-                        str(c.get("path", "")),
-                        c.get("before"),
-                        c.get("after"),
-                        source if isinstance(source, str) else None,
-                        bool(c.get("secret")),
-                    )
-                )
-        changed.append(entry)
-    return group_changes(changed), len(changed)
-
-
-def file_fanout(groups: Iterable[ChangeGroup]) -> list[tuple[str, int]]:
-    """Each partner file (``_defaults.yaml`` included) some new value comes from, and
-    how many billers to change get a value from it."""
-    reached: dict[str, set[int]] = {}
-    for group in groups:
-        if group.source and group.source.startswith("partners/"):
-            reached.setdefault(group.source.split(":", 1)[0], set()).update(group.bids)
-    return sorted((path, len(bids)) for path, bids in reached.items())
-
-
-def _common_source(sources: set[str | None]) -> str | None:
-    """The one source of a group's new value; "each biller's file" when every biller
-    writes it in its own file; "several files" when layers differ; None for none (a
-    removal)."""
-    if len(sources) == 1:
-        return next(iter(sources))
-    if all(s is not None and s.startswith("billers/") for s in sources):
-        return OWN_FILE
-    return SEVERAL
-
-
-def _rest_text(rest: list[ChangeGroup]) -> str:
-    """``N more distinct changes to M fields on K billers``."""
-    fields = len({g.path for g in rest})
-    on = len({bid for g in rest for bid in g.bids})
-    return (
-        f"{_count(len(rest), 'more distinct change')} to {_count(fields, 'field')} "
-        f"on {_billers(on)}"
-    )
+# --- fan-out of changed partner files --------------------------------------
 
 
 def _fanout(plan: Plan) -> list[tuple[str, int, int]]:
@@ -187,7 +69,7 @@ def _fanout(plan: Plan) -> list[tuple[str, int, int]]:
 
 def _fanout_text(path: str, count: int, change: int, code: bool = False) -> str:
     shown = f"`{path}`" if code else path
-    return f"{shown} changed: used by {_billers(count)} in scope, {change:,} to change"
+    return f"{shown} changed: used by {billers_text(count)} in scope, {change:,} to change"
 
 
 # --- text ------------------------------------------------------------------------
@@ -217,12 +99,12 @@ def text(
     groups = group_changes(changed)
     shared = groups if not detailed else [g for g in groups if len(g.bids) > 1]
     if shared:
-        lines.append(f"Changes, grouped ({_billers(len(changed))} to change):")
+        lines.append(f"Changes, grouped ({billers_text(len(changed))} to change):")
         shown = shared if verbose else shared[:GROUP_LIMIT]
         lines += [f"  {g.line()}" for g in shown]
         rest = shared[len(shown) :]
         if rest:
-            lines.append(f"  … {_rest_text(rest)} (-v or --format json lists them)")
+            lines.append(f"  … {rest_text(rest)} (-v or --format json lists them)")
     if hidden:
         what = ", ".join(f"{n:,} {_HIDDEN[s]}" for s, n in sorted(hidden.items()))
         lines.append(f"… and {what} not listed (-v, --format json or --out list them).")
@@ -287,7 +169,7 @@ def _section(biller: BillerPlan) -> str:
 
 def _grouped_table(groups: list[ChangeGroup], total: int) -> list[str]:
     out = [
-        f"**Changes, grouped** ({_billers(total)} to change):",
+        f"**Changes, grouped** ({billers_text(total)} to change):",
         "",
         "| field | before | after | billers | source |",
         "|---|---|---|---:|---|",
@@ -330,7 +212,7 @@ def markdown(
         table = _grouped_table(groups[:GROUP_LIMIT], len(plan.changed))
         rest = groups[GROUP_LIMIT:]
         if rest:
-            table += ["", f"_… {_rest_text(rest)}: the JSON plan lists them._"]
+            table += ["", f"_… {rest_text(rest)}: the JSON plan lists them._"]
         block = "\n".join(table) + "\n\n"
         if len(out) + len(block) < limit // 2:
             out += block
@@ -353,99 +235,3 @@ def markdown(
     if not shown:
         out += "No changes.\n"
     return out
-
-
-def as_json(plan: Plan) -> str:
-    """The JSON plan (``schemas/plan.schema.json``)."""
-    return "".join(json_chunks(plan))
-
-
-# --- the JSON plan, streamed -------------------------------------------------
-#
-# ``json.dumps(..., indent=2)`` runs CPython's pure-Python encoder (the C one
-# has no indentation before 3.14) and joins one string of the whole document:
-# at 10,000 changing billers, 11 s and 600 MiB. The plan is written instead one
-# biller at a time, with the C encoders for every scalar, to exactly the bytes
-# of ``json.dumps(plan.as_dict(), indent=2, ensure_ascii=False) + "\n"``
-# (tests/test_render_plan_json.py holds the two equal).
-
-_STRING = json.encoder.encode_basestring  # the C function when the accelerator is built
-_SCALAR = json.JSONEncoder(ensure_ascii=False).encode  # floats exactly as json prints them
-_STDLIB = json.JSONEncoder(ensure_ascii=False, indent=2).encode
-
-
-def _emit(value: Any, pad: str, parts: list[str]) -> None:
-    """Append ``value`` as ``json.dumps(indent=2)`` lays it out at the indentation ``pad``."""
-    kind = type(value)
-    if kind is str:
-        parts.append(_STRING(value))
-    elif value is None:
-        parts.append("null")
-    elif value is True:
-        parts.append("true")
-    elif value is False:
-        parts.append("false")
-    elif kind is int:
-        parts.append(int.__repr__(value))
-    elif kind is dict and all(type(k) is str for k in value):
-        if not value:
-            parts.append("{}")
-            return
-        inner = pad + "  "
-        lead = "{\n" + inner
-        for key, item in value.items():
-            parts.append(lead)
-            parts.append(_STRING(key))
-            parts.append(": ")
-            _emit(item, inner, parts)
-            lead = ",\n" + inner
-        parts.append("\n" + pad + "}")
-    elif kind is list:
-        if not value:
-            parts.append("[]")
-            return
-        inner = pad + "  "
-        lead = "[\n" + inner
-        for item in value:
-            parts.append(lead)
-            _emit(item, inner, parts)
-            lead = ",\n" + inner
-        parts.append("\n" + pad + "]")
-    elif kind is float:
-        parts.append(_SCALAR(value))
-    else:  # anything rarer (subclasses, tuples, non-string keys): the stdlib's own layout
-        parts.append(_STDLIB(value).replace("\n", "\n" + pad))
-
-
-def json_chunks(plan: Plan) -> Iterator[str]:
-    """The JSON plan in pieces of about one biller each, for writing as they come.
-
-    Only one biller's dictionary exists at a time; the document's other fields
-    are ``Plan.as_dict``'s own, taken from a copy of the plan without billers
-    (the summary from the plan itself).
-    """
-    head = dataclasses.replace(plan, billers=[]).as_dict()
-    if "summary" in head:
-        head["summary"] = plan.summary
-    parts: list[str] = []
-    lead = "{\n  "
-    for key, value in head.items():
-        parts += (lead, _STRING(key), ": ")
-        lead = ",\n  "
-        if key != "billers":
-            _emit(value, "  ", parts)
-            continue
-        if not plan.billers:
-            parts.append("[]")
-            continue
-        inner = "\n    "
-        parts.append("[" + inner)
-        for index, biller in enumerate(plan.billers):
-            if index:
-                parts.append("," + inner)
-            _emit(biller.as_dict(), "    ", parts)
-            yield "".join(parts)
-            parts.clear()
-        parts.append("\n  ]")
-    parts.append("\n}\n" if head else "{}\n")
-    yield "".join(parts)

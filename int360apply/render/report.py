@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .plan import DETAIL_LIMIT
+from .plan_groups import DETAIL_LIMIT
+from .summary import with_summary
 
 # Needing someone first: a failure, then a biller that moved since the plan.
 _ORDER = {"failed": 0, "stale": 1, "refused": 2, "applied": 3}
 # Billers that need someone are listed one by one up to this many, the others up to
 # ``DETAIL_LIMIT``.
 ATTENTION_LIMIT = 100
+SUMMARY = "Apply: {applied:,} applied, {unchanged:,} unchanged, {stale:,} stale, {failed:,} failed."
 
 
 def text(report: Any, *, verbose: bool = False, limit: int = DETAIL_LIMIT) -> str:
@@ -34,9 +36,4 @@ def text(report: Any, *, verbose: bool = False, limit: int = DETAIL_LIMIT) -> st
     if hidden:
         what = ", ".join(f"{n:,} {status}" for status, n in hidden.items())
         lines.append(f"… and {what} not listed (--report FILE or -v lists them).")
-    s = report.summary
-    lines.append(
-        f"Apply: {s['applied']:,} applied, {s['unchanged']:,} unchanged, "
-        f"{s['stale']:,} stale, {s['failed']:,} failed."
-    )
-    return "\n".join(lines) + "\n"
+    return with_summary(lines, SUMMARY, report.summary)

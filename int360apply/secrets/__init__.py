@@ -1,7 +1,8 @@
 """Secrets: spotting literals in files, and resolving values at apply time.
 
 ``literals`` finds secrets written into files; ``sources`` reads values from
-the configured source (the environment, or Azure Key Vault in ``keyvault``);
+the configured source (``configured``: the environment, or Azure Key Vault in
+``keyvault``);
 ``resolver`` shares one fetch per name among the apply's threads.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .configured import source_from_environment
 from .literals import is_reference, plaintext_secrets, with_references
 from .resolver import SharedResolver
 from .sources import (
@@ -17,7 +19,6 @@ from .sources import (
     SecretSource,
     SecretSourceError,
     SecretUnavailable,
-    source_from_environment,
 )
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..merge import get_path
-from ..model import Path_, dotted
+from ..model import Path_, attributes, dotted
+from ..render.summary import with_summary
 from .literals import is_reference
 from .sources import SecretSource, SecretUnavailable, shown
 
@@ -49,15 +50,11 @@ class SecretEntry:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form."""
-        return {
-            "name": self.name,
-            "billers": self.billers,
-            "paths": self.paths,
-            "set_in_crm": self.set_in_crm,
-            "needed": self.needed,
-            "available": self.available,
-            "problem": self.problem,
-        }
+        return attributes(self, _ENTRY_FIELDS)
+
+
+# A secret's JSON fields, in the order of the document.
+_ENTRY_FIELDS = ("name", "billers", "paths", "set_in_crm", "needed", "available", "problem")
 
 
 @dataclass
@@ -85,13 +82,10 @@ class Inventory:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON document of ``int360 secrets --format json``."""
-        return {
-            "format_version": FORMAT_VERSION,
-            "crm": self.crm,
-            "source": self.source,
-            "summary": self.summary,
-            "secrets": [e.as_dict() for e in self.secrets],
-        }
+        out: dict[str, Any] = {"format_version": FORMAT_VERSION}
+        out.update(attributes(self, ("crm", "source", "summary")))
+        out["secrets"] = [e.as_dict() for e in self.secrets]
+        return out
 
 
 def references(
@@ -209,6 +203,10 @@ def inventory_of(
 # --- output -------------------------------------------------------------------------
 
 _SHOWN_BILLERS = 5
+SUMMARY = (
+    "Secrets: {referenced} referenced, {needed} needed by the next apply, "
+    "{needed_unavailable} of those not available from {source}."
+)
 
 
 def _billers_text(bids: list[int]) -> str:
@@ -232,12 +230,8 @@ def as_text(inventory: Inventory) -> str:
         lines.append(f"    paths: {', '.join(e.paths)}")
         if e.problem:
             lines.append(f"    {e.problem}")
-    s = inventory.summary
-    lines.append(
-        f"Secrets: {s['referenced']} referenced, {s['needed']} needed by the next apply, "
-        f"{s['needed_unavailable']} of those not available from {inventory.source}."
-    )
-    return "\n".join(lines) + "\n"
+    counts = {**inventory.summary, "source": inventory.source}
+    return with_summary(lines, SUMMARY, counts)
 
 
 def as_json(inventory: Inventory) -> str:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any
-
-from jsonschema import ValidationError
-from jsonschema.protocols import Validator
+from typing import TYPE_CHECKING, Any
 
 from ..model import Document, Path_, Problem, dotted
 from ..schemas import FastCheck, Schemas
+
+if TYPE_CHECKING:  # jsonschema loads in 60 ms; a run on a validated tree never needs it
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
 
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO"}
 _TYPE_NAMES = {

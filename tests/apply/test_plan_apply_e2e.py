@@ -436,6 +436,33 @@ def test_rotate_secrets_rewrites_values_without_showing_them(ws: Workspace) -> N
     ws.assert_no_secret_leaks()
 
 
+def test_a_saved_plan_and_its_apply_must_agree_on_rotate_secrets(ws: Workspace) -> None:
+    crm = ws.start_crm()
+    converge(ws)
+    before = (crm.api_dump(), crm.stored_secrets())
+    rotating, plain = ws.tmp / "rotating.json", ws.tmp / "plain.json"
+    made = ws.run("plan", "--rotate-secrets", "--out", str(rotating))
+    assert made.code == 2, made
+    assert ws.run("plan", "--out", str(plain)).code == 0
+
+    without = ws.run("apply", "--plan", str(rotating), "--yes", "--max-percent", "100")
+    assert without.code == 1, without
+    assert "ftp.auth.private_key: the saved plan writes it again" in without.err
+    assert "(made with --rotate-secrets: apply with --rotate-secrets too)" in without.err
+
+    extra = ws.run("apply", "--plan", str(plain), "--yes", "--rotate-secrets")
+    assert extra.code == 1, extra
+    assert "--rotate-secrets writes it again, the saved plan" in extra.err
+    assert "(made without --rotate-secrets) does not: apply without it" in extra.err
+    assert (crm.api_dump(), crm.stored_secrets()) == before  # refused whole: nothing written
+
+    agreed = ws.run(
+        "apply", "--plan", str(rotating), "--yes", "--max-percent", "100", "--rotate-secrets"
+    )
+    assert agreed.code == 0, agreed
+    ws.assert_no_secret_leaks()
+
+
 # --- usage -------------------------------------------------------------------------------------
 
 

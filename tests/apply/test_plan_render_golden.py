@@ -21,7 +21,8 @@ import re
 import pytest
 
 from int360apply.plan import BillerError, BillerPlan, Change, Plan
-from int360apply.render.plan import COMMENT_LIMIT, markdown
+from int360apply.render.budget import COMMENT_LIMIT
+from int360apply.render.plan import markdown
 
 from ._support import GOLDEN, Workspace
 

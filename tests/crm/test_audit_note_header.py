@@ -14,8 +14,8 @@ from int360apply.apply import ApplyOptions, apply_plan
 from int360apply.crm import HEADER_NOTE_LIMITS, AuditNote
 from int360apply.crm.client import CrmClient
 from int360apply.crm.port import PatchRequest
+from int360apply.crm.sandbox.records import NewNote, SettingsUpdate
 from int360apply.crm.sandbox.server import SandboxServer
-from int360apply.crm.sandbox.store import NewNote, SettingsUpdate
 from int360apply.plan import BillerPlan, Change, Plan
 
 from .conftest import PROFILES

@@ -9,7 +9,8 @@ import socket
 
 import pytest
 
-from int360apply.crm.sandbox.server import BODY_LIMIT, SandboxServer
+from int360apply.crm.sandbox.listener import BODY_LIMIT
+from int360apply.crm.sandbox.server import SandboxServer
 
 from .conftest import PROFILES, MakeSandbox
 
@@ -158,12 +159,12 @@ def test_an_app_that_fails_outside_flask_gets_a_json_500_and_a_closed_connection
     the contract's error shape, and the connection is not reused."""
     import threading
 
-    from int360apply.crm.sandbox.server import HOST, _Server
+    from int360apply.crm.sandbox.listener import HOST, Listener
 
     def broken(environ: object, start_response: object) -> list[bytes]:
         raise ValueError("boom")
 
-    server = _Server(HOST, 0, broken)  # type: ignore[arg-type]
+    server = Listener(HOST, 0, broken)  # type: ignore[arg-type]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
@@ -187,7 +188,7 @@ def test_many_half_sent_requests_hold_no_threads(sandbox: SandboxServer) -> None
     and the server goes on answering everyone else."""
     import threading
 
-    from int360apply.crm.sandbox.server import THREADS
+    from int360apply.crm.sandbox.listener import THREADS
 
     host, port = sandbox.url.removeprefix("http://").split(":")
     assert _get(_connect(sandbox), f"/billers/{BID}").status == 200

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from int360apply.crm import Profile
-from int360apply.crm.sandbox.store import (
+from int360apply.crm.sandbox.records import (
     NewNote,
     SettingsUpdate,
     StaleRevision,
-    Store,
     UnknownBiller,
 )
+from int360apply.crm.sandbox.store import Store
 
 from .conftest import PROFILES
 

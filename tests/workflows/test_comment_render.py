@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from int360apply.cli import main
-from int360apply.render import comment
+from int360apply.render import apply_comment, drift_comment, pr_comment
 
 LIMIT = 65_536
 RUN = "https://github.com/o/r/actions/runs/1"
@@ -71,7 +71,7 @@ def pr(**kw: Any) -> str:
         "run_url": RUN,
         "artifact": "int360-plan-pr7",
     }
-    return comment.pr_comment(**(args | kw))
+    return pr_comment.pr_comment(**(args | kw))
 
 
 def balanced(body: str) -> None:
@@ -82,7 +82,7 @@ def balanced(body: str) -> None:
 def test_a_thousand_validation_errors_fit_in_one_comment() -> None:
     body = pr(problems=problems(1000, "x" * 200))
     assert len(body) <= LIMIT
-    assert body.startswith(comment.PLAN_MARKER)
+    assert body.startswith(pr_comment.PLAN_MARKER)
     assert "1000 problem(s)" in body
     assert "<code>billers/100000.yaml:7:3</code>" in body  # the first ones are listed
     assert "more not shown here (the limit is 65,536 characters)" in body
@@ -136,41 +136,41 @@ def test_apply_refused_by_the_guard() -> None:
         "guard": {"changing": 73, "managed": 120, "max_billers": 50, "max_percent": 30}
     }
     kw = {"commit": "c" * 40, "scope": "--changed-since abc", "why": "", "run_url": RUN}
-    summary = comment.apply_summary(report, exit_code=3, runbook_url=BOOK, **kw)
+    summary = apply_comment.apply_summary(report, exit_code=3, runbook_url=BOOK, **kw)
     assert "Refused by the apply guard: 73 of 120 managed billers would change" in summary
     assert "`--max-billers 50`" in summary and "`--max-percent 30`" in summary
     assert "max_billers` ≥ 73" in summary
-    issue = comment.apply_issue(report, exit_code=3, runbook_url=BOOK, pulls=[7, 9], **kw)
-    assert issue.startswith(comment.APPLY_MARKER)
+    issue = apply_comment.apply_issue(report, exit_code=3, runbook_url=BOOK, pulls=[7, 9], **kw)
+    assert issue.startswith(apply_comment.APPLY_MARKER)
     assert "was refused by the guard" in issue and "#7, #9" in issue
-    note = comment.apply_pr_note(report, exit_code=3, commit="c" * 40, issue=12, run_url=RUN)
+    note = apply_comment.apply_pr_note(report, exit_code=3, commit="c" * 40, issue=12, run_url=RUN)
     assert "refused by the apply guard" in note and "#12" in note
 
 
 def test_apply_failed_billers_and_missing_report() -> None:
     report = doc([biller(i, "failed", text="no secret FTP_Z") for i in range(5000)])
     kw = {"commit": "c" * 40, "scope": "--all", "why": "w", "run_url": RUN, "runbook_url": BOOK}
-    summary = comment.apply_summary(report, exit_code=1, **kw)
+    summary = apply_comment.apply_summary(report, exit_code=1, **kw)
     assert len(summary) <= LIMIT
     assert "5000 biller(s) not applied" in summary and "no secret FTP_Z" in summary
     assert "more not shown here" in summary
-    none = comment.apply_summary(None, exit_code=1, **kw)
+    none = apply_comment.apply_summary(None, exit_code=1, **kw)
     assert "exited 1 without a report" in none
-    assert comment.apply_outcome(None, 0) == "applied"
-    assert comment.apply_outcome(doc([biller(1, "applied")]), 0) == "applied"
+    assert apply_comment.apply_outcome(None, 0) == "applied"
+    assert apply_comment.apply_outcome(doc([biller(1, "applied")]), 0) == "applied"
 
 
 def test_drift_issue_separates_pending_and_adopt_skips_it() -> None:
     hand = biller(1)
     pending = biller(2) | {"pending": True}
     drift = doc([hand, pending])
-    issue = comment.drift_issue(drift, run_url=RUN)
-    assert issue.startswith(comment.DRIFT_MARKER)
+    issue = drift_comment.drift_issue(drift, run_url=RUN)
+    assert issue.startswith(drift_comment.DRIFT_MARKER)
     assert "| **1** | 1 | 0 |" in issue
     hand_part, pending_part = issue.split("### Pending apply")
     assert "100001" in hand_part and "100002" not in hand_part
     assert "100002" in pending_part
-    body = comment.adopt_body(drift, run_url=RUN)
+    body = drift_comment.adopt_body(drift, run_url=RUN)
     assert "100001" in body and "100002" not in body
     assert "1 biller(s) pending apply" in body
 
@@ -185,7 +185,7 @@ big_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=3000)
     n_billers=st.integers(0, 800),
     fields=st.integers(0, 60),
     text=big_text,
-    state=st.sampled_from(comment.PLAN_STATES),
+    state=st.sampled_from(pr_comment.PLAN_STATES),
     has_diff=st.booleans(),
 )
 def test_every_body_stays_within_the_limit(
@@ -201,7 +201,7 @@ def test_every_body_stays_within_the_limit(
             run_url=text,
             artifact=text,
         ),
-        comment.apply_summary(
+        apply_comment.apply_summary(
             doc([b | {"status": "failed"} for b in many]),
             exit_code=1,
             commit=text,
@@ -210,8 +210,8 @@ def test_every_body_stays_within_the_limit(
             runbook_url=BOOK,
             run_url=RUN,
         ),
-        comment.drift_issue(doc(many), run_url=RUN),
-        comment.adopt_body(doc(many), run_url=RUN),
+        drift_comment.drift_issue(doc(many), run_url=RUN),
+        drift_comment.adopt_body(doc(many), run_url=RUN),
     ]
     for body in bodies:
         assert len(body) <= LIMIT
@@ -219,8 +219,8 @@ def test_every_body_stays_within_the_limit(
 
 def test_exit_3_without_a_report_is_still_a_refusal() -> None:
     kw = {"commit": "c" * 40, "scope": "--all", "why": "", "run_url": RUN, "runbook_url": BOOK}
-    summary = comment.apply_summary(None, exit_code=3, **kw)
-    assert comment.apply_outcome(None, 3) == "refused"
+    summary = apply_comment.apply_summary(None, exit_code=3, **kw)
+    assert apply_comment.apply_outcome(None, 3) == "refused"
     assert "Refused by the apply guard: ? of ? managed billers" in summary
     assert "Nothing was written" in summary
 
@@ -233,7 +233,7 @@ def test_comment_command_reads_reports_and_names_a_bad_one(
     args = ["comment", "pr", "--diff", str(diff), "--plan", str(tmp_path / "none.json")]
     assert main([*args, "--plan-state", "skipped", "--head", "b" * 40]) == 0
     printed = capsys.readouterr()
-    assert printed.out.startswith(comment.PLAN_MARKER) and "No CRM plan" in printed.out
+    assert printed.out.startswith(pr_comment.PLAN_MARKER) and "No CRM plan" in printed.out
     assert printed.err == ""
 
     bad = tmp_path / "plan.json"
@@ -247,3 +247,48 @@ def test_comment_command_reads_reports_and_names_a_bad_one(
     with pytest.raises(SystemExit) as usage:
         main(["comment", "nonsense"])
     assert usage.value.code == 64
+
+
+def test_the_pr_warning_applies_the_guards_percentage_of_the_managed_billers() -> None:
+    changing = [biller(i) for i in range(20)]
+    body = pr(plan=doc(changing), plan_state="changes", diff=doc(changing), managed=40)
+    assert "| apply guard | `--max-billers 50`, `--max-percent 30` of 40 managed |" in body
+    assert "[!WARNING]" in body
+    assert (
+        "would write **20** billers, more than the apply guard's `--max-percent 30` "
+        "of the 40 managed billers" in body
+    )
+    assert "with `max_percent` ≥ 50," in body  # 20 of 40: the smallest percentage that passes
+
+
+def test_no_pr_warning_within_both_limits_or_under_the_percent_minimum() -> None:
+    twelve = [biller(i) for i in range(12)]
+    within = pr(plan=doc(twelve), plan_state="changes", diff=doc(twelve), managed=40)
+    assert "[!WARNING]" not in within  # 12 of 40 is 30 %: allowed, as the apply allows it
+    few = [biller(i) for i in range(9)]
+    small = pr(plan=doc(few), plan_state="changes", diff=doc(few), managed=10)
+    assert "[!WARNING]" not in small  # the percentage counts once 10 billers change
+
+
+def test_without_the_managed_count_only_max_billers_warns() -> None:
+    changing = [biller(i) for i in range(20)]
+    body = pr(plan=doc(changing), plan_state="changes", diff=doc(changing))
+    assert "| apply guard | `--max-billers 50` |" in body
+    assert "[!WARNING]" not in body
+
+
+def test_comment_pr_counts_the_checkouts_billers_for_the_percentage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    managed = len(list((repo / "billers").glob("*.yaml")))
+    changing = [biller(i) for i in range(managed // 2)]  # half: over 30 %, under 50 billers
+    (tmp_path / "plan.json").write_text(json.dumps(doc(changing)), encoding="utf-8")
+    (tmp_path / "diff.json").write_text(json.dumps(doc(changing)), encoding="utf-8")
+    files = ["--plan", str(tmp_path / "plan.json"), "--diff", str(tmp_path / "diff.json")]
+    state = ["--plan-state", "changes", "--max-percent", "25"]
+    code = main(["--repo", str(repo), "comment", "pr", *files, *state])
+    body = capsys.readouterr().out
+    assert code == 0
+    assert f"`--max-percent 25` of {managed} managed" in body
+    assert f"would write **{managed // 2}** billers, more than the apply guard's" in body

@@ -17,9 +17,11 @@ from typing import Any, NamedTuple
 
 from int360apply import yamlio
 from int360apply.crm import PROFILE_STATUSES, Profile
+from int360apply.crm.sandbox.etags import etag_of
 from int360apply.crm.sandbox.patching import InvalidPatch, SettingsPatcher
+from int360apply.crm.sandbox.records import NewNote
 from int360apply.crm.sandbox.seeding import PLACEHOLDER
-from int360apply.crm.sandbox.store import NewNote, Store, etag_of
+from int360apply.crm.sandbox.store import Store
 from int360apply.schemas import Schemas
 
 AUTHOR = "sandbox edit"

@@ -8,6 +8,7 @@ the sandbox's own.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -54,6 +55,20 @@ def _non_negative(raw: str) -> int:
     return value
 
 
+# The fault injection's options (``faults.FaultConfig``): flag, type, default, help.
+_FAULT_OPTIONS: tuple[tuple[str, Callable[[str], float], float, str], ...] = (
+    ("--latency-ms", _non_negative, 0, "delay every request by N ms"),
+    (
+        "--fail-rate",
+        _fail_rate,
+        0.0,
+        "fraction of requests that get a fault: 503 or 429 with Retry-After, a dropped "
+        "connection, or (writes) a committed write whose response is lost",
+    ),
+    ("--seed", _non_negative, 0, "random seed of the fault injection"),
+)
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``int360 sandbox serve``."""
     parser.add_argument(
@@ -74,19 +89,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="accept this bearer token (scope read or write); repeatable. "
         "Without any --token every request is accepted as a write.",
     )
-    parser.add_argument(
-        "--latency-ms", type=_non_negative, default=0, help="delay every request by N ms"
-    )
-    parser.add_argument(
-        "--fail-rate",
-        type=_fail_rate,
-        default=0.0,
-        help="fraction of requests that get a fault: 503 or 429 with Retry-After, a dropped "
-        "connection, or (writes) a committed write whose response is lost",
-    )
-    parser.add_argument(
-        "--seed", type=_non_negative, default=0, help="random seed of the fault injection"
-    )
+    for flag, convert, default, text in _FAULT_OPTIONS:
+        parser.add_argument(flag, type=convert, default=default, help=text)
     parser.add_argument(
         "--no-seed",
         action="store_true",

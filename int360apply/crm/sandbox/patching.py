@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from int360apply.crm.sandbox.store import SettingsUpdate
+from int360apply.crm.sandbox.records import SettingsUpdate
 from int360apply.schemas import FastCheck, Schemas
 
 MAX_SECRET_LENGTH = 65536

@@ -17,194 +17,24 @@ match a new biller's first revision).
 from __future__ import annotations
 
 import json
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from int360apply.crm import Note, Profile
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0);
-CREATE TABLE IF NOT EXISTS profiles (
-    bid INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    integrator_id INTEGER NOT NULL,
-    status TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS profiles_by_integrator ON profiles (integrator_id, bid);
-CREATE TABLE IF NOT EXISTS settings (
-    bid INTEGER PRIMARY KEY,
-    revision INTEGER NOT NULL,
-    json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS secrets (
-    bid INTEGER NOT NULL,
-    path TEXT NOT NULL,
-    name TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (bid, path)
-);
-CREATE TABLE IF NOT EXISTS notes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    bid INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    author TEXT NOT NULL,
-    text TEXT NOT NULL,
-    commit_sha TEXT,
-    paths TEXT,
-    idempotency_key TEXT,
-    fingerprint TEXT,
-    UNIQUE (bid, idempotency_key)
-);
-CREATE INDEX IF NOT EXISTS notes_by_bid ON notes (bid, id);
--- Every BID ever seeded, so a profile deleted on purpose is not seeded again.
-CREATE TABLE IF NOT EXISTS seeded (bid INTEGER PRIMARY KEY);
-"""
-
-
-class UnknownBiller(LookupError):
-    """No profile with this BID."""
-
-
-class StaleRevision(Exception):
-    """The If-Match revision is not the current one."""
-
-    def __init__(self, current: int) -> None:
-        super().__init__(f"current revision is {current}")
-        self.current = current
-
-
-class IdempotencyConflict(Exception):
-    """An idempotency key was reused for a different note."""
-
-
-class SettingsUpdate(NamedTuple):
-    """What a settings write computed from the current settings.
-
-    ``settings`` is the new document (secrets in read form), ``written`` the
-    secret values written now (dotted path → (name, value)) and ``present``
-    every secret path the new document still has; stored values of other
-    paths are dropped.
-    """
-
-    settings: dict[str, Any]
-    written: Mapping[str, tuple[str, str]]
-    present: frozenset[str]
-
-
-class NewNote(NamedTuple):
-    """A note to add, as the request gave it (author already resolved)."""
-
-    author: str
-    text: str
-    commit: str | None = None
-    paths: tuple[str, ...] | None = None
-
-
-class StoredSettings(NamedTuple):
-    """A settings write as committed: the new settings, their revision, and the id
-    of the audit note written in the same transaction (None without one)."""
-
-    settings: dict[str, Any]
-    revision: int
-    note_id: int | None = None
-
-
-class _Pool:
-    """Connections for any thread; each is used by one thread at a time."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
-        self._closed = False
-        self._lock = threading.Lock()
-
-    def _open(self) -> sqlite3.Connection:
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), so
-        # sqlite3 never opens one behind our back. timeout: wait for the writer lock.
-        conn = sqlite3.connect(
-            self._path, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        return conn
-
-    @contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
-        try:
-            conn = self._idle.get_nowait()
-        except queue.Empty:
-            conn = self._open()
-        try:
-            yield conn
-        finally:
-            with self._lock:
-                closed = self._closed
-            if closed:
-                conn.close()
-            else:
-                self._idle.put(conn)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
-
-
-def etag_of(revision: int) -> str:
-    """The ETag of a settings revision: the revision, quoted (a strong ETag)."""
-    return f'"{revision}"'
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _insert_note(
-    conn: sqlite3.Connection, bid: int, note: NewNote, key: str | None, fingerprint: str | None
-) -> Note:
-    """Insert ``note`` inside the caller's write transaction; returns it as stored."""
-    paths = json.dumps(list(note.paths)) if note.paths is not None else None
-    created = _now()
-    cursor = conn.execute(
-        "INSERT INTO notes (bid, created_at, author, text, commit_sha, paths, "
-        "idempotency_key, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (bid, created, note.author, note.text, note.commit, paths, key, fingerprint),
-    )
-    note_id = int(cursor.lastrowid or 0)
-    return Note(note_id, created, note.author, note.text, note.commit, note.paths)
-
-
-def _profile(row: tuple[Any, ...]) -> Profile:
-    return Profile(bid=row[0], name=row[1], integrator_id=row[2], status=row[3])
-
-
-def _note(row: tuple[Any, ...]) -> Note:
-    paths = tuple(json.loads(row[5])) if row[5] is not None else None
-    return Note(
-        id=row[0], created_at=row[1], author=row[2], text=row[3], commit=row[4], paths=paths
-    )
-
-
-_WRITER_LOCKS: dict[Path, threading.Lock] = {}
-_WRITER_LOCKS_GUARD = threading.Lock()
-
-
-def _writer_lock(path: Path) -> threading.Lock:
-    """The lock serialising this process's writers to the database at ``path``."""
-    key = path.resolve()
-    with _WRITER_LOCKS_GUARD:
-        return _WRITER_LOCKS.setdefault(key, threading.Lock())
+from int360apply.crm.sandbox.connections import ConnectionPool, writer_lock
+from int360apply.crm.sandbox.db_schema import create_schema
+from int360apply.crm.sandbox.records import (
+    IdempotencyConflict,
+    NewNote,
+    SettingsUpdate,
+    StaleRevision,
+    StoredSettings,
+    UnknownBiller,
+)
+from int360apply.crm.sandbox.rows import insert_note, note_of, profile_of
 
 
 class Store:
@@ -216,12 +46,10 @@ class Store:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         private_file(path, create=True)  # its WAL and SHM files get the same mode
         self.path = path
-        self._pool = _Pool(path)
-        self._writer = _writer_lock(path)
+        self._pool = ConnectionPool(path)
+        self._writer = writer_lock(path)
         with self._pool.connection() as conn:
-            # WAL is a property of the database file: set once, kept by every connection.
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(_SCHEMA)
+            create_schema(conn)
 
     def close(self) -> None:
         """Close the idle connections; connections in use close when returned."""
@@ -326,7 +154,7 @@ class Store:
         sql += " ORDER BY bid LIMIT ?"
         args.append(limit)
         with self._pool.connection() as conn:
-            return [_profile(row) for row in conn.execute(sql, args)]
+            return [profile_of(row) for row in conn.execute(sql, args)]
 
     def get_profile(self, bid: int) -> Profile | None:
         """The profile of ``bid``, or None."""
@@ -334,7 +162,7 @@ class Store:
             row = conn.execute(
                 "SELECT bid, name, integrator_id, status FROM profiles WHERE bid = ?", (bid,)
             ).fetchone()
-        return _profile(row) if row else None
+        return profile_of(row) if row else None
 
     def put_profile(self, profile: Profile) -> bool:
         """Create or change a profile; returns True when it was created (empty settings)."""
@@ -427,7 +255,7 @@ class Store:
                     "INSERT OR REPLACE INTO secrets (bid, path, name, value) VALUES (?, ?, ?, ?)",
                     [(bid, path, name, value) for path, (name, value) in update.written.items()],
                 )
-            note_id = _insert_note(conn, bid, note, None, None).id if note else None
+            note_id = insert_note(conn, bid, note, None, None).id if note else None
             return StoredSettings(update.settings, revision, note_id)
 
     def secret_values(self, bid: int) -> dict[str, tuple[str, str]]:
@@ -459,8 +287,8 @@ class Store:
                 if row is not None:
                     if row[6] != fingerprint:
                         raise IdempotencyConflict(key)
-                    return _note(row), False
-            return _insert_note(conn, bid, note, key, fingerprint), True
+                    return note_of(row), False
+            return insert_note(conn, bid, note, key, fingerprint), True
 
     def list_notes(self, bid: int, *, after: int, limit: int) -> list[Note]:
         """Notes of ``bid`` with an id above ``after``, oldest first, at most ``limit``."""
@@ -470,4 +298,4 @@ class Store:
                 "WHERE bid = ? AND id > ? ORDER BY id LIMIT ?",
                 (bid, after, limit),
             ).fetchall()
-        return [_note(row) for row in rows]
+        return [note_of(row) for row in rows]
