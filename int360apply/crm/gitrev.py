@@ -123,8 +123,8 @@ def _config_at(tree: Repo, ref: str) -> Config | None:
         return None
     # Today's schemas would judge the old files by today's rules: a partner that fails
     # them would drop out, its billers read as new, and the diff would say so silently.
-    missing = [f"schemas/{name}" for name in SCHEMA_FILES.values()]
-    missing = [rel for rel in missing if not (tree.root / rel).is_file()]
+    files = SCHEMA_FILES.values()
+    missing = [f"schemas/{name}" for name in files if not (tree.schema_dir / name).is_file()]
     if missing:
         shown = "schemas/" if len(missing) == len(SCHEMA_FILES) else ", ".join(missing)
         raise RepoError(
@@ -140,17 +140,8 @@ def _config_at(tree: Repo, ref: str) -> Config | None:
 def checkout_tree(repo: Repo, ref: str, into: Path) -> None:
     """Write ``partners/``, ``billers/`` and ``schemas/`` as they are at ``ref`` into
     ``into``; a folder ``ref`` does not have is written empty."""
-    listed = git_bytes(
-        repo,
-        "ls-tree",
-        "-d",
-        "-z",
-        "--name-only",
-        ref,
-        "--",
-        *CONFIG_FOLDERS,
-        what=f"ls-tree {ref}",
-    )
+    listing = ("ls-tree", "-d", "-z", "--name-only", ref, "--", *CONFIG_FOLDERS)
+    listed = git_bytes(repo, *listing, what=f"ls-tree {ref}")
     # Only the folders it has: git refuses a pathspec that matches nothing.
     names = listed.split(b"\0")
     present = [folder for folder in CONFIG_FOLDERS if folder.encode() in names]
