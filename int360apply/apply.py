@@ -25,7 +25,7 @@ from .apply_report import (
 from .config import Config
 from .crm import AuditNote
 from .crm.errors import CrmError, PreconditionFailed
-from .crm.port import CrmPort
+from .crm.port import CrmPort, PatchRequest
 from .guard import GuardLimits
 from .plan import BillerPlan, Change, Plan, diff_settings, patch_from_changes
 from .secrets import SecretUnavailable, SharedResolver, source_from_environment
@@ -226,7 +226,8 @@ def _apply_one(
             note = audit_note(changes, commit, options.actor)
             try:
                 # A changed entry was planned against live settings: it carries their ETag.
-                result = client.patch_settings(entry.bid, patch, cast(str, etag), note=note)
+                request = PatchRequest(entry.bid, patch, cast(str, etag), note)
+                result = client.patch_settings(request)
             except PreconditionFailed:
                 if options.from_file or config is None or attempt == 1:
                     outcome.status = "stale"
@@ -277,7 +278,7 @@ def audit_note(changes: list[Change], commit: str | None, actor: str) -> AuditNo
 
 def _add_note(client: CrmPort, bid: int, note: AuditNote) -> None:
     try:
-        client.add_note(bid, note.text, author=note.author, commit=note.commit, paths=note.paths)
+        client.add_note(bid, note)
     except CrmError as exc:
         # The settings are written; a missing note must not turn that into a failure.
         sys.stderr.write(f"warning: biller {bid}: audit note not written: {exc}\n")

@@ -52,7 +52,8 @@ def seed_billers(config: Config) -> list[Profile | SeedBiller]:
 @contextmanager
 def connect(config: Config, *, concurrency: int = 8) -> Iterator[Crm]:
     """The CRM of ``INT360_CRM_URL`` (token ``INT360_CRM_TOKEN``), else the embedded sandbox."""
-    from .crm.client import CrmClient, crm_config_from_env
+    from .crm.client import CrmClient
+    from .crm.environment import crm_config_from_env
     from .crm.settings import redact_url
 
     settings = crm_config_from_env()  # a control character: a configuration error, first

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from int360apply.crm import AuditNote, Note, Profile
-from int360apply.crm.client import BulkSettings, PatchResult, Versioned
 from int360apply.crm.errors import NotFound, PreconditionFailed
+from int360apply.crm.port import CrmPort, PatchRequest
+from int360apply.crm.results import BulkSettings, PatchResult, Versioned
 
 
 def _merge(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
@@ -73,22 +74,15 @@ class FakeCrm:
         self.calls.append("get_settings")
         if bid not in self.settings:
             raise NotFound(f"GET /billers/{bid}/settings: no such biller", status=404)
-        return Versioned(copy.deepcopy(self.settings[bid]), self.etag(bid))
+        return self._versioned(bid)
 
     def bulk_settings(self, bids: Iterable[int]) -> BulkSettings:
         self.calls.append("bulk_settings")
-        found, missing = {}, []
-        for bid in bids:
-            if bid in self.settings:
-                found[bid] = Versioned(copy.deepcopy(self.settings[bid]), self.etag(bid))
-            else:
-                missing.append(bid)
-        return BulkSettings(found, missing)
+        return BulkSettings.gather(bids, self.settings, self._versioned)
 
-    def patch_settings(
-        self, bid: int, patch: Mapping[str, Any], etag: str, *, note: AuditNote | None = None
-    ) -> PatchResult:
+    def patch_settings(self, request: PatchRequest) -> PatchResult:
         self.calls.append("patch_settings")
+        bid, patch, etag, note = request
         if bid not in self.settings:
             raise NotFound(f"PATCH /billers/{bid}/settings: no such biller", status=404)
         if etag != self.etag(bid):
@@ -98,34 +92,32 @@ class FakeCrm:
             )
         _merge(self.settings[bid], patch)
         self.etags[bid] += 1
-        note_id = None
-        if note is not None:
-            note_id = self._note(bid, note.text, note.author, note.commit, note.paths).id
-        return PatchResult(
-            copy.deepcopy(self.settings[bid]), self.etag(bid), False, note_id=note_id
-        )
+        note_id = self._note(bid, note).id if note is not None else None
+        settings, etag = self._versioned(bid)
+        return PatchResult(settings, etag, False, note_id=note_id)
 
-    def add_note(
-        self,
-        bid: int,
-        text: str,
-        *,
-        author: str | None = None,
-        commit: str | None = None,
-        paths: Iterable[str] | None = None,
-    ) -> Note:
+    def add_note(self, bid: int, note: AuditNote) -> Note:
         self.calls.append("add_note")
-        return self._note(bid, text, author, commit, tuple(paths) if paths else None)
+        return self._note(bid, note)
 
-    def _note(
-        self,
-        bid: int,
-        text: str,
-        author: str | None,
-        commit: str | None,
-        paths: tuple[str, ...] | None,
-    ) -> Note:
+    def _versioned(self, bid: int) -> Versioned:
+        return Versioned(copy.deepcopy(self.settings[bid]), self.etag(bid))
+
+    def _note(self, bid: int, note: AuditNote) -> Note:
         notes = self.notes.setdefault(bid, [])
-        note = Note(len(notes) + 1, "2024-03-01T12:00:00Z", author or "", text, commit, paths)
-        notes.append(note)
-        return note
+        made = Note(
+            len(notes) + 1,
+            "2024-03-01T12:00:00Z",
+            note.author or "",
+            note.text,
+            note.commit,
+            note.paths,
+        )
+        notes.append(made)
+        return made
+
+
+def as_port(fake: FakeCrm) -> CrmPort:
+    """``fake`` where a ``CrmPort`` is expected: mypy holds the fake to the port here
+    (``tests/test_port_types.py`` runs it on this file)."""
+    return fake

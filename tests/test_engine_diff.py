@@ -3,6 +3,7 @@ working tree, in real git."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,79 @@ def test_secrets_compare_by_reference_name(root: Path) -> None:
 def test_an_unknown_ref_is_a_repository_error(root: Path) -> None:
     with pytest.raises(RepoError):
         _diff(root, "no-such-ref")
+
+
+# --- a revision without the folders of a configuration -----------------------------
+
+
+def _readme_first(root: Path) -> str:
+    """Make ``root``'s history begin with a commit of a README alone (a repository
+    started on a hosting site), the configuration committed after it; that first SHA."""
+    shutil.rmtree(root / ".git")
+    git(root, "init", "-q", "-b", "main")
+    (root / "README.md").write_text("# Int360 as code\n", encoding="utf-8")
+    git(root, "add", "README.md")
+    git(root, "commit", "-q", "--no-gpg-sign", "-m", "initial commit")
+    first = git(root, "rev-parse", "HEAD").strip()
+    commit_all(root, "configuration")
+    return first
+
+
+def _drop_at_head(root: Path, *paths: str) -> None:
+    """Commit the removal of ``paths``, then put them back in the working tree only."""
+    git(root, "rm", "-r", "-q", *paths)
+    commit_all(root, f"drop {' '.join(paths)}")
+    git(root, "checkout", "-q", "HEAD~1", "--", *paths)
+
+
+def test_a_revision_from_before_the_first_biller_shows_every_biller_as_added(
+    root: Path,
+) -> None:
+    first = _readme_first(root)
+    plan = _diff(root, first)
+    config = load_config(Repo(root))
+    assert {b.bid for b in plan.billers} == set(config.billers)
+    for entry in plan.billers:
+        assert entry.status == "change"
+        assert entry.changes and all(c.before is None for c in entry.changes)
+    assert plan.crm == f"git {first} → working tree"
+
+
+def test_a_revision_without_partners_reads_its_billers_as_new(root: Path) -> None:
+    _drop_at_head(root, "partners")
+    plan = _diff(root, "HEAD")
+    assert {b.bid for b in plan.billers} == set(load_config(Repo(root)).billers)
+    assert all(c.before is None for b in plan.billers for c in b.changes)
+
+
+def test_a_revision_with_billers_but_no_schemas_is_one_clear_error(root: Path) -> None:
+    _drop_at_head(root, "schemas")
+    with pytest.raises(RepoError) as failed:
+        _diff(root, "HEAD")
+    assert str(failed.value) == (
+        "git HEAD: it has billers/ but no schemas/, so its settings cannot be read; "
+        "compare with a later revision"
+    )
+
+
+def test_a_revision_missing_one_schema_file_names_it(root: Path) -> None:
+    _drop_at_head(root, "schemas/defaults.schema.json")
+    with pytest.raises(RepoError) as failed:
+        _diff(root, "HEAD")
+    assert str(failed.value).startswith(
+        "git HEAD: it has billers/ but no schemas/defaults.schema.json, so its settings"
+    )
+
+
+def test_a_schema_that_was_not_json_at_the_revision_is_named_relative_to_the_repo(
+    root: Path,
+) -> None:
+    good = (root / "schemas/settings.schema.json").read_text(encoding="utf-8")
+    (root / "schemas/settings.schema.json").write_text("{not json", encoding="utf-8")
+    commit_all(root, "a broken schema")
+    (root / "schemas/settings.schema.json").write_text(good, encoding="utf-8")
+    with pytest.raises(RepoError) as failed:
+        _diff(root, "HEAD")
+    message = str(failed.value)
+    assert message.startswith("git HEAD: schemas/settings.schema.json: cannot load schema: ")
+    assert "int360-base-" not in message and "\n" not in message

@@ -17,6 +17,7 @@ from int360apply.config import Config, load_config
 from int360apply.crm import AuditNote, Profile
 from int360apply.crm.errors import NotFound
 from int360apply.crm.gitrev import GitRevReader, ReadOnlyError, temp_tree
+from int360apply.crm.port import PatchRequest
 from int360apply.crmconn import profiles
 from int360apply.planner import build_plan
 from int360apply.repo import Repo, RepoError
@@ -132,10 +133,12 @@ def test_the_reader_is_read_only(root: Path) -> None:
     head = git(root, "rev-parse", "HEAD").strip()
     etag = reader.get_settings(SPRINGFIELD).etag
     with pytest.raises(ReadOnlyError, match=f"git {head[:12]} is read-only") as refused:
-        reader.patch_settings(SPRINGFIELD, {"ftp": {"port": 2222}}, etag, note=AuditNote("x"))
+        reader.patch_settings(
+            PatchRequest(SPRINGFIELD, {"ftp": {"port": 2222}}, etag, note=AuditNote("x"))
+        )
     assert str(refused.value).startswith("PATCH /billers/104233/settings: ")
     with pytest.raises(ReadOnlyError, match="POST /billers/104233/notes"):
-        reader.add_note(SPRINGFIELD, "a note")
+        reader.add_note(SPRINGFIELD, AuditNote("a note"))
     assert reader.get_settings(SPRINGFIELD).settings["ftp"]["port"] == 22
 
 
@@ -153,9 +156,26 @@ def test_a_failed_checkout_leaves_no_temporary_folder(
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    with pytest.raises(RepoError, match=r"^git archive no-such-branch: "):
+    with pytest.raises(RepoError, match=r"^git ls-tree no-such-branch: "):
         temp_tree(Repo(root), "no-such-branch")
     assert list(scratch.iterdir()) == []
+
+
+def test_a_revision_with_none_of_the_folders_reads_as_no_biller(tmp_repo: Any) -> None:
+    top = tmp_repo.root.parent
+    git(top, "init", "-q", "-b", "main")
+    (top / "README.md").write_text("# Int360 as code\n", encoding="utf-8")
+    git(top, "add", "README.md")
+    git(top, "commit", "-q", "-m", "only a README")  # the configuration is not added
+    first = git(top, "rev-parse", "HEAD").strip()
+    with temp_tree(Repo(tmp_repo.root), first) as folder:
+        assert sorted(p.name for p in Path(folder).iterdir()) == ["billers", "partners", "schemas"]
+        assert not any(Path(folder).rglob("*.*"))
+    reader = reader_at(tmp_repo.root, first)
+    assert reader.base is None and reader.commit == first
+    assert reader.get_settings(SPRINGFIELD) == (({}), f'"{first}"')
+    found, missing = reader.bulk_settings([SPRINGFIELD, 1])
+    assert found == {SPRINGFIELD: ({}, f'"{first}"')} and missing == [1]
 
 
 def test_a_repository_in_a_sub_folder_of_the_git_work_tree_is_read(tmp_repo: Any) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from int360apply.crm.client import patch_holds
+from int360apply.crm.reconcile import patch_holds
 from int360apply.jsonvalue import json_equal
 from int360apply.merge import diff_patch, merge_patch
 from int360apply.plan import diff_settings

@@ -12,15 +12,15 @@ PATCH whose outcome is unknown is never re-sent blindly (see
 ``patch_settings``).
 
 Redirects are not followed (the token must only ever reach the configured
-host); error messages never contain the token. The HTTP exchange itself is
-``transport.py``'s, the retry policy ``retry.py``'s, answers' shapes ``answers.py``'s.
+host); error messages never contain the token. A call and its retries are
+``exchange.py``'s, the HTTP exchange itself ``transport.py``'s, the retry
+policy ``retry.py``'s, answers' shapes ``answers.py``'s.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -28,51 +28,24 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from int360apply.crm import AUDIT_NOTE_HEADER, AUDIT_NOTE_ID_HEADER, AuditNote, Note, Profile
-from int360apply.crm.answers import (
-    _error_body,
-    _etag,
-    _list,
-    _note,
-    _object,
-    _profile,
-    bulk_page,
-    json_body,
-)
+from int360apply.crm.answers import _etag, _list, _note, _object, _profile, bulk_page, json_body
 from int360apply.crm.audit import audit_note_header, confirmed_note_id, conforming_note
-from int360apply.crm.environment import (
-    ENV_TOKEN,
-    ENV_URL,
-    CrmConfig,
-    crm_config_from_env,
-    is_loopback,
-)
-from int360apply.crm.errors import (
-    CrmConfigError,
-    CrmError,
-    CrmProtocolError,
-    CrmRequestError,
-    FieldProblem,
-    Forbidden,
-    InvalidSettings,
-    NotFound,
-    PreconditionFailed,
-    Unauthorized,
-)
+from int360apply.crm.environment import ENV_TOKEN, ENV_URL, crm_config_from_env, is_loopback
+from int360apply.crm.errors import CrmConfigError, CrmProtocolError, PreconditionFailed
+from int360apply.crm.exchange import Exchange
+from int360apply.crm.port import PatchRequest
 from int360apply.crm.reconcile import patch_holds
 from int360apply.crm.results import BulkSettings, PatchResult, Versioned
-from int360apply.crm.retry import RETRY_STATUSES, Backoff, RetryPolicy, _retry_after, _Transient
+from int360apply.crm.retry import Backoff, RetryPolicy, _Transient
+from int360apply.crm.scrub import Scrubber
 from int360apply.crm.settings import checked, redact_url
-from int360apply.crm.transport import (
-    Answer,
-    BodyTooLarge,
-    Transport,
-    TransportError,
-    TransportFailure,
-)
+from int360apply.crm.transport import Transport
 
 MAX_BULK = 500  # the contract's limit of BIDs per bulk read
 MAX_PAGE = 1000  # the contract's largest page of a list
-MAX_BODY_BYTES = 16 * 1024 * 1024  # read at each call: tests lower it
+# json.dumps(patch, allow_nan=False, separators=(",", ":")) without making an encoder
+# for every PATCH (json.dumps makes one whenever an option is not its default).
+_PATCH_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
 
 def client_from_env(env: Mapping[str, str] | None = None, **kwargs: Any) -> CrmClient | None:
@@ -121,29 +94,25 @@ class CrmClient:
                 "use an https:// URL"
             )
         self.base_url = base_url.rstrip("/")
-        self._token = token
-        # Every secret value sent so far: a CRM that echoes a request body in an
-        # error must not put one into a message (see ``_scrub``).
-        self._sent: set[str] = set()
-        self._sent_lock = threading.Lock()
-        self._backoff = Backoff(retry or RetryPolicy(), sleep=sleep, rng=rng)
         self._concurrency = max(1, concurrency)
         # Proxy settings from the environment would route the loopback sandbox
         # through a proxy; a remote CRM may need them.
-        self._transport = Transport(
+        transport = Transport(
             self.base_url,
             pool_size=self._concurrency,
             timeout=timeout,
             use_environment=not loopback,
             token=token,
         )
+        backoff = Backoff(retry or RetryPolicy(), sleep=sleep, rng=rng)
+        self._exchange = Exchange(transport, backoff, Scrubber(token))
 
     def __repr__(self) -> str:
         return f"CrmClient({redact_url(self.base_url)!r})"  # never the token or a password
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._transport.close()
+        self._exchange.close()
 
     def __enter__(self) -> CrmClient:
         return self
@@ -168,12 +137,13 @@ class CrmClient:
     def get_biller(self, bid: int) -> Profile:
         """One biller profile; ``NotFound`` if the CRM does not know the BID."""
         path = f"/billers/{int(bid)}"
-        return _profile(json_body("GET", path, self._call("GET", path)), f"GET {path}")
+        resp = self._exchange.call("GET", path)
+        return _profile(json_body("GET", path, resp), f"GET {path}")
 
     def get_settings(self, bid: int) -> Versioned:
         """A biller's settings (secrets in read form) and their ETag."""
         path = f"/billers/{int(bid)}/settings"
-        resp = self._call("GET", path)
+        resp = self._exchange.call("GET", path)
         return Versioned(
             _object(json_body("GET", path, resp), f"GET {path}"), _etag(resp, "GET", path)
         )
@@ -193,22 +163,17 @@ class CrmClient:
         return BulkSettings(found, missing)
 
     def _bulk_page(self, chunk: list[int]) -> tuple[dict[int, Versioned], list[int]]:
-        resp = self._call("GET", "/settings", params=[("bid", b) for b in chunk])
+        query = urlencode([("bid", b) for b in chunk], doseq=True)
+        resp = self._exchange.call("GET", "/settings", query)
         what = f"GET /settings ({len(chunk)} BIDs)"
         return bulk_page(json_body("GET", "/settings", resp), chunk, what)
 
-    def patch_settings(
-        self,
-        bid: int,
-        patch: Mapping[str, Any],
-        etag: str,
-        *,
-        note: AuditNote | None = None,
-    ) -> PatchResult:
-        """Apply a JSON merge patch to a biller's settings if they are still at ``etag``.
+    def patch_settings(self, request: PatchRequest) -> PatchResult:
+        """Apply the request's JSON merge patch to a biller's settings if they are still
+        at its ETag.
 
-        Secrets in ``patch`` are in write form ``{"secret": NAME, "value": V}``.
-        ``note`` goes in the ``Audit-Note`` header, so the CRM commits it with
+        Secrets in the patch are in write form ``{"secret": NAME, "value": V}``.
+        The note goes in the ``Audit-Note`` header, so the CRM commits it with
         the change; a note too long for a header is not sent (``note_id`` stays
         None and the caller adds it with ``add_note``).
         Returns the new settings and ETag. Raises ``PreconditionFailed`` when
@@ -230,19 +195,21 @@ class CrmClient:
         the last try may or may not have been applied: plan again (a re-run
         converges and writes nothing that already holds).
         """
+        bid, patch, etag, note = request
         path = f"/billers/{int(bid)}/settings"
-        self._remember_secrets(patch)
-        body = json.dumps(patch, allow_nan=False, separators=(",", ":")).encode()
+        exchange = self._exchange
+        exchange.scrub.remember(patch)
+        body = _PATCH_ENCODER.encode(patch).encode()
         headers = {"Content-Type": "application/merge-patch+json", "If-Match": etag}
         header = audit_note_header(note)
         if header is not None:
             headers[AUDIT_NOTE_HEADER] = header
-        attempts = self._backoff.start()
+        attempts = exchange.backoff.start()
         while True:
             try:
-                resp = self._send("PATCH", path, body=body, headers=headers)
+                resp = exchange.send("PATCH", path, "", body, headers)
             except _Transient as failure:
-                self._backoff.wait(attempts, failure, "PATCH", path)
+                exchange.backoff.wait(attempts, failure, "PATCH", path)
                 live = self.get_settings(bid)
                 if live.etag == etag:
                     continue
@@ -262,28 +229,15 @@ class CrmClient:
                 note_id=confirmed_note_id(resp.headers.get(AUDIT_NOTE_ID_HEADER)),
             )
 
-    def add_note(
-        self,
-        bid: int,
-        text: str,
-        *,
-        author: str | None = None,
-        commit: str | None = None,
-        paths: Iterable[str] | None = None,
-        idempotency_key: str | None = None,
-    ) -> Note:
-        """Add an audit note; retried safely (one ``Idempotency-Key`` for all tries)."""
+    def add_note(self, bid: int, note: AuditNote) -> Note:
+        """Add an audit note, cut to the contract's limits; retried safely (one
+        ``Idempotency-Key`` for all tries)."""
         import uuid  # only for a note too long for the PATCH header: rare
 
         path = f"/billers/{int(bid)}/notes"
-        note = conforming_note(
-            AuditNote(text, author, commit, tuple(paths) if paths is not None else None)
-        )
-        headers = {
-            "Content-Type": "application/json",
-            "Idempotency-Key": idempotency_key or uuid.uuid4().hex,
-        }
-        resp = self._call("POST", path, body=json.dumps(note.as_json()).encode(), headers=headers)
+        body = json.dumps(conforming_note(note).as_json()).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
+        resp = self._exchange.call("POST", path, "", body, headers)
         return _note(json_body("POST", path, resp), f"POST {path}")
 
     def list_notes(self, bid: int) -> list[Note]:
@@ -297,7 +251,8 @@ class CrmClient:
     ) -> Iterator[Any]:
         seen: set[str] = set()
         while True:
-            page = _object(json_body("GET", path, self._call("GET", path, params=params)), path)
+            resp = self._exchange.call("GET", path, urlencode(params, doseq=True))
+            page = _object(json_body("GET", path, resp), path)
             for item in _list(page.get("items"), f"GET {path}: items"):
                 yield parse(item, f"GET {path}")
             cursor = page.get("next_cursor")
@@ -308,138 +263,5 @@ class CrmClient:
             seen.add(cursor)
             params = {**params, "cursor": cursor}
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Any = None,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Answer:
-        """One call of the contract, retried on transient failures; a 2xx response."""
-        attempts = self._backoff.start()
-        while True:
-            try:
-                return self._send(method, path, params=params, body=body, headers=headers)
-            except _Transient as failure:
-                self._backoff.wait(attempts, failure, method, path)
 
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Any = None,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Answer:
-        """One try: a 2xx response, ``_Transient``, or the ``CrmError`` of the status."""
-        try:  # Accept, User-Agent and the token are the session's (session.py)
-            resp = self._transport.send(
-                method,
-                path,
-                query=urlencode(params, doseq=True) if params else "",
-                body=body,
-                headers=headers or {},
-                limit=MAX_BODY_BYTES,
-            )
-        except TransportFailure as failure:
-            raise _Transient(failure.reason) from None
-        except TransportError as exc:
-            raise CrmError(self._scrub(f"{method} {path}: {exc}")) from None
-        except BodyTooLarge:
-            raise CrmProtocolError(
-                f"{method} {path}: the CRM answered more than {MAX_BODY_BYTES} bytes; refused"
-            ) from None
-        if resp.status in RETRY_STATUSES:
-            raise _Transient(
-                f"HTTP {resp.status}",
-                retry_after=_retry_after(resp.headers.get("Retry-After")),
-            )
-        if 200 <= resp.status < 300:
-            return resp
-        raise self._error(method, path, resp)
-
-    def _error(self, method: str, path: str, resp: Answer) -> CrmError:
-        status = resp.status
-        where = f"{method} {path}"
-        if 300 <= status < 400:
-            target = urlsplit(resp.headers.get("Location", ""))
-            return CrmProtocolError(
-                self._scrub(
-                    f"{where}: the CRM redirected (HTTP {status}) to {target.netloc or 'nowhere'}; "
-                    f"redirects are not followed, check {ENV_URL}"
-                ),
-                status=status,
-            )
-        code, message, details = _error_body(resp)
-        details = [FieldProblem(self._scrub(d.path), self._scrub(d.message)) for d in details]
-        code = self._scrub(code) if code is not None else None
-        text = self._scrub(f"{where}: HTTP {status}{f' {code}' if code else ''}: {message}")
-        kwargs: dict[str, Any] = {"status": status, "code": code, "details": details}
-        if status == 401:
-            return Unauthorized(f"{text} (check {ENV_TOKEN})", **kwargs)
-        if status == 403:
-            return Forbidden(f"{text} (does {ENV_TOKEN} have write scope?)", **kwargs)
-        if status == 404:
-            return NotFound(text, **kwargs)
-        if status == 412:
-            return PreconditionFailed(text, current_etag=resp.headers.get("ETag"), **kwargs)
-        if status == 422:
-            listed = "; ".join(f"{d.path or '(body)'}: {d.message}" for d in details[:20])
-            return InvalidSettings(self._scrub(f"{text}: {listed}" if listed else text), **kwargs)
-        if 400 <= status < 500:
-            return CrmRequestError(text, **kwargs)
-        return CrmProtocolError(f"{text} (not a status the contract allows)", **kwargs)
-
-    def _remember_secrets(self, patch: Any) -> None:
-        """Note the value of every write-form secret in ``patch`` (for ``_scrub``)."""
-        found = list(_secret_values(patch))
-        if found:
-            with self._sent_lock:
-                self._sent.update(found)
-
-    def _scrub(self, text: str) -> str:
-        """Never let the token or a secret value sent into a message, even if a server
-        echoes it (as sent, or escaped as JSON would)."""
-        with self._sent_lock:
-            needles = set(self._sent)
-        if self._token:
-            needles.add(self._token)
-        # Longest first: a value that contains another is replaced whole.
-        for needle in sorted(needles, key=len, reverse=True):
-            for form in {needle, json.dumps(needle)[1:-1], repr(needle)[1:-1]}:
-                if form and form in text:
-                    text = text.replace(form, "***")
-        return text
-
-
-def _secret_values(patch: Any) -> Iterator[str]:
-    """The values of the write-form secrets ``{secret, value}`` anywhere in ``patch``."""
-    if isinstance(patch, dict):
-        value = patch.get("value")
-        if "secret" in patch and isinstance(value, str) and value:
-            yield value
-        for child in patch.values():
-            yield from _secret_values(child)
-    elif isinstance(patch, list):
-        for item in patch:
-            yield from _secret_values(item)
-
-
-__all__ = [
-    "ENV_TOKEN",
-    "ENV_URL",
-    "MAX_BULK",
-    "AuditNote",
-    "BulkSettings",
-    "CrmClient",
-    "CrmConfig",
-    "PatchResult",
-    "RetryPolicy",
-    "Versioned",
-    "client_from_env",
-    "crm_config_from_env",
-    "patch_holds",
-]
+__all__ = ["MAX_BULK", "MAX_PAGE", "CrmClient", "client_from_env"]

@@ -5,7 +5,9 @@ a biller's "live" settings are its merged desired settings at the revision,
 secrets in the CRM's read form (``{secret: NAME, set: true}``), so a plan
 compares them by name, as it does against a CRM. A biller with no valid file
 at the revision (added since, or its partner or the defaults broken then)
-reads as empty settings: every leaf of it is new.
+reads as empty settings: every leaf of it is new. So does every biller at a
+revision from before the first biller file (the first commit of a repository
+that began with a README, say), whatever else it lacked.
 
 Git keeps no CRM profiles. The reader is given them (``crmconn.profiles``:
 one per biller file of the working tree, on the integrator ID the file
@@ -15,17 +17,21 @@ expects), so a plan against it is about settings alone.
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, load_config
-from ..repo import Repo, git, git_bytes
+from ..config import Config
+from ..load import load_config
+from ..repo import Repo, RepoError, git, git_bytes
+from ..schemas import SCHEMA_FILES, SchemaSetupError
 from ..secrets import with_references
 from . import AuditNote, Note, Profile
 from .errors import CrmError, NotFound
+from .port import PatchRequest
 from .results import BulkSettings, PatchResult, Versioned
 
 # The folders a configuration is made of; the rest of the tree is not read.
@@ -41,9 +47,9 @@ class ReadOnlyError(CrmError):
 class GitRevReader:
     """The desired settings of every biller at one commit, read as a CRM would answer."""
 
-    def __init__(self, base: Config, commit: str, profiles: Iterable[Profile]) -> None:
-        """``base``: the configuration loaded at ``commit``; ``profiles``: the billers
-        the reader knows (see the module's docstring)."""
+    def __init__(self, base: Config | None, commit: str, profiles: Iterable[Profile]) -> None:
+        """``base``: the configuration loaded at ``commit`` (None: it had no biller
+        files); ``profiles``: the billers the reader knows (see the module's docstring)."""
         self.base = base
         self.commit = commit
         self.profiles = {p.bid: p for p in profiles}
@@ -53,16 +59,18 @@ class GitRevReader:
     @classmethod
     def at(cls, repo: Repo, ref: str, profiles: Iterable[Profile]) -> GitRevReader:
         """The reader of ``repo``'s configuration at ``ref`` (``RepoError`` if git cannot
-        resolve or read it)."""
+        resolve or read it, or it has billers but not the schemas to read them)."""
         commit = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
         with temp_tree(repo, commit) as folder:
             # Everything is read here: the configuration keeps no file open after loading.
-            base = load_config(Repo(Path(folder)))
+            base = _config_at(Repo(Path(folder)), ref)
         return cls(base, commit, profiles)
 
     def settings_at(self, bid: int) -> dict[str, Any]:
         """``bid``'s merged settings at the commit in the CRM's read form ({} if none)."""
         base = self.base
+        if base is None:  # no biller file at the commit
+            return {}
         old = base.billers.get(bid)
         if old is None or old.partner not in base.partners or base.defaults is None:
             return {}
@@ -85,27 +93,22 @@ class GitRevReader:
     def get_settings(self, bid: int) -> Versioned:
         """``bid``'s settings at the commit; ``NotFound`` for a biller without a profile."""
         self.get_biller(bid)
-        return Versioned(self.settings_at(bid), self.etag)
+        return self._versioned(bid)
 
     def bulk_settings(self, bids: Iterable[int]) -> BulkSettings:
         """The settings of the ``bids`` with a profile; the others are missing."""
-        found, missing = {}, []
-        for bid in bids:
-            if bid in self.profiles:
-                found[bid] = Versioned(self.settings_at(bid), self.etag)
-            else:
-                missing.append(bid)
-        return BulkSettings(found, missing)
+        return BulkSettings.gather(bids, self.profiles, self._versioned)
 
-    def patch_settings(
-        self, bid: int, patch: Mapping[str, Any], etag: str, *, note: AuditNote | None = None
-    ) -> PatchResult:
+    def patch_settings(self, request: PatchRequest) -> PatchResult:
         """Refused: ``ReadOnlyError``."""
-        raise self._read_only(f"PATCH /billers/{bid}/settings")
+        raise self._read_only(f"PATCH /billers/{request.bid}/settings")
 
-    def add_note(self, bid: int, text: str, **_: object) -> Note:
+    def add_note(self, bid: int, note: AuditNote) -> Note:
         """Refused, whatever the note: ``ReadOnlyError``."""
         raise self._read_only(f"POST /billers/{bid}/notes")
+
+    def _versioned(self, bid: int) -> Versioned:
+        return Versioned(self.settings_at(bid), self.etag)
 
     def _read_only(self, call: str) -> ReadOnlyError:
         return ReadOnlyError(
@@ -113,13 +116,39 @@ class GitRevReader:
         )
 
 
+def _config_at(tree: Repo, ref: str) -> Config | None:
+    """The configuration checked out into ``tree`` from ``ref``; None when it has no
+    biller file (nothing at ``ref`` to compare with: every biller is new)."""
+    if not tree.biller_files():
+        return None
+    # Today's schemas would judge the old files by today's rules: a partner that fails
+    # them would drop out, its billers read as new, and the diff would say so silently.
+    files = SCHEMA_FILES.values()
+    missing = [f"schemas/{name}" for name in files if not (tree.schema_dir / name).is_file()]
+    if missing:
+        shown = "schemas/" if len(missing) == len(SCHEMA_FILES) else ", ".join(missing)
+        raise RepoError(
+            f"git {ref}: it has billers/ but no {shown}, so its settings cannot be read; "
+            "compare with a later revision"
+        )
+    try:
+        return load_config(tree)
+    except SchemaSetupError as exc:  # a schema file that is not JSON at ``ref``
+        raise RepoError(f"git {ref}: {str(exc).replace(f'{tree.root}{os.sep}', '')}") from None
+
+
 def checkout_tree(repo: Repo, ref: str, into: Path) -> None:
-    """Write ``partners/``, ``billers/`` and ``schemas/`` as they are at ``ref`` into ``into``."""
-    tar = git_bytes(
-        repo, "archive", "--format=tar", ref, "--", *CONFIG_FOLDERS, what=f"archive {ref}"
-    )
-    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        archive.extractall(into, filter=_inside_only)
+    """Write ``partners/``, ``billers/`` and ``schemas/`` as they are at ``ref`` into
+    ``into``; a folder ``ref`` does not have is written empty."""
+    listing = ("ls-tree", "-d", "-z", "--name-only", ref, "--", *CONFIG_FOLDERS)
+    listed = git_bytes(repo, *listing, what=f"ls-tree {ref}")
+    # Only the folders it has: git refuses a pathspec that matches nothing.
+    names = listed.split(b"\0")
+    present = [folder for folder in CONFIG_FOLDERS if folder.encode() in names]
+    if present:
+        tar = git_bytes(repo, "archive", "--format=tar", ref, "--", *present, what=f"archive {ref}")
+        with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+            archive.extractall(into, filter=_inside_only)
     for folder in CONFIG_FOLDERS:
         (into / folder).mkdir(exist_ok=True)
 

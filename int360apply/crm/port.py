@@ -1,19 +1,30 @@
 """``CrmPort``: what the planner, the applier and the engine call on a CRM.
 
 The HTTP client (``crm.client.CrmClient``) implements it; so does the in-memory
-CRM of the unit tests (``tests/fakes.py``). Anything else that can answer these
-calls (a reader of the settings at a git revision, say) can be planned against.
+CRM of the unit tests (``tests/fakes.py``) and the read-only reader of a git
+revision (``crm.gitrev.GitRevReader``). A write takes one value (a
+``PatchRequest``, an ``AuditNote``), so every implementation's signatures stay
+short and cannot drift from the port's keyword by keyword.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from . import AuditNote, Note, Profile
+from .results import BulkSettings, PatchResult, Versioned
 
-if TYPE_CHECKING:  # the client module loads the HTTP stack: only its value types here
-    from .client import BulkSettings, PatchResult, Versioned
+
+class PatchRequest(NamedTuple):
+    """A JSON merge ``patch`` of biller ``bid``'s settings, to apply only while they are
+    at ``etag``; secrets in write form ``{"secret": NAME, "value": V}``; ``note`` is the
+    audit note to commit with it."""
+
+    bid: int
+    patch: Mapping[str, Any]
+    etag: str
+    note: AuditNote | None = None
 
 
 class CrmPort(Protocol):
@@ -35,24 +46,14 @@ class CrmPort(Protocol):
         """The settings of many billers: those found, and the BIDs the CRM does not know."""
         ...  # pragma: no cover
 
-    def patch_settings(
-        self, bid: int, patch: Mapping[str, Any], etag: str, *, note: AuditNote | None = None
-    ) -> PatchResult:
-        """A JSON merge patch applied only if the settings are still at ``etag``
-        (``PreconditionFailed`` otherwise), committed with ``note`` when it fits."""
+    def patch_settings(self, request: PatchRequest) -> PatchResult:
+        """The request's patch applied only if the settings are still at its ETag
+        (``PreconditionFailed`` otherwise), committed with its note when that fits."""
         ...  # pragma: no cover
 
-    def add_note(
-        self,
-        bid: int,
-        text: str,
-        *,
-        author: str | None = None,
-        commit: str | None = None,
-        paths: Iterable[str] | None = None,
-    ) -> Note:
+    def add_note(self, bid: int, note: AuditNote) -> Note:
         """An audit note added on its own (one too long for the PATCH header)."""
         ...  # pragma: no cover
 
 
-__all__ = ["CrmPort"]
+__all__ = ["CrmPort", "PatchRequest"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container, Iterable
 from typing import Any, NamedTuple
 
 Settings = dict[str, Any]
@@ -31,3 +32,18 @@ class BulkSettings(NamedTuple):
 
     found: dict[int, Versioned]
     missing: list[int]
+
+    @classmethod
+    def gather(
+        cls, bids: Iterable[int], known: Container[int], read: Callable[[int], Versioned]
+    ) -> BulkSettings:
+        """A bulk read answered a BID at a time: ``read(bid)`` for each of the ``bids``
+        in ``known``, the others missing (a CRM with no bulk call, a git revision)."""
+        found: dict[int, Versioned] = {}
+        missing: list[int] = []
+        for bid in bids:
+            if bid in known:
+                found[bid] = read(bid)
+            else:
+                missing.append(bid)
+        return cls(found, missing)

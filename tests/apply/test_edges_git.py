@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from ._support import Workspace, assert_plan_document, statuses
 
 
@@ -55,3 +57,38 @@ def test_diff_base_with_a_symlink_out_of_the_tree_is_no_traceback(ws: Workspace)
     # At the base that file was no valid biller file: the biller reads as new.
     assert run.code == 2, run
     assert "~ 104233 Springfield Water & Sewer" in run.out
+
+
+@pytest.mark.slow  # real processes; tests/test_engine_diff.py holds the same in-process
+def test_diff_base_before_the_first_biller_shows_every_biller_as_added(ws: Workspace) -> None:
+    # A repository begun with a README alone, the configuration committed after it.
+    shutil.rmtree(ws.root / ".git")
+    ws.git("init", "-q", "-b", "main")
+    ws.git("config", "user.name", "Pat Reviewer")
+    ws.git("config", "user.email", "pat@example.invalid")
+    ws.write("README.md", "# Int360 as code\n")
+    ws.git("add", "README.md")
+    ws.git("commit", "-q", "--no-gpg-sign", "-m", "initial commit")
+    first = ws.head()
+    ws.commit("configuration")
+    run = ws.run("diff", "--base", first, "--format", "json")
+    assert "Traceback" not in run.err, run
+    assert run.code == 2, run
+    doc = run.json()
+    assert set(statuses(doc).values()) == {"change"}
+    assert len(doc["billers"]) == len(list(ws.path("billers").glob("*.yaml")))
+    assert all(c["before"] is None for b in doc["billers"] for c in b["changes"])
+
+
+@pytest.mark.slow  # a real process, for the exit code and the one line of stderr
+def test_diff_base_without_schemas_is_one_line_and_exit_1(ws: Workspace) -> None:
+    ws.git("rm", "-r", "-q", "schemas")
+    no_schemas = ws.commit("schemas moved out")
+    ws.git("checkout", "-q", "HEAD~1", "--", "schemas")
+    run = ws.run("diff", "--base", no_schemas[:12])
+    assert run.code == 1, run
+    assert run.out == ""
+    assert run.err == (
+        f"int360: git {no_schemas[:12]}: it has billers/ but no schemas/, so its settings "
+        "cannot be read; compare with a later revision\n"
+    )

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from int360apply.crm import Profile
-from int360apply.crm.client import CrmClient, RetryPolicy
+from int360apply.crm.client import CrmClient
+from int360apply.crm.retry import RetryPolicy
 from int360apply.crm.sandbox.options import Token
 from int360apply.crm.sandbox.server import SandboxServer, start_background
 from int360apply.schemas import Schemas, schemas_for

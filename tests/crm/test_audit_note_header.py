@@ -13,6 +13,7 @@ from scripted_crm import answer, calls, crm_url, scripted
 from int360apply.apply import ApplyOptions, apply_plan
 from int360apply.crm import HEADER_NOTE_LIMITS, AuditNote
 from int360apply.crm.client import CrmClient
+from int360apply.crm.port import PatchRequest
 from int360apply.crm.sandbox.records import NewNote, SettingsUpdate
 from int360apply.crm.sandbox.server import SandboxServer
 from int360apply.plan import BillerPlan, Change, Plan
@@ -124,7 +125,7 @@ def test_a_failed_computation_rolls_the_note_back(sandbox: SandboxServer) -> Non
 def test_the_client_sends_the_note_and_reports_its_id(client: CrmClient) -> None:
     _, etag = client.get_settings(BID)
     note = AuditNote("changed ftp.port", author="ci", commit="9f1c2ab", paths=("ftp.port",))
-    result = client.patch_settings(BID, {"ftp": {"port": 22}}, etag, note=note)
+    result = client.patch_settings(PatchRequest(BID, {"ftp": {"port": 22}}, etag, note=note))
     notes = client.list_notes(BID)
     assert [n.id for n in notes] == [result.note_id]
     assert (notes[0].text, notes[0].author, notes[0].paths) == (
@@ -137,7 +138,7 @@ def test_the_client_sends_the_note_and_reports_its_id(client: CrmClient) -> None
 def test_non_ascii_in_a_note_survives_the_header(client: CrmClient) -> None:
     _, etag = client.get_settings(BID)
     note = AuditNote("geändert von Zoë ✓", author="zoë")
-    result = client.patch_settings(BID, {}, etag, note=note)
+    result = client.patch_settings(PatchRequest(BID, {}, etag, note=note))
     assert result.note_id is not None
     assert [(n.text, n.author) for n in client.list_notes(BID)] == [(note.text, note.author)]
 
@@ -153,7 +154,7 @@ def test_non_ascii_in_a_note_survives_the_header(client: CrmClient) -> None:
 )
 def test_a_note_too_big_for_a_header_is_not_sent(client: CrmClient, note: AuditNote) -> None:
     _, etag = client.get_settings(BID)
-    result = client.patch_settings(BID, {"ftp": {"port": 22}}, etag, note=note)
+    result = client.patch_settings(PatchRequest(BID, {"ftp": {"port": 22}}, etag, note=note))
     assert result.note_id is None
     assert result.settings == {"ftp": {"port": 22}}
     assert client.list_notes(BID) == []

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from int360apply.crm import Profile
-from int360apply.crm.client import CrmClient, RetryPolicy, patch_holds
+from int360apply.crm import AuditNote, Profile
+from int360apply.crm.client import CrmClient
 from int360apply.crm.errors import (
     CrmUnavailable,
     Forbidden,
@@ -17,6 +17,9 @@ from int360apply.crm.errors import (
     PreconditionFailed,
     Unauthorized,
 )
+from int360apply.crm.port import PatchRequest
+from int360apply.crm.reconcile import patch_holds
+from int360apply.crm.retry import RetryPolicy
 from int360apply.crm.sandbox.faults import FaultConfig
 from int360apply.crm.sandbox.server import SandboxServer
 
@@ -70,7 +73,7 @@ def test_settings_roundtrip(client: CrmClient) -> None:
             "auth": {"method": "password", "password": {"secret": "PW", "value": SECRET_VALUE}},
         }
     }
-    result = client.patch_settings(BID, patch, etag)
+    result = client.patch_settings(PatchRequest(BID, patch, etag))
     assert result.settings == {
         "ftp": {
             "port": 22,
@@ -84,9 +87,9 @@ def test_settings_roundtrip(client: CrmClient) -> None:
 
 def test_stale_etag_is_precondition_failed(client: CrmClient) -> None:
     _, etag = client.get_settings(BID)
-    current = client.patch_settings(BID, {"ftp": {"port": 22}}, etag).etag
+    current = client.patch_settings(PatchRequest(BID, {"ftp": {"port": 22}}, etag)).etag
     with pytest.raises(PreconditionFailed) as info:
-        client.patch_settings(BID, {"ftp": {"port": 23}}, etag)
+        client.patch_settings(PatchRequest(BID, {"ftp": {"port": 23}}, etag))
     assert info.value.current_etag == current
     assert info.value.status == 412
 
@@ -94,14 +97,16 @@ def test_stale_etag_is_precondition_failed(client: CrmClient) -> None:
 def test_invalid_settings_name_every_field(client: CrmClient) -> None:
     _, etag = client.get_settings(BID)
     with pytest.raises(InvalidSettings) as info:
-        client.patch_settings(BID, {"ftp": {"port": 0, "protocol": "scp"}}, etag)
+        client.patch_settings(PatchRequest(BID, {"ftp": {"port": 0, "protocol": "scp"}}, etag))
     assert [d.path for d in info.value.details] == ["ftp.port", "ftp.protocol"]
     assert "ftp.port" in str(info.value) and info.value.status == 422
 
 
 def test_notes(client: CrmClient) -> None:
-    first = client.add_note(BID, "applied", author="octocat", commit="abc1234", paths=["ftp.port"])
-    client.add_note(BID, "again")
+    first = client.add_note(
+        BID, AuditNote("applied", author="octocat", commit="abc1234", paths=("ftp.port",))
+    )
+    client.add_note(BID, AuditNote("again"))
     notes = client.list_notes(BID)
     assert notes[0] == first
     assert (first.author, first.commit, first.paths) == ("octocat", "abc1234", ("ftp.port",))
@@ -122,9 +127,9 @@ def test_auth_errors_never_show_the_token(make_sandbox: MakeSandbox) -> None:
     with _client(server, READ.value) as reader:
         _, etag = reader.get_settings(BID)
         with pytest.raises(Forbidden) as forbidden:
-            reader.patch_settings(BID, {"ftp": {"port": 22}}, etag)
+            reader.patch_settings(PatchRequest(BID, {"ftp": {"port": 22}}, etag))
     with _client(server, WRITE.value) as writer:
-        assert writer.patch_settings(BID, {"ftp": {"port": 22}}, etag).settings == {
+        assert writer.patch_settings(PatchRequest(BID, {"ftp": {"port": 22}}, etag)).settings == {
             "ftp": {"port": 22}
         }
         assert WRITE.value not in repr(writer)
@@ -173,7 +178,7 @@ def test_failed_patch_is_resent_when_nothing_was_written(
     _, etag = crm.get_settings(BID)
     # The PATCH fails once; the re-read and the second PATCH pass.
     server.faults.configure(FaultConfig(fail_rate=1.0, kinds=(kind,), retry_after=0, max_faults=1))
-    result = crm.patch_settings(BID, {"ftp": {"port": 22}}, etag)
+    result = crm.patch_settings(PatchRequest(BID, {"ftp": {"port": 22}}, etag))
     assert result.settings == {"ftp": {"port": 22}} and not result.already_applied
     assert len(sleeps) == 1
 
@@ -190,7 +195,7 @@ def test_lost_patch_response_after_a_successful_write(make_sandbox: MakeSandbox)
             "auth": {"method": "password", "password": {"secret": "PW", "value": "v"}},
         }
     }
-    result = crm.patch_settings(BID, patch, etag)
+    result = crm.patch_settings(PatchRequest(BID, patch, etag))
     assert result.already_applied
     assert result.settings["ftp"]["port"] == 22
     assert result.settings["ftp"]["auth"]["password"] == {"secret": "PW", "set": True}
@@ -207,20 +212,20 @@ def test_lost_patch_response_then_another_writer(make_sandbox: MakeSandbox) -> N
 
     def someone_writes(delay: float) -> None:
         _, current = other.get_settings(BID)
-        other.patch_settings(BID, {"ftp": {"port": 2222}}, current)
+        other.patch_settings(PatchRequest(BID, {"ftp": {"port": 2222}}, current))
 
     with _client(server, sleep=someone_writes) as crm, other:
         server.faults.configure(FaultConfig())
         _, etag = crm.get_settings(BID)
         server.faults.configure(FaultConfig(fail_rate=1.0, kinds=("drop",), max_faults=1))
         with pytest.raises(PreconditionFailed, match="response was lost"):
-            crm.patch_settings(BID, {"ftp": {"port": 22}}, etag)
+            crm.patch_settings(PatchRequest(BID, {"ftp": {"port": 22}}, etag))
     assert (server.store.get_settings(BID) or ({}, 0))[0] == {"ftp": {"port": 2222}}
 
 
 def test_lost_note_response_adds_one_note(make_sandbox: MakeSandbox) -> None:
     _, crm, _ = _faulty(make_sandbox, kinds=("lost_response",), max_faults=2)
-    note = crm.add_note(BID, "applied from 9f1c2ab")
+    note = crm.add_note(BID, AuditNote("applied from 9f1c2ab"))
     assert [n.id for n in crm.list_notes(BID)] == [note.id]
 
 

@@ -15,13 +15,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 from scripted_crm import answer, calls, crm_url, refuse_other_hosts, scripted
 
-from int360apply.crm.client import (
-    CrmClient,
-    RetryPolicy,
-    client_from_env,
-    crm_config_from_env,
-)
+from int360apply.crm.client import CrmClient, client_from_env
+from int360apply.crm.environment import crm_config_from_env
 from int360apply.crm.errors import CrmError, CrmProtocolError, CrmRequestError, Unauthorized
+from int360apply.crm.port import PatchRequest
+from int360apply.crm.retry import RetryPolicy
 
 BASE = "https://crm.example.com/api"  # for the configuration tests, which send nothing
 TOKEN = "tok-9a8b7c6d5e"
@@ -67,7 +65,7 @@ def test_missing_etag_is_a_protocol_error(server: HTTPServer, crm: CrmClient) ->
         crm.get_settings(1)
     answer(server, "PATCH", "/billers/1/settings", json={})
     with pytest.raises(CrmProtocolError, match="no ETag"):
-        crm.patch_settings(1, {}, '"1"')
+        crm.patch_settings(PatchRequest(1, {}, '"1"'))
 
 
 def test_redirects_are_not_followed(
@@ -158,7 +156,7 @@ def test_patch_sends_merge_patch_and_if_match(server: HTTPServer, crm: CrmClient
     answer(
         server, "PATCH", "/billers/1/settings", json={"ftp": {"port": 22}}, headers={"ETag": '"2"'}
     )
-    result = crm.patch_settings(1, {"ftp": {"port": 22}}, '"1"')
+    result = crm.patch_settings(PatchRequest(1, {"ftp": {"port": 22}}, '"1"'))
     sent = calls(server)[0]
     assert sent.headers["If-Match"] == '"1"'
     assert sent.headers["Content-Type"] == "application/merge-patch+json"
@@ -210,7 +208,7 @@ def test_unicode_digits_in_audit_note_id_mean_no_confirmed_note(
         json=SETTINGS_OK,
         headers={"ETag": '"2"', "Audit-Note-Id": "³"},
     )
-    result = crm.patch_settings(1, SETTINGS_OK, '"1"')
+    result = crm.patch_settings(PatchRequest(1, SETTINGS_OK, '"1"'))
     assert result.etag == '"2"' and result.note_id is None
 
 

@@ -7,9 +7,11 @@ import threading
 
 import pytest
 
-from int360apply.crm import Profile
-from int360apply.crm.client import CrmClient, RetryPolicy
+from int360apply.crm import AuditNote, Profile
+from int360apply.crm.client import CrmClient
 from int360apply.crm.errors import PreconditionFailed
+from int360apply.crm.port import PatchRequest
+from int360apply.crm.retry import RetryPolicy
 from int360apply.crm.sandbox.faults import FAULT_KINDS, FaultConfig
 
 from .conftest import MakeSandbox
@@ -47,7 +49,7 @@ def _write(crm: CrmClient, bid: int, patch: dict[str, dict[str, object]]) -> Non
     while True:
         _, etag = crm.get_settings(bid)
         try:
-            crm.patch_settings(bid, patch, etag)
+            crm.patch_settings(PatchRequest(bid, patch, etag))
             return
         except PreconditionFailed:
             continue
@@ -68,9 +70,9 @@ def test_concurrent_writers_with_faults_lose_nothing(make_sandbox: MakeSandbox) 
                 for round_ in range(ROUNDS):
                     value = _value(thread, round_)
                     _write(crm, SHARED, {group: {field: value}})
-                    crm.add_note(SHARED, f"thread {thread} round {round_}")
+                    crm.add_note(SHARED, AuditNote(f"thread {thread} round {round_}"))
                     _write(crm, OWN[thread], {group: {field: value}})
-                    crm.add_note(OWN[thread], f"round {round_}")
+                    crm.add_note(OWN[thread], AuditNote(f"round {round_}"))
             except BaseException as exc:  # surfaced below, with the thread's traceback
                 errors.append(exc)
 

@@ -21,8 +21,10 @@ from pytest_httpserver import HTTPServer
 from scripted_crm import DROPPED, answer, calls, crm_url, drop, origin, refuse_other_hosts, scripted
 
 from int360apply.crm import client as client_module
-from int360apply.crm.client import CrmClient, RetryPolicy
+from int360apply.crm import exchange
+from int360apply.crm.client import CrmClient
 from int360apply.crm.errors import CrmConfigError, CrmError, CrmProtocolError, CrmUnavailable
+from int360apply.crm.retry import RetryPolicy
 
 PROFILE = {"bid": 1, "name": "One", "integrator_id": 93, "status": "active"}
 POLICY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.001)
@@ -40,7 +42,7 @@ def _client(url: str) -> CrmClient:
 def test_a_body_over_the_limit_is_refused_and_the_connection_not_reused(
     server: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client_module, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(exchange, "MAX_BODY_BYTES", 1000)
     answer(server, "GET", "/billers/1", json={**PROFILE, "name": "x" * 5000})
     answer(server, "GET", "/billers/2", json={**PROFILE, "bid": 2})
     with CrmClient(crm_url(server), retry=RetryPolicy(attempts=1)) as crm:
@@ -64,7 +66,7 @@ def test_a_compressed_body_is_decoded_and_its_limit_applies_after_decoding(
     bomb = gzip.compress(json.dumps({**PROFILE, "name": "x" * 100_000}).encode())
     assert len(bomb) < 1000  # small on the wire, large once decoded
     answer(server, "GET", "/billers/2", body=bomb, headers=gzipped)
-    monkeypatch.setattr(client_module, "MAX_BODY_BYTES", 10_000)
+    monkeypatch.setattr(exchange, "MAX_BODY_BYTES", 10_000)
     with _client(crm_url(server)) as crm:
         assert crm.get_biller(1).name == "One"
         with pytest.raises(CrmProtocolError, match="more than 10000 bytes"):

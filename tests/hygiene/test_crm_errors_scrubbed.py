@@ -12,8 +12,11 @@ import requests
 from pytest_httpserver import HTTPServer
 from scripted_crm import answer, calls, crm_url, origin, scripted
 
-from int360apply.crm.client import CrmClient, RetryPolicy, crm_config_from_env
+from int360apply.crm.client import CrmClient
+from int360apply.crm.environment import crm_config_from_env
 from int360apply.crm.errors import CrmConfigError, CrmRequestError, InvalidSettings
+from int360apply.crm.port import PatchRequest
+from int360apply.crm.retry import RetryPolicy
 from int360apply.crm.sandbox.server import start_background
 from int360apply.crm.settings import redact_url
 
@@ -57,7 +60,7 @@ def test_an_error_that_echoes_the_body_shows_no_secret_value_and_no_token(
         CrmClient(crm_url(server), TOKEN, retry=POLICY) as client,
         pytest.raises((CrmRequestError, InvalidSettings)) as failure,
     ):
-        client.patch_settings(7, patch, '"1"')
+        client.patch_settings(PatchRequest(7, patch, '"1"'))
     error = failure.value
     text = " ".join(
         [str(error), str(error.code), *(f"{d.path} {d.message}" for d in error.details)]
@@ -76,7 +79,9 @@ def test_a_later_error_does_not_show_a_value_sent_earlier(server: HTTPServer) ->
     )
     with CrmClient(crm_url(server), None, retry=POLICY) as client:
         client.patch_settings(
-            7, {"ftp": {"auth": {"password": {"secret": "A_B", "value": SECRET}}}}, '"1"'
+            PatchRequest(
+                7, {"ftp": {"auth": {"password": {"secret": "A_B", "value": SECRET}}}}, '"1"'
+            )
         )
         with pytest.raises(CrmRequestError) as failure:
             client.get_biller(8)

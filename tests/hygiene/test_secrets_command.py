@@ -16,6 +16,7 @@ from apply._support import Workspace, clean_env
 from benchmarks.fleet import make_fleet
 from int360apply.config import load_config
 from int360apply.crm.client import CrmClient
+from int360apply.crm.port import PatchRequest
 from int360apply.crm.sandbox.server import start_background
 from int360apply.crmconn import profiles
 from int360apply.repo import Repo
@@ -61,7 +62,7 @@ def test_secrets_on_a_fleet_of_1000_billers_against_the_sandbox_and_the_environm
         with CrmClient(server.url) as client:
             desired = config.desired(config.billers[held_bid])
             etag = client.get_settings(held_bid).etag
-            client.patch_settings(held_bid, _write_form(desired, values), etag)
+            client.patch_settings(PatchRequest(held_bid, _write_form(desired, values), etag))
         env = clean_env(tmp_path / "home")
         env["INT360_CRM_URL"] = server.url
         env.update({f"INT360_SECRET_{n}": v for n, v in values.items() if n not in missing})

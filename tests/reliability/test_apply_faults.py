@@ -22,7 +22,7 @@ import pytest
 import int360apply.crm.client as client_module
 from int360apply.apply import ApplyOptions, apply_plan
 from int360apply.cli import main
-from int360apply.crm.client import RetryPolicy
+from int360apply.crm.retry import RetryPolicy
 from int360apply.crm.sandbox.faults import FAULT_KINDS, FaultConfig
 from int360apply.crmconn import profiles
 from int360apply.guard import GuardLimits

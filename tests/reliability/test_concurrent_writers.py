@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from int360apply.crm.port import PatchRequest
 from int360apply.crm.sandbox.faults import FaultConfig
 from int360apply.crmconn import profiles
 from int360apply.load import load_config
@@ -157,7 +158,9 @@ def test_an_edit_made_in_the_crm_during_an_apply_with_a_plan_is_not_clobbered(
                 assert not client.list_notes(bid), "the apply already reached this biller"
                 current = client.get_settings(bid)
                 client.patch_settings(
-                    bid, {"advanced": {"account_number_label": EDITED_LABEL}}, current.etag
+                    PatchRequest(
+                        bid, {"advanced": {"account_number_label": EDITED_LABEL}}, current.etag
+                    )
                 )
         assert child.poll() is None, "the edit must land while the apply runs"
     finally:
@@ -204,7 +207,9 @@ def test_two_applies_of_one_plan_with_an_edit_during_the_run_neither_clobbers_it
             for bid in edited:
                 current = client.get_settings(bid)
                 client.patch_settings(
-                    bid, {"advanced": {"account_number_label": EDITED_LABEL}}, current.etag
+                    PatchRequest(
+                        bid, {"advanced": {"account_number_label": EDITED_LABEL}}, current.etag
+                    )
                 )
         assert all(child.poll() is None for child in children)
     finally:

@@ -19,8 +19,10 @@ from scripted_crm import answer, calls, crm_url, refuse_other_hosts, scripted
 
 from int360apply.apply import ApplyOptions, apply_plan
 from int360apply.cli import main
-from int360apply.crm.client import CrmClient, RetryPolicy
+from int360apply.crm.client import CrmClient
 from int360apply.crm.errors import CrmError, CrmProtocolError, CrmUnavailable
+from int360apply.crm.port import PatchRequest
+from int360apply.crm.retry import RetryPolicy
 from int360apply.plan import BillerPlan, Change, Plan
 
 from .conftest import copy_repo
@@ -93,7 +95,7 @@ def _both(*registers: Register) -> Register:
 
 
 _SETTINGS_CALL: Call = lambda c: c.get_settings(7)  # noqa: E731
-_PATCH_CALL: Call = lambda c: c.patch_settings(7, SETTINGS, '"1"')  # noqa: E731
+_PATCH_CALL: Call = lambda c: c.patch_settings(PatchRequest(7, SETTINGS, '"1"'))  # noqa: E731
 _BULK_CALL: Call = lambda c: c.bulk_settings([7, 8])  # noqa: E731
 _PROFILE_CALL: Call = lambda c: c.get_biller(7)  # noqa: E731
 _LIST_CALL: Call = lambda c: list(c.list_billers())  # noqa: E731

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from int360apply.crm import Profile
+from int360apply.crm import AuditNote, Profile
+from int360apply.crm.port import PatchRequest
 from int360apply.crm.sandbox.faults import FaultConfig
 
 from .conftest import MakeSandbox, fast_client
@@ -103,12 +104,14 @@ def test_eight_clients_by_500_mixed_requests_end_in_an_exact_state(
                         current = client.get_settings(bid)
                         value = _counter(current.settings) + 1
                         result = client.patch_settings(
-                            bid, {COUNTER[0]: {COUNTER[1]: value}}, current.etag
+                            PatchRequest(bid, {COUNTER[0]: {COUNTER[1]: value}}, current.etag)
                         )
                         assert _counter(result.settings) == value
                         increments[bid] += 1  # only this thread touches its billers
                     else:
-                        client.add_note(bid, f"client {index} step {step}", author=f"c{index}")
+                        client.add_note(
+                            bid, AuditNote(f"client {index} step {step}", author=f"c{index}")
+                        )
                         notes[bid] += 1
                     done[index] += 1
             except Exception as exc:

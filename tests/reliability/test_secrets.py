@@ -27,6 +27,7 @@ from scripted_crm import answer, calls, scripted
 from scripted_crm import crm_url as scripted_url
 
 from int360apply.crm.client import CrmClient
+from int360apply.crm.port import PatchRequest
 
 from .conftest import (
     REPO_ROOT,
@@ -247,7 +248,7 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
     # A change made in the CRM: drift sees it, --adopt writes it back to the file.
     with CrmClient(server.url, WRITE_TOKEN) as client:
         live = client.get_settings(pw_bid)
-        client.patch_settings(pw_bid, {"ftp": {"port": 2222}}, live.etag)
+        client.patch_settings(PatchRequest(pw_bid, {"ftp": {"port": 2222}}, live.etag))
     for fmt in ("text", "markdown", "json"):
         assert run(f"drift {fmt}", "drift", "--format", fmt) == 2
     run("drift adopt", "drift", "--adopt")
