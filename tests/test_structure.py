@@ -1,0 +1,135 @@
+"""The package's shape, as a maintainer relies on it: no module imports itself back
+through a cycle (at import time or lazily inside a function), and no module is
+longer than 400 lines."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "int360apply"
+MAX_LINES = 400
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _imports(name: str, path: Path, known: set[str]) -> Iterator[str]:
+    """The package's modules that ``name`` imports when it runs, anywhere in its body
+    (imports only a type checker reads, under ``if TYPE_CHECKING:``, are not run)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            # ``from pkg import mod`` imports the module ``pkg.mod`` when there is one.
+            targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+        else:
+            continue
+        for target in targets:
+            if target in known and target != name:
+                yield target
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as the list of modules around it, or None."""
+    state: dict[str, int] = {}  # 1 on the current path, 2 finished
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    known = set(modules)
+    graph = {name: set(_imports(name, path, known)) for name, path in modules.items()}
+    # A package's __init__ runs before its modules: importing ``a.b`` imports ``a``,
+    # which is not a cycle of the code's own making, so parents are not edges here.
+    for name, edges in graph.items():
+        graph[name] = {e for e in edges if not name.startswith(e + ".")}
+    return graph
+
+
+def test_no_import_cycle_in_the_package() -> None:
+    cycle = _cycle(_graph())
+    assert cycle is None, "import cycle: " + " → ".join(cycle or [])
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycle(graph) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_import_reader_sees_lazy_relative_and_typing_only_imports(tmp_path: Path) -> None:
+    module = tmp_path / "int360apply" / "cli" / "thing.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from . import parser\n"
+        "if TYPE_CHECKING:\n"
+        "    from ..plan import Plan\n"
+        "def run():\n"
+        "    from ..render import report\n"
+        "    import int360apply.engine\n",
+        encoding="utf-8",
+    )
+    known = {"int360apply.cli.parser", "int360apply.plan", "int360apply.render.report"}
+    known |= {"int360apply.engine", "int360apply.render"}
+    found = set(_imports("int360apply.cli.thing", module, known))
+    assert found == {
+        "int360apply.cli.parser",
+        "int360apply.render.report",
+        "int360apply.render",
+        "int360apply.engine",
+    }
+
+
+def test_no_module_over_400_lines() -> None:
+    long = {
+        str(path.relative_to(PACKAGE.parent)): count
+        for path in PACKAGE.rglob("*.py")
+        if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
