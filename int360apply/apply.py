@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -47,6 +47,9 @@ class ApplyOptions:
     actor: str = "unknown"
     environ: Mapping[str, str] | None = None
     progress: Callable[[int, int], None] | None = None
+    # Called in the waiting thread with each write's outcome as it ends (in the order
+    # the writes end), so a renderer can do its work while other writes wait.
+    finished: Callable[[Outcome], None] | None = None
 
 
 class _Secrets:
@@ -183,11 +186,15 @@ class Applier:
 
     def finish(self, plan: Plan, stale: Mapping[int, str] | None = None) -> Report:
         """Wait for every write; the report, in the plan's order (``stale``: not written)."""
-        applied = {
-            entry.bid: self._outcome(entry, self._running[entry.bid])
-            for entry in plan.billers
-            if entry.bid in self._running
+        waiting = {
+            self._running[entry.bid]: entry for entry in plan.billers if entry.bid in self._running
         }
+        applied: dict[int, Outcome] = {}
+        for future in as_completed(waiting):
+            entry = waiting[future]
+            applied[entry.bid] = outcome = self._outcome(entry, future)
+            if self._options.finished:
+                self._options.finished(outcome)
         outcomes = []
         for entry in plan.billers:
             if stale and entry.bid in stale and entry.status == "change":

@@ -89,6 +89,12 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON report (``--report FILE``); CI reads ``status`` and ``guard``."""
+        out = self.head()
+        out["billers"] = [o.as_dict() for o in self.outcomes]
+        return out
+
+    def head(self) -> dict[str, Any]:
+        """The JSON report's fields before its ``billers``."""
         from . import __version__
 
         out: dict[str, Any] = {
@@ -103,7 +109,6 @@ class Report:
         if self.guard is not None:
             out["guard"] = self.guard
         out["summary"] = self.summary
-        out["billers"] = [o.as_dict() for o in self.outcomes]
         return out
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .apply import Applier, ApplyOptions
-from .apply_report import Report
+from .apply_report import Outcome, Report
 from .config import Config
 from .crmconn import Crm
 from .errors import Int360Error, Reported
@@ -175,6 +175,7 @@ class ApplyRequest:
     limits: GuardLimits = field(default_factory=GuardLimits)
     saved_name: str = "the saved plan"  # how messages name the plan file
     progress: Callable[[int, int], None] | None = None
+    finished: Callable[[Outcome], None] | None = None  # see ApplyOptions.finished
 
 
 def apply(
@@ -210,6 +211,7 @@ def apply(
         embedded=crm.embedded,
         actor=actor_of(repo),
         progress=request.progress,
+        finished=request.finished,
     )
     stale: dict[int, str] | None = None
     if request.saved is not None:

@@ -18,6 +18,7 @@ from .terminal import announce, colour, confirm, err, out, progress, tee
 if TYPE_CHECKING:
     from ..apply_report import Report
     from ..plan import Plan
+    from ..render.report_json import ReportJson
 
 
 def cmd_plan(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
@@ -82,6 +83,7 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     from ..crmconn import connect
     from ..guard import GuardLimits, GuardRefused
     from ..render.plan import text
+    from ..render.report_json import ReportJson
 
     if args.plan and (args.bid or args.partner or args.changed_since or args.all):
         raise UsageError("--plan executes a saved plan; it takes no scope")
@@ -94,6 +96,7 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     config = engine.valid_config(repo, positions=True, tuning=tuning)  # changes: their sources
     saved = _load_plan(args.plan, repo) if args.plan else None
     scope = scope_of(config, args) if saved is None else None  # usage errors before writes
+    report_json = ReportJson()  # only with --report: lays out outcomes as writes end
     with connect(config, concurrency=args.concurrency) as crm:
         announce(crm.label, "text")
         request = engine.ApplyRequest(
@@ -105,6 +108,7 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
             concurrency=args.concurrency,
             rotate_secrets=args.rotate_secrets,
             progress=progress(),
+            finished=report_json.add if args.report else None,
         )
         try:
             report = engine.apply(
@@ -116,14 +120,15 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
                 confirm=lambda count: confirm(count, args.yes),
             )
         except engine.Interrupted as stopped:
-            _show_report(stopped.partial, args.report, args.verbose)  # what was written
+            # What was written before the interrupt.
+            _show_report(stopped.partial, args.report, args.verbose, report_json)
             raise
         except GuardRefused as refused:
             # CI reads the report, not the log: a refusal still writes one.
             if refused.plan is not None:
                 from ..apply_report import Report
 
-                _write_report(args.report, Report.of_refusal(refused.plan, refused))
+                _write_report(args.report, Report.of_refusal(refused.plan, refused), report_json)
             raise
     if report is None:
         return EXIT_FAIL  # not confirmed: nothing was written
@@ -133,25 +138,25 @@ def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
             "Guard: not applied, the embedded sandbox is a throwaway local CRM "
             f"({report.guard['changing']:,} of {report.guard['managed']:,} billers changed).\n"
         )
-    _show_report(report, args.report, args.verbose)
+    _show_report(report, args.report, args.verbose, report_json)
     return EXIT_OK if report.ok else EXIT_FAIL
 
 
-def _show_report(report: Report, path: str | None, verbose: bool = False) -> None:
+def _show_report(report: Report, path: str | None, verbose: bool, report_json: ReportJson) -> None:
     """The apply's warnings and outcome lines, and its JSON report to ``path``."""
     for warning in report.warnings:
         err(f"warning: {warning}")
     from ..render.report import text as report_text
 
     out(report_text(report, verbose=verbose))
-    _write_report(path, report)
+    _write_report(path, report, report_json)
 
 
-def _write_report(path: str | None, report: Report) -> None:
+def _write_report(path: str | None, report: Report, report_json: ReportJson) -> None:
     if path:
-        from ..yamlwrite import write_atomic
+        from ..yamlwrite import write_atomic_chunks
 
-        write_atomic(Path(path), jsontext.dumps(report.as_dict()) + "\n")
+        write_atomic_chunks(Path(path), report_json.chunks(report))
 
 
 def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
