@@ -65,20 +65,3 @@ class Config:
     def sources(self, biller: Biller) -> dict[Path_, str]:
         """``provenance`` as the ``file:line:col`` text plans show."""
         return self.state.sources(biller)
-
-
-_MOVED = {
-    "load_config": "load",
-    "stray_problems": "validate.files",
-    "biller_text_problems": "validate",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """The loader and checks that lived here, for code not yet importing them from
-    ``load`` and ``validate`` (imported on demand: both import this module)."""
-    import importlib
-
-    if name in _MOVED:
-        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

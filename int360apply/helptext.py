@@ -214,11 +214,6 @@ COMMANDS: dict[str, CommandHelp] = {
 }
 
 
-def command_help(name: str) -> CommandHelp | None:
-    """The help of ``name``, if written here."""
-    return COMMANDS.get(name)
-
-
 class Formatter(argparse.HelpFormatter):
     """Wraps a description; keeps preformatted text (examples, exit codes) as written."""
 

@@ -106,11 +106,6 @@ def _update(target: CommentedMap, new: Mapping[str, Any]) -> None:
             target.insert(position, key, _commented(value))
 
 
-def rewrite_overrides(path: Path, overrides: Mapping[str, Any]) -> None:
-    """Replace a biller file's ``overrides`` (comments and the rest of the file kept)."""
-    write_atomic(path, overrides_text(path, overrides))
-
-
 def overrides_text(path: Path, overrides: Mapping[str, Any]) -> str:
     """A biller file's text with its ``overrides`` replaced (comments and the rest kept)."""
     yaml = _yaml()

@@ -16,8 +16,9 @@ from int360apply.adopt import (
     minimal_overrides,
     shared_drift,
 )
-from int360apply.config import Config, load_config
+from int360apply.config import Config
 from int360apply.crm import Profile
+from int360apply.load import load_config
 from int360apply.plan import BillerPlan, Change
 from int360apply.repo import Repo
 

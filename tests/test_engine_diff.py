@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from int360apply.config import load_config
 from int360apply.engine import diff as diff_since
+from int360apply.load import load_config
 from int360apply.plan import Plan
 from int360apply.repo import Repo, RepoError
 from tests.gitrepo import commit_all, git, init

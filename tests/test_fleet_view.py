@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from int360apply import fleet_view
-from int360apply.config import Config, load_config
+from int360apply.config import Config
 from int360apply.crm import Profile
 from int360apply.fleet_view import Filters
+from int360apply.load import load_config
 from int360apply.repo import Repo
 
 ROOT = Path(__file__).resolve().parents[1]

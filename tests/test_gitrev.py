@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from int360apply import engine
-from int360apply.config import Config, load_config
+from int360apply.config import Config
 from int360apply.crm import AuditNote, Profile
 from int360apply.crm.errors import NotFound
 from int360apply.crm.gitrev import GitRevReader, ReadOnlyError, temp_tree
 from int360apply.crm.port import PatchRequest
 from int360apply.crmconn import profiles
+from int360apply.load import load_config
 from int360apply.planner import build_plan
 from int360apply.repo import Repo, RepoError
 from int360apply.scope import Scope

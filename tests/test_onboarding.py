@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from int360apply import onboarding
-from int360apply.config import Config, load_config
+from int360apply.config import Config
 from int360apply.crm import Profile
 from int360apply.fleet_view import Filters
+from int360apply.load import load_config
 from int360apply.repo import Repo
 from tests.fakes import FakeCrm
 

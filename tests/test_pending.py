@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from int360apply import pending
-from int360apply.config import load_config
+from int360apply.load import load_config
 from int360apply.plan import BillerPlan, Plan
 from int360apply.repo import Repo
 from tests.gitrepo import commit_all, git, init

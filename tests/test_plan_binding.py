@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, TmpRepo
 
-from int360apply.config import load_config
 from int360apply.digest import inputs_digest
+from int360apply.load import load_config
 from int360apply.planfile import PlanFileError, parse_plan
 from int360apply.repo import Repo
 from int360apply.scope import GitChanges, decides_everything, scope_from_changes

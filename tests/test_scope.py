@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from int360apply.config import load_config
 from int360apply.crm.gitrev import checkout_tree, temp_tree
+from int360apply.load import load_config
 from int360apply.repo import Repo, RepoError
 from int360apply.scope import (
     GitChanges,

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from int360apply import starter
-from int360apply.config import Config, load_config
+from int360apply.config import Config
 from int360apply.crm import Profile
+from int360apply.load import load_config
 from int360apply.repo import Repo
 from int360apply.starter import StarterError
 from int360apply.validate_run import run_validate

@@ -20,7 +20,6 @@ from int360apply.yamlio import parse
 from int360apply.yamlwrite import (
     biller_text,
     overrides_text,
-    rewrite_overrides,
     settings_text,
     write_atomic,
 )
@@ -146,13 +145,11 @@ def test_rewriting_overrides_keeps_comments_of_keys_that_stay(tmp_path: Path) ->
     path = tmp_path / "billers" / "300001.yaml"
     path.parent.mkdir()
     path.write_text(BILLER, encoding="utf-8")
-    rewrite_overrides(
-        path,
-        {
-            "advanced": {"account_number_label": "Parcel ID", "autopay_enabled": False},
-            "ftp": {"host": "sftp.example.gov", "port": 2222},
-        },
-    )
+    overrides = {
+        "advanced": {"account_number_label": "Parcel ID", "autopay_enabled": False},
+        "ftp": {"host": "sftp.example.gov", "port": 2222},
+    }
+    write_atomic(path, overrides_text(path, overrides))
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# yaml-language-server: $schema=../schemas/biller.schema.json\n")
     assert "# Top comment." in text

@@ -43,7 +43,7 @@ def cmd_render(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
         if problems:
             err(text(problems))
         else:
-            from ..config import stray_problems
+            from ..validate.files import stray_problems
 
             # A billers/<bid>.yml or a file in a sub-folder is never read: say so.
             stray = [

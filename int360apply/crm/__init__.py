@@ -1,7 +1,7 @@
 """The CRM side of int360: the HTTP client of the contract and the sandbox CRM.
 
 The contract is ``schemas/crm-api.openapi.yaml``. ``client`` speaks it
-(``CrmClient``, ``client_from_env``); ``sandbox`` implements it over SQLite
+(``CrmClient``); ``sandbox`` implements it over SQLite
 (``sandbox.server.start_background`` for the embedded default and tests,
 ``sandbox.server.run_serve`` for ``int360 sandbox serve``).
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -30,7 +30,7 @@ from urllib.parse import urlencode, urlsplit
 from int360apply.crm import AUDIT_NOTE_HEADER, AUDIT_NOTE_ID_HEADER, AuditNote, Note, Profile
 from int360apply.crm.answers import _etag, _list, _note, _object, _profile, bulk_page, json_body
 from int360apply.crm.audit import audit_note_header, confirmed_note_id, conforming_note
-from int360apply.crm.environment import ENV_TOKEN, ENV_URL, crm_config_from_env, is_loopback
+from int360apply.crm.environment import ENV_TOKEN, ENV_URL, is_loopback
 from int360apply.crm.errors import CrmConfigError, CrmProtocolError, PreconditionFailed
 from int360apply.crm.exchange import Exchange
 from int360apply.crm.port import PatchRequest
@@ -46,15 +46,6 @@ MAX_PAGE = 1000  # the contract's largest page of a list
 # json.dumps(patch, allow_nan=False, separators=(",", ":")) without making an encoder
 # for every PATCH (json.dumps makes one whenever an option is not its default).
 _PATCH_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
-
-
-def client_from_env(env: Mapping[str, str] | None = None, **kwargs: Any) -> CrmClient | None:
-    """A client for ``INT360_CRM_URL`` with ``INT360_CRM_TOKEN``, or None when no URL
-    is set (the caller then starts the embedded sandbox). ``kwargs`` go to ``CrmClient``."""
-    config = crm_config_from_env(env)
-    if config.url is None:
-        return None
-    return CrmClient(config.url, config.token, **kwargs)
 
 
 class CrmClient:
@@ -264,4 +255,4 @@ class CrmClient:
             params = {**params, "cursor": cursor}
 
 
-__all__ = ["MAX_BULK", "MAX_PAGE", "CrmClient", "client_from_env"]
+__all__ = ["MAX_BULK", "MAX_PAGE", "CrmClient"]

@@ -46,11 +46,3 @@ def redact_url(url: str) -> str:
         return url
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{REDACTED}@{host}"))
-
-
-def strip_credentials(url: str) -> str:
-    """``url`` without ``user:password@``: what requests are sent to."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

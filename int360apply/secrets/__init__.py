@@ -8,8 +8,6 @@ the configured source (``configured``: the environment, or Azure Key Vault in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from .configured import source_from_environment
 from .literals import is_reference, plaintext_secrets, with_references
 from .resolver import SharedResolver
@@ -21,15 +19,6 @@ from .sources import (
     SecretUnavailable,
 )
 
-
-def resolve(name: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """The value of secret ``name`` from ``INT360_SECRET_<NAME>``, or None when unset."""
-    try:
-        return EnvSource(environ).fetch(name)
-    except SecretUnavailable:
-        return None
-
-
 __all__ = [
     "ENV_PREFIX",
     "EnvSource",
@@ -39,7 +28,6 @@ __all__ = [
     "SharedResolver",
     "is_reference",
     "plaintext_secrets",
-    "resolve",
     "source_from_environment",
     "with_references",
 ]

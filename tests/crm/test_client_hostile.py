@@ -15,7 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from scripted_crm import answer, calls, crm_url, refuse_other_hosts, scripted
 
-from int360apply.crm.client import CrmClient, client_from_env
+from int360apply.crm.client import CrmClient
 from int360apply.crm.environment import crm_config_from_env
 from int360apply.crm.errors import CrmError, CrmProtocolError, CrmRequestError, Unauthorized
 from int360apply.crm.port import PatchRequest
@@ -174,11 +174,13 @@ def test_plain_http_with_a_token_is_refused_except_on_loopback() -> None:
 
 
 def test_configuration_from_the_environment() -> None:
-    assert client_from_env({}) is None  # the embedded sandbox
-    assert client_from_env({"INT360_CRM_URL": ""}) is None
+    assert crm_config_from_env({}).url is None  # the embedded sandbox
+    assert crm_config_from_env({"INT360_CRM_URL": ""}).url is None
     assert crm_config_from_env({"INT360_CRM_URL": BASE, "INT360_CRM_TOKEN": TOKEN}) == (BASE, TOKEN)
-    client = client_from_env({"INT360_CRM_URL": BASE + "/", "INT360_CRM_TOKEN": TOKEN})
-    assert client is not None and client.base_url == BASE
+    url, token = crm_config_from_env({"INT360_CRM_URL": BASE + "/", "INT360_CRM_TOKEN": TOKEN})
+    assert url is not None
+    client = CrmClient(url, token)
+    assert client.base_url == BASE
     assert TOKEN not in repr(client)
     client.close()
 

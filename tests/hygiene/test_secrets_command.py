@@ -14,11 +14,11 @@ from pathlib import Path
 from apply._support import Workspace, clean_env
 
 from benchmarks.fleet import make_fleet
-from int360apply.config import load_config
 from int360apply.crm.client import CrmClient
 from int360apply.crm.port import PatchRequest
 from int360apply.crm.sandbox.server import start_background
 from int360apply.crmconn import profiles
+from int360apply.load import load_config
 from int360apply.repo import Repo
 
 FLEET = 1000
