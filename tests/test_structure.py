@@ -1,6 +1,6 @@
 """The package's shape, as a maintainer relies on it: no module imports itself back
-through a cycle (at import time or lazily inside a function), and no module is
-longer than 400 lines."""
+through a cycle (at import time or lazily inside a function), no module is longer
+than 400 lines, and docs/architecture.md lists every module."""
 
 from __future__ import annotations
 
@@ -133,3 +133,14 @@ def test_no_module_over_400_lines() -> None:
         if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_every_module_is_listed_in_the_architecture_guide() -> None:
+    guide = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    listed = {word for line in guide.splitlines() for word in line.split()[:1]}
+    missing = sorted(
+        rel for p in PACKAGE.rglob("*.py") if (rel := str(p.relative_to(PACKAGE))) not in listed
+    )
+    assert not missing, f"docs/architecture.md does not list: {missing}"
+    gone = sorted(w for w in listed if w.endswith(".py") and not (PACKAGE / w).is_file())
+    assert not gone, f"docs/architecture.md lists modules that no longer exist: {gone}"

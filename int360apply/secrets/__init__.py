@@ -1,9 +1,8 @@
 """Secrets: spotting literals in files, and resolving values at apply time.
 
-``literals`` finds secrets written into files; ``sources`` reads values from
-the configured source (``configured``: the environment, or Azure Key Vault in
-``keyvault``);
-``resolver`` shares one fetch per name among the apply's threads.
+``literals`` finds secrets written into files; ``configured`` picks the source
+a run reads values from (``sources``: the environment; ``keyvault``: Azure Key
+Vault); ``resolver`` shares one fetch per name among the apply's threads.
 """
 
 from __future__ import annotations
