@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from int360apply.crm.sandbox.records import SettingsUpdate
+from int360apply.model import dotted
 from int360apply.schemas import FastCheck, Schemas
 
 MAX_SECRET_LENGTH = 65536
@@ -44,11 +45,6 @@ class InvalidPatch(Exception):
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__(f"{len(errors)} invalid field(s)")
         self.errors = errors
-
-
-def dotted(path: tuple[str | int, ...]) -> str:
-    """``("ftp", "port")`` → ``"ftp.port"``."""
-    return ".".join(str(p) for p in path)
 
 
 class SettingsPatcher:
