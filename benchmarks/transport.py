@@ -1,9 +1,11 @@
 """``python -m benchmarks.transport [--requests N] [--repeat N]``: the CPU the CRM
 client spends per request, on ``requests`` against bare ``urllib3``.
 
-Both send the same ``GET /billers/{bid}/settings`` (the same headers, token and
-kept-alive pool of 8 connections, from 8 threads) to one sandbox served in its
-own process with no added latency, in alternating rounds in this one run. What
+Both send ``GET /billers/{bid}/settings`` with ``Accept`` and ``User-Agent`` (the
+transport adds its ``Accept-Encoding``; the sandbox needs no token and never
+compresses) over a kept-alive pool of 8 connections, from 8 threads, to one
+sandbox served in its own process with no added latency, in alternating rounds
+in this one run. What
 is measured is this process's CPU time (user + system) per request: the cost a
 real CRM's network round trip hides, and the one that shows when the sandbox
 shares the machine's cores (benchmark 5).

@@ -33,12 +33,20 @@ class GuardLimits:
 
     def allows(self, changing: int, managed: int) -> bool:
         """Whether ``changing`` billers out of ``managed`` are within both limits."""
-        if changing > self.max_billers:
-            return False
-        if changing < self.min_for_percent:
-            return True
+        return not any(self.exceeded(changing, managed))
+
+    def exceeded(self, changing: int, managed: int) -> tuple[bool, bool]:
+        """Which limits ``changing`` billers out of ``managed`` exceed: (count, percent)."""
         # Integers on both sides: 30 % of 40 billers allows 12, not 11.99….
-        return changing * 100 <= self.max_percent * managed
+        over_percent = (
+            changing >= self.min_for_percent and changing * 100 > self.max_percent * managed
+        )
+        return changing > self.max_billers, over_percent
+
+    @staticmethod
+    def percent_needed(changing: int, managed: int) -> int:
+        """The smallest whole ``--max-percent`` that lets ``changing`` of ``managed`` through."""
+        return min(100, -(-changing * 100 // max(managed, 1)))
 
     def report(self, changing: int, managed: int) -> dict[str, Any]:
         """The ``guard`` object of an apply report (CI reads these keys)."""
@@ -74,20 +82,23 @@ class GuardRefused(Int360Error):
 
     def _message(self) -> str:
         count, limits = self.changing, self.limits
-        if count > limits.max_billers:
+        over_count, over_percent = limits.exceeded(count, self.managed)
+        reasons, retry = [], []
+        if over_count:
             # CI scripts have matched the first clause; keep its words.
-            why = f"more than --max-billers {limits.max_billers}"
-            retry = f"--max-billers {count}"
-        else:
+            reasons.append(f"more than --max-billers {limits.max_billers}")
+            retry.append(f"--max-billers {count}")
+        if over_percent:
             percent = number(round(count * 100 / max(self.managed, 1), 1))
-            why = (
+            reasons.append(
                 f"{percent}% of the {self.managed} managed billers, more than "
                 f"--max-percent {number(limits.max_percent)}"
             )
-            retry = f"--max-percent {int(-(-count * 100 // max(self.managed, 1)))}"
+            retry.append(f"--max-percent {limits.percent_needed(count, self.managed)}")
         return (
-            f"{count} billers would change, {why}; nothing was written. If this is "
-            f"intended, run again with {retry} (in CI: the apply workflow's manual run)"
+            f"{count} billers would change, {' and '.join(reasons)}; nothing was written. "
+            f"If this is intended, run again with {' '.join(retry)} (in CI: the apply "
+            "workflow's manual run)"
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -13,25 +13,31 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-ASCII = json.encoder.encode_basestring_ascii  # the C functions when the accelerator is built
-UNICODE = json.encoder.encode_basestring
+_ASCII = json.encoder.encode_basestring_ascii  # the C functions when the accelerator is built
+_UNICODE = json.encoder.encode_basestring
 _FLOAT = json.JSONEncoder().encode  # floats exactly as json prints them
 _STDLIB = {
-    ASCII: json.JSONEncoder(ensure_ascii=True, indent=2).encode,
-    UNICODE: json.JSONEncoder(ensure_ascii=False, indent=2).encode,
+    _ASCII: json.JSONEncoder(ensure_ascii=True, indent=2).encode,
+    _UNICODE: json.JSONEncoder(ensure_ascii=False, indent=2).encode,
 }
 
-Encoder = Callable[[str], str]
+
+def string(text: str, *, ensure_ascii: bool = True) -> str:
+    """``text`` as a JSON string."""
+    return _ASCII(text) if ensure_ascii else _UNICODE(text)
 
 
-def emit(value: Any, pad: str, parts: list[str], string: Encoder = ASCII) -> None:
-    """Append ``value`` laid out at the indentation ``pad`` to ``parts``, its strings
-    encoded by ``string`` (``ASCII`` for ``ensure_ascii=True``, else ``UNICODE``)."""
+def emit(value: Any, pad: str, parts: list[str], *, ensure_ascii: bool = True) -> None:
+    """Append ``value``, laid out at the indentation ``pad``, to ``parts``."""
+    _emit(value, pad, parts, _ASCII if ensure_ascii else _UNICODE)
+
+
+def _emit(value: Any, pad: str, parts: list[str], encode: Callable[[str], str]) -> None:
     # A plain function with the encoder passed in, not a method: every value of a
     # JSON plan of 10,000 billers comes through here.
     kind = type(value)
     if kind is str:
-        parts.append(string(value))
+        parts.append(encode(value))
     elif value is None:
         parts.append("null")
     elif value is True:
@@ -48,9 +54,9 @@ def emit(value: Any, pad: str, parts: list[str], string: Encoder = ASCII) -> Non
         lead = "{\n" + inner
         for key, item in value.items():
             parts.append(lead)
-            parts.append(string(key))
+            parts.append(encode(key))
             parts.append(": ")
-            emit(item, inner, parts, string)
+            _emit(item, inner, parts, encode)
             lead = ",\n" + inner
         parts.append("\n" + pad + "}")
     elif kind is list:
@@ -61,17 +67,17 @@ def emit(value: Any, pad: str, parts: list[str], string: Encoder = ASCII) -> Non
         lead = "[\n" + inner
         for item in value:
             parts.append(lead)
-            emit(item, inner, parts, string)
+            _emit(item, inner, parts, encode)
             lead = ",\n" + inner
         parts.append("\n" + pad + "]")
     elif kind is float:
         parts.append(_FLOAT(value))
     else:  # anything rarer (subclasses, tuples, non-string keys): the stdlib's own layout
-        parts.append(_STDLIB[string](value).replace("\n", "\n" + pad))
+        parts.append(_STDLIB[encode](value).replace("\n", "\n" + pad))
 
 
 def dumps(value: Any, *, ensure_ascii: bool = True) -> str:
     """Exactly ``json.dumps(value, indent=2, ensure_ascii=ensure_ascii)``."""
     parts: list[str] = []
-    emit(value, "", parts, ASCII if ensure_ascii else UNICODE)
+    emit(value, "", parts, ensure_ascii=ensure_ascii)
     return "".join(parts)

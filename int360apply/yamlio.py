@@ -1,4 +1,4 @@
-"""The only module that reads YAML (writing lives in ``yamlwrite``).
+"""The YAML reader of every load (``yamlwrite`` writes, and re-reads a file it edits).
 
 Files are read with YAML 1.2 core-schema semantics on top of libyaml: ``yes``,
 ``no``, ``on``, ``off`` and dates stay strings. Duplicate keys, tabs, anchors and

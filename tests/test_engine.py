@@ -207,3 +207,32 @@ def test_the_runtime_tuning_is_undone_when_its_block_ends(repo: Repo) -> None:
         assert sys.getswitchinterval() != before
     assert gc.get_freeze_count() == 0
     assert sys.getswitchinterval() == before
+
+
+@pytest.mark.parametrize("yes", [True, False], ids=["streaming", "plan-first"])
+def test_each_written_outcome_reaches_finished_once_as_its_write_ends(
+    repo: Repo, config: Config, yes: bool
+) -> None:
+    fake = in_sync(config, *config.billers)
+    drifted = sorted(config.billers)[:3]
+    for bid in drifted:
+        fake.settings[bid].setdefault("advanced", {})["account_number_label"] = "Account"
+    crm = Crm(fake, "fake CRM", embedded=False)
+    seen: list[Any] = []
+    request = engine.ApplyRequest(
+        scope=Scope(set(config.billers)),
+        saved=None,
+        yes=yes,
+        concurrency=2,
+        rotate_secrets=False,
+        limits=GuardLimits(max_billers=10, max_percent=100),
+        finished=seen.append,
+    )
+    report = engine.apply(
+        repo, config, crm, request, show_plan=lambda p: None, confirm=lambda c: True
+    )
+    assert report is not None and report.summary["applied"] == len(drifted)
+    applied = [o for o in report.outcomes if o.status == "applied"]
+    # The very objects of the report (what report_json laid out is what it writes), once each.
+    assert sorted(map(id, seen)) == sorted(map(id, applied))
+    assert sorted(o.bid for o in seen) == drifted

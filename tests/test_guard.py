@@ -65,3 +65,24 @@ def test_a_refusal_says_which_limit_and_what_would_pass() -> None:
     assert "11 billers would change, 36.7% of the 30 managed billers" in message
     assert "more than --max-percent 12.5" in message and "--max-percent 37" in message
     assert by_percent.value.as_dict()["max_percent"] == 12.5
+
+
+def test_a_refusal_over_both_limits_names_both_and_a_retry_that_passes() -> None:
+    limits = GuardLimits()  # 50 billers, 30 %
+    with pytest.raises(GuardRefused) as both:
+        plan_with(60).raise_if_unsafe(100, limits)
+    message = str(both.value)
+    assert message.startswith(
+        "60 billers would change, more than --max-billers 50 and 60% of the 100 managed "
+        "billers, more than --max-percent 30; nothing was written."
+    )
+    assert "run again with --max-billers 60 --max-percent 60 " in message
+    assert GuardLimits(max_billers=60, max_percent=60).allows(60, 100)
+    assert not GuardLimits(max_billers=60).allows(60, 100), "one of the two is not enough"
+
+
+def test_the_percentage_needed_is_the_smallest_whole_one_that_passes() -> None:
+    for changing, managed in [(11, 30), (12, 40), (60, 100), (1, 3), (7, 7), (1, 1000)]:
+        needed = GuardLimits.percent_needed(changing, managed)
+        assert GuardLimits(10**9, needed, 0).allows(changing, managed)
+        assert not GuardLimits(10**9, needed - 1, 0).allows(changing, managed)

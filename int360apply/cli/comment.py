@@ -128,12 +128,16 @@ def render(args: argparse.Namespace) -> str:
 
 
 def _managed(root: str | None) -> int | None:
-    """How many billers the checkout manages (its ``billers/*.yaml``); None outside one."""
+    """How many billers the checkout manages (its ``billers/*.yaml``): of ``--repo``
+    (an error when it is not a repository), else of the current directory's
+    repository; None outside one (the warning then applies ``--max-billers`` only)."""
     from ..repo import open_repo
 
-    try:
+    if root is not None:
         return len(open_repo(root).biller_files())
-    except (Int360Error, OSError):
+    try:
+        return len(open_repo(None).biller_files())
+    except Int360Error:
         return None
 
 

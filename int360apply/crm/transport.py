@@ -74,9 +74,11 @@ class Transport:
         self._session = make_session(base_url, token, pool_size=pool_size, route=route)
         # What ``Session.request`` would work out on every call, worked out once: the
         # adapter (the pool), the route and the headers. Each request is prepared by
-        # ``requests`` and sent through its adapter, as ``Session.send`` does, less the
-        # redirect, cookie and hook machinery this client has turned off (0.1 ms of
-        # CPU a request: see benchmarks/transport.py).
+        # ``requests`` and sent through its adapter, as ``Session.send`` does, without
+        # its cookie and hook merging (this client keeps no cookie and sets no hook) or
+        # its redirect pass, which even with redirects off read a 3xx's whole body
+        # with no limit and parsed its Location (0.1 ms of CPU a request in all: see
+        # benchmarks/transport.py).
         self._adapter = self._session.get_adapter(self._base)
         self._proxies = dict(self._session.proxies)
         self._verify = route.verify

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 
-from ..jsontext import UNICODE, emit
+from ..jsontext import emit, string
 from ..plan import Plan
 
 
@@ -33,10 +33,10 @@ def json_chunks(plan: Plan) -> Iterator[str]:
     parts: list[str] = []
     lead = "{\n  "
     for key, value in head.items():
-        parts += (lead, UNICODE(key), ": ")
+        parts += (lead, string(key, ensure_ascii=False), ": ")
         lead = ",\n  "
         if key != "billers":
-            emit(value, "  ", parts, UNICODE)
+            emit(value, "  ", parts, ensure_ascii=False)
             continue
         if not plan.billers:
             parts.append("[]")
@@ -46,7 +46,7 @@ def json_chunks(plan: Plan) -> Iterator[str]:
         for index, biller in enumerate(plan.billers):
             if index:
                 parts.append("," + inner)
-            emit(biller.as_dict(), "    ", parts, UNICODE)
+            emit(biller.as_dict(), "    ", parts, ensure_ascii=False)
             yield "".join(parts)
             parts.clear()
         parts.append("\n  ]")

@@ -80,24 +80,27 @@ def pr_comment(
         guard_row += f", `--max-percent {number(max_percent)}` of {managed:,} managed"
     head_lines += [guard_row + " |", "", ""]
     touched = max(diff_count or 0, plan_sum.get("change", 0) if planned else 0)
-    refused = touched > max_billers if managed is None else not limits.allows(touched, managed)
-    if refused:
-        if touched > max_billers:
-            over = f"more than the apply guard (`--max-billers {max_billers}`)"
-            rerun = f"`max_billers` ≥ {touched}"
-        else:
-            over = (
+    over_count, over_percent = (
+        (touched > max_billers, False) if managed is None else limits.exceeded(touched, managed)
+    )
+    if over_count or over_percent:
+        over, rerun = [], []
+        if over_count:
+            over.append(f"more than the apply guard (`--max-billers {max_billers}`)")
+            rerun.append(f"`max_billers` ≥ {touched}")
+        if over_percent:
+            over.append(
                 f"more than the apply guard's `--max-percent {number(max_percent)}` "
                 f"of the {managed:,} managed billers"
             )
-            rerun = f"`max_percent` ≥ {_percent_needed(touched, managed or touched)}"
+            rerun.append(f"`max_percent` ≥ {limits.percent_needed(touched, managed or 0)}")
         head_lines += [
             "> [!WARNING]",
-            f"> This change would write **{touched}** billers, {over}. After the merge, the "
-            "apply run **refuses and writes nothing**. If the fan-out is intended, a "
-            "maintainer then runs **Actions → apply → Run workflow** on `main` with "
-            f"{rerun}, which the `production-break-glass` environment's reviewers approve. "
-            "Otherwise, split the change.",
+            f"> This change would write **{touched}** billers, {' and '.join(over)}. "
+            "After the merge, the apply run **refuses and writes nothing**. If the fan-out "
+            "is intended, a maintainer then runs **Actions → apply → Run workflow** on "
+            f"`main` with {' and '.join(rerun)}, which the `production-break-glass` "
+            "environment's reviewers approve. Otherwise, split the change.",
             "",
             "",
         ]
@@ -157,8 +160,3 @@ def pr_comment(
             (biller_section(b) for b in changed), len(changed), f"`diff.json` in `{artifact}`"
         )
     return body.text()
-
-
-def _percent_needed(changing: int, managed: int) -> int:
-    """The smallest whole ``--max-percent`` that lets ``changing`` of ``managed`` through."""
-    return min(100, -(-changing * 100 // max(managed, 1)))

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..apply_report import Outcome, Report
-from ..jsontext import ASCII, emit
+from ..jsontext import emit, string
 
 _PAD = "    "  # a biller's indentation in the report's "billers" list
 
 
 def _outcome_text(outcome: Outcome) -> str:
     parts: list[str] = []
-    emit(outcome.as_dict(), _PAD, parts, ASCII)
+    emit(outcome.as_dict(), _PAD, parts)
     return "".join(parts)
 
 
@@ -43,10 +43,10 @@ class ReportJson:
         parts: list[str] = []
         lead = "{\n  "
         for key, value in report.head().items():
-            parts += (lead, ASCII(key), ": ")
+            parts += (lead, string(key), ": ")
             lead = ",\n  "
-            emit(value, "  ", parts, ASCII)
-        parts += (lead, ASCII("billers"), ": ")
+            emit(value, "  ", parts)
+        parts += (lead, string("billers"), ": ")
         if not report.outcomes:
             parts.append("[]")
         else:

@@ -74,6 +74,26 @@ def test_a_compressed_body_is_decoded_and_its_limit_applies_after_decoding(
     assert "gzip" in calls(server)[0].headers["Accept-Encoding"]
 
 
+def test_a_redirect_is_not_followed_and_its_body_has_the_same_limit(
+    server: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 302 whose gzip body is small on the wire and large once decoded: not read past
+    # the limit, and its Location (a port nothing listens on) never asked.
+    bomb = gzip.compress(b"x" * 100_000)
+    answer(
+        server,
+        "GET",
+        "/billers/1",
+        status=302,
+        body=bomb,
+        headers={"Content-Encoding": "gzip", "Location": "http://127.0.0.1:9/elsewhere"},
+    )
+    monkeypatch.setattr(exchange, "MAX_BODY_BYTES", 10_000)
+    with _client(crm_url(server)) as crm, pytest.raises(CrmProtocolError, match="more than 10000"):
+        crm.get_biller(1)
+    assert [c.path for c in calls(server)] == ["/api/billers/1"]
+
+
 def test_a_body_that_does_not_decode_is_an_error_without_retries(server: HTTPServer) -> None:
     answer(
         server, "GET", "/billers/1", body=b"not gzip at all", headers={"Content-Encoding": "gzip"}

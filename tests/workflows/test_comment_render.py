@@ -292,3 +292,24 @@ def test_comment_pr_counts_the_checkouts_billers_for_the_percentage(
     assert code == 0
     assert f"`--max-percent 25` of {managed} managed" in body
     assert f"would write **{managed // 2}** billers, more than the apply guard's" in body
+
+
+def test_over_both_limits_the_pr_warning_names_both_inputs_a_break_glass_run_needs() -> None:
+    changing = [biller(i) for i in range(60)]
+    body = pr(plan=doc(changing), plan_state="changes", diff=doc(changing), managed=100)
+    assert (
+        "would write **60** billers, more than the apply guard (`--max-billers 50`) and "
+        "more than the apply guard's `--max-percent 30` of the 100 managed billers." in body
+    )
+    assert "with `max_billers` ≥ 60 and `max_percent` ≥ 60," in body
+
+
+def test_comment_pr_with_a_repo_that_is_not_one_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "plan.json").write_text(json.dumps(doc([biller(1)])), encoding="utf-8")
+    code = main(["--repo", str(tmp_path), "comment", "pr", "--plan", str(tmp_path / "plan.json")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"{tmp_path} is not an Int360 repository" in err
+    assert "Traceback" not in err
