@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict, Unpack
 
+from ..guard import GuardLimits
 from .budget import COMMENT_LIMIT, Body
 from .cells import MESSAGE_MAX, cell, clip, code, short
 from .sections import billers_of, headline, summary_of
@@ -52,11 +53,29 @@ def _guard_text(report: Mapping[str, Any]) -> str:
         f"billers would change (limits: `--max-billers {cell(limit, 20)}`, "
         f"`--max-percent {cell(percent, 20)}`). Nothing was written.**\n>\n"
         "> If the fan-out is intended, a maintainer runs **Actions → apply → Run workflow** "
-        f"on `main` with `max_billers` ≥ {cell(changing, 20)} and an empty `scope` (it applies "
-        "the same range); the `production-break-glass` environment's reviewers approve it. Every "
+        f"on `main` with {_rerun(changing, managed, limit, percent)} and an empty `scope` (it "
+        "applies the same range); the `production-break-glass` environment's reviewers approve "
+        "it. Every "
         "later push is refused the same way until then, because each applies from the last "
         "successful apply. Otherwise revert or split the change.\n\n"
     )
+
+
+def _rerun(changing: Any, managed: Any, limit: Any, percent: Any) -> str:
+    """The break-glass inputs that let ``changing`` of ``managed`` billers through: the
+    limits the report says were exceeded (``max_billers`` when it does not say)."""
+    numbers = (changing, managed, limit, percent)
+    if not all(type(n) in (int, float) for n in numbers):
+        return f"`max_billers` ≥ {cell(changing, 20)}"
+    over_count, over_percent = GuardLimits(int(limit), float(percent)).exceeded(
+        int(changing), int(managed)
+    )
+    needed = []
+    if over_count or not over_percent:
+        needed.append(f"`max_billers` ≥ {int(changing)}")
+    if over_percent:
+        needed.append(f"`max_percent` ≥ {GuardLimits.percent_needed(int(changing), int(managed))}")
+    return " and ".join(needed)
 
 
 def _apply_body(

@@ -139,7 +139,8 @@ def test_apply_refused_by_the_guard() -> None:
     summary = apply_comment.apply_summary(report, exit_code=3, runbook_url=BOOK, **kw)
     assert "Refused by the apply guard: 73 of 120 managed billers would change" in summary
     assert "`--max-billers 50`" in summary and "`--max-percent 30`" in summary
-    assert "max_billers` ≥ 73" in summary
+    # 73 of 120 is over both limits: a break-glass run needs both inputs raised.
+    assert "with `max_billers` ≥ 73 and `max_percent` ≥ 61 and an empty `scope`" in summary
     issue = apply_comment.apply_issue(report, exit_code=3, runbook_url=BOOK, pulls=[7, 9], **kw)
     assert issue.startswith(apply_comment.APPLY_MARKER)
     assert "was refused by the guard" in issue and "#7, #9" in issue
@@ -313,3 +314,13 @@ def test_comment_pr_with_a_repo_that_is_not_one_is_an_error(
     assert code == 1
     assert f"{tmp_path} is not an Int360 repository" in err
     assert "Traceback" not in err
+
+
+def test_apply_refused_by_the_percentage_alone_asks_for_max_percent_only() -> None:
+    report = doc([], status="refused") | {
+        "guard": {"changing": 20, "managed": 40, "max_billers": 50, "max_percent": 30}
+    }
+    kw = {"commit": "c" * 40, "scope": "--all", "why": "", "run_url": RUN, "runbook_url": BOOK}
+    summary = apply_comment.apply_summary(report, exit_code=3, **kw)
+    assert "with `max_percent` ≥ 50 and an empty `scope`" in summary
+    assert "`max_billers` ≥" not in summary
