@@ -25,7 +25,9 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+from int360apply.crm.sandbox.wsgi_run import run_app
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -120,7 +122,7 @@ class FaultInjector:
         if kind == "rate_limited":
             return _error(start_response, "429 TOO MANY REQUESTS", "rate_limited", config)
         if kind == "lost_response":
-            _run_and_discard(self._app, environ)
+            run_app(self._app, environ)  # the write commits; its answer is lost
         _drop(environ)
 
 
@@ -145,22 +147,6 @@ def _error(
         ],
     )
     return [body]
-
-
-def _run_and_discard(app: WSGIApplication, environ: WSGIEnvironment) -> None:
-    """Run the request to completion (its write commits) and throw the response away."""
-
-    def ignore(status: str, headers: Any, exc_info: Any = None) -> Any:
-        return lambda data: None
-
-    result = app(environ, ignore)
-    try:
-        for _ in result:
-            pass
-    finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
 
 
 def _drop(environ: WSGIEnvironment) -> NoReturn:

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from waitress import wasyncore
@@ -23,6 +22,7 @@ from waitress.server import TcpWSGIServer
 
 from int360apply.crm.sandbox.app import MAX_BODY
 from int360apply.crm.sandbox.channel import Channel
+from int360apply.crm.sandbox.wsgi_run import run_app
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -125,7 +125,7 @@ class _Buffered:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         try:
-            status, headers, chunks = _call(self._app, environ)
+            status, headers, chunks = run_app(self._app, environ)
         except ConnectionError:
             raise ClientDisconnected from None  # waitress closes without answering
         except Exception:
@@ -136,26 +136,3 @@ class _Buffered:
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         start_response(status, [*headers, ("Content-Length", str(len(data)))])
         return [data]
-
-
-def _call(
-    app: WSGIApplication, environ: WSGIEnvironment
-) -> tuple[str, list[tuple[str, str]], list[bytes]]:
-    """Run a WSGI app to completion: its status, headers and body chunks."""
-    started: list[tuple[str, list[tuple[str, str]]]] = []
-    written: list[bytes] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        started[:] = [(status, list(headers))]
-        return written.append
-
-    result = app(environ, start_response)
-    try:
-        chunks = [*written, *result]
-    finally:
-        close: Callable[[], None] | None = getattr(result, "close", None)
-        if close is not None:
-            close()
-    if not started:
-        raise RuntimeError("the app returned without start_response")
-    return started[0][0], started[0][1], chunks
