@@ -42,9 +42,9 @@ def leaf_paths(value: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...]
     return out
 
 
-def parse_explain(text: str) -> dict[tuple[str, ...], tuple[Any, str | None]]:
-    """``--explain`` YAML: leaf path -> (value, source) from the ``# file:line:col`` comments."""
-    out: dict[tuple[str, ...], tuple[Any, str | None]] = {}
+def explain_comments(text: str) -> dict[tuple[str, ...], tuple[str, str | None]]:
+    """``--explain`` YAML: leaf path -> (its value's text, its ``# `` comment or None)."""
+    out: dict[tuple[str, ...], tuple[str, str | None]] = {}
     stack: list[str] = []
     for line in text.splitlines():
         indent = (len(line) - len(line.lstrip(" "))) // 2
@@ -53,13 +53,18 @@ def parse_explain(text: str) -> dict[tuple[str, ...], tuple[Any, str | None]]:
         if not rest.strip():
             stack.append(key)
             continue
-        value_text, sep, source = rest.strip().rpartition("  # ")
-        if not sep:
-            value_text, source = rest.strip(), None
-        elif "; locked by " in source:
-            source = source.partition("; locked by ")[0]  # tests/test_render_locks.py
-        out[(*stack, key)] = (json.loads(value_text), source)
+        value_text, sep, comment = rest.strip().rpartition("  # ")
+        out[(*stack, key)] = (value_text, comment) if sep else (rest.strip(), None)
     return out
+
+
+def parse_explain(text: str) -> dict[tuple[str, ...], tuple[Any, str | None]]:
+    """``--explain`` YAML: leaf path -> (value, source) from the ``# file:line:col`` comments
+    (a lock's note after the source, see tests/test_render_locks.py, left out)."""
+    return {
+        path: (json.loads(value), comment.partition("; locked by ")[0] if comment else None)
+        for path, (value, comment) in explain_comments(text).items()
+    }
 
 
 def written_at(file_text: str, line: int, col: int) -> str:

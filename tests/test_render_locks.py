@@ -16,6 +16,7 @@ import yaml
 from int360apply.load import load_config
 from int360apply.render.settings import explain_json, explain_yaml, partner_locks
 from int360apply.repo import Repo
+from tests.test_render import explain_comments
 
 if TYPE_CHECKING:
     from conftest import TmpRepo
@@ -39,17 +40,7 @@ def explained(tmp_repo: TmpRepo, bid: int, *, with_locks: bool = True) -> tuple[
 
 def leaves(text: str) -> dict[str, str]:
     """Explain YAML: dotted leaf path -> its comment (without ``# ``)."""
-    out: dict[str, str] = {}
-    stack: list[str] = []
-    for line in text.splitlines():
-        indent = (len(line) - len(line.lstrip(" "))) // 2
-        key, _, rest = line.strip().partition(":")
-        del stack[indent:]
-        if not rest.strip():
-            stack.append(key)
-            continue
-        out[".".join((*stack, key))] = rest.partition("  # ")[2]
-    return out
+    return {".".join(path): comment or "" for path, (_, comment) in explain_comments(text).items()}
 
 
 def locked_in_file(tmp_repo: TmpRepo, rel: str) -> dict[str, tuple[int, int]]:

@@ -8,32 +8,11 @@ import json
 import secrets
 import sqlite3
 import stat
-from pathlib import Path
-from typing import Any
 
-from apply._support import Workspace, assert_plan_document, by_bid
+from apply._support import Workspace, assert_plan_document, by_bid, stage_raw
 
 LEGACY = "legacy-plaintext-" + secrets.token_hex(8)
 BID = 200145  # overrides in every group; its FTP key is ftp.auth.private_key
-
-
-def stage_legacy(db: Path, bid: int, group: str, path: tuple[str, ...], value: Any) -> None:
-    """Put ``value`` at ``path`` of a biller's stored settings, as a hand-made record
-    would hold it (behind the API's back; a new revision, so the ETag moves)."""
-    with sqlite3.connect(db) as conn:
-        (raw,) = conn.execute("SELECT json FROM settings WHERE bid = ?", (bid,)).fetchone()
-        settings = json.loads(raw)
-        node = settings.setdefault(group, {})
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
-        (revision,) = conn.execute(
-            "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value"
-        ).fetchone()
-        conn.execute(
-            "UPDATE settings SET json = ?, revision = ? WHERE bid = ?",
-            (json.dumps(settings), revision, bid),
-        )
 
 
 def test_a_live_plaintext_at_a_secret_path_is_masked_in_every_format_and_never_adopted(
@@ -42,11 +21,9 @@ def test_a_live_plaintext_at_a_secret_path_is_masked_in_every_format_and_never_a
     crm = ws.start_crm()
     assert ws.run("apply", "--yes", "--max-percent", "100").code == 0  # a first apply: every biller
     ws.secrets["legacy"] = LEGACY  # searched for by assert_no_secret_leaks
-    stage_legacy(crm.db, BID, "ftp", ("auth", "private_key"), LEGACY)
+    stage_raw(crm.db, BID, ("ftp", "auth", "private_key"), LEGACY)
     # A read form carrying its value, and a plaintext where the file sets nothing (a removal).
-    stage_legacy(
-        crm.db, BID, "ftp", ("pgp_public_key",), {"secret": "K", "set": True, "value": LEGACY}
-    )
+    stage_raw(crm.db, BID, ("ftp", "pgp_public_key"), {"secret": "K", "set": True, "value": LEGACY})
     assert LEGACY in json.dumps(crm.settings(BID)[0]), "the CRM really holds it"
 
     outputs = {}
@@ -85,8 +62,8 @@ def test_a_live_plaintext_at_a_secret_path_is_masked_in_every_format_and_never_a
 def test_unknown_live_fields_are_not_imported(ws: Workspace) -> None:
     crm = ws.start_crm()
     assert ws.run("apply", "--yes", "--max-percent", "100").code == 0  # a first apply: every biller
-    stage_legacy(crm.db, BID, "ftp", ("legacy_mode",), "on")
-    stage_legacy(crm.db, BID, "crm_only", ("flag",), True)
+    stage_raw(crm.db, BID, ("ftp", "legacy_mode"), "on")
+    stage_raw(crm.db, BID, ("crm_only", "flag"), True)
     imported = ws.run("import", str(BID), "--force")
     assert imported.code == 0, imported
     text = ws.read("billers/200145.yaml")

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from apply._support import stage_raw
 from pytest_httpserver import HTTPServer
 from scripted_crm import answer, calls, scripted
 from scripted_crm import crm_url as scripted_url
@@ -274,7 +275,7 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
 
     # A legacy record: a plaintext at a secret path, set up by hand behind the API.
     password_path = "ftp.auth.password"
-    stage_plaintext(tmp_path / "sandbox.sqlite", pw_bid, password_path, LEGACY_VALUE)
+    stage_raw(tmp_path / "sandbox.sqlite", pw_bid, tuple(password_path.split(".")), LEGACY_VALUE)
     with CrmClient(server.url, READ_TOKEN) as client:
         assert LEGACY_VALUE in json.dumps(client.get_settings(pw_bid).settings)
     for fmt in ("text", "markdown", "json"):
@@ -418,26 +419,6 @@ def test_no_command_prints_or_writes_a_secret_value_or_a_token(
     )
     assert len(outputs) >= 200
     assert hits == [], hits
-
-
-def stage_plaintext(db: Path, bid: int, dotted: str, value: str) -> None:
-    """Put a plaintext at ``dotted`` in a biller's stored settings, as a record set up by
-    hand would hold it (behind the API; a new revision, so the ETag moves)."""
-    with sqlite3.connect(db, timeout=30) as conn:
-        (raw,) = conn.execute("SELECT json FROM settings WHERE bid = ?", (bid,)).fetchone()
-        settings = json.loads(raw)
-        node = settings
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-        (revision,) = conn.execute(
-            "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value"
-        ).fetchone()
-        conn.execute(
-            "UPDATE settings SET json = ?, revision = ? WHERE bid = ?",
-            (json.dumps(settings), revision, bid),
-        )
 
 
 def echo_settings(crm: HTTPServer, *, config_bid: int, value: str) -> None:

@@ -109,6 +109,15 @@ def use_vault(ws: Workspace, vault: VaultStandIn, ca_file: Path, az_log: Path) -
     )
 
 
+@pytest.fixture
+def ws(tmp_path: Path, vault: VaultStandIn, ca_file: Path, az_log: Path) -> Iterator[Workspace]:
+    """The 14-biller fixture repository, its secrets in the vault and nowhere else."""
+    workspace = Workspace(tmp_path / "ws")
+    use_vault(workspace, vault, ca_file, az_log)
+    yield workspace
+    workspace.close()
+
+
 def report_errors(path: Path) -> dict[int, list[dict[str, str]]]:
     """BID → errors of the billers that failed, from an apply report."""
     doc = json.loads(path.read_text(encoding="utf-8"))

@@ -28,6 +28,7 @@ WHOLE_FLEET = ("--max-percent", "100")
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Iterator[Workspace]:
+    """The fixture repository without the vault (this module configures sources itself)."""
     workspace = Workspace(tmp_path / "ws")
     yield workspace
     workspace.close()

@@ -12,10 +12,8 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from apply._support import Workspace
 
 from int360apply.secrets.keyvault import vault_name
@@ -28,15 +26,6 @@ WHOLE_FLEET = ("--max-percent", "100")
 
 SPRINGFIELD = 104233  # FTP_SPRINGFIELD_KEY
 SHELBYVILLE = 104871  # FTP_SHELBYVILLE_PASSWORD, PGP_SHELBYVILLE_PUBLIC_KEY
-
-
-@pytest.fixture
-def ws(tmp_path: Path, vault: VaultStandIn, ca_file: Path, az_log: Path) -> Iterator[Workspace]:
-    """The 14-biller fixture repository, its secrets in the vault and nowhere else."""
-    workspace = Workspace(tmp_path / "ws")
-    use_vault(workspace, vault, ca_file, az_log)
-    yield workspace
-    workspace.close()
 
 
 def stored_values(ws: Workspace) -> dict[tuple[int, str], tuple[str, str]]:

@@ -4,24 +4,12 @@ once (the value dropped), a missing or refused one named with the vault; no valu
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from apply._support import Workspace
 
 from int360apply.secrets.keyvault import vault_name
 
-from .conftest import use_vault
 from .vault_standin import VaultStandIn
-
-
-@pytest.fixture
-def ws(tmp_path: Path, vault: VaultStandIn, ca_file: Path, az_log: Path) -> Iterator[Workspace]:
-    workspace = Workspace(tmp_path / "ws")
-    use_vault(workspace, vault, ca_file, az_log)
-    yield workspace
-    workspace.close()
 
 
 def test_secrets_asks_the_vault_once_per_name_and_names_what_is_missing(
