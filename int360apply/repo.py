@@ -72,14 +72,18 @@ class Repo:
         found: list[tuple[str, str]] = []
         for folder in ("partners", "billers"):
             top = self.root / folder
-            for name in os.listdir(top):
+            # scandir: the entries' types come with the listing (no stat per file, which
+            # at 10,000 billers cost 65 ms of every run's fingerprint).
+            with os.scandir(top) as entries:
+                listed = [(e.name, e.is_dir(), e.is_symlink()) for e in entries]
+            for name, is_dir, is_link in listed:
                 if name.startswith("."):
                     continue  # editors' and our own temporary files
                 shown = f"{folder}/{printable(name)}"
                 path = top / name
                 if not _utf8(name):
                     found.append((shown, "the file name is not valid UTF-8; rename the file"))
-                elif path.is_dir() and path.is_symlink() and not _yaml_like(name):
+                elif is_dir and is_link and not _yaml_like(name):
                     found.append(
                         (
                             shown,
@@ -87,7 +91,7 @@ class Repo:
                             f"directly in {folder}/",
                         )
                     )
-                elif path.is_dir() and not path.is_symlink():
+                elif is_dir and not is_link:
                     found += [
                         (
                             f"{folder}/{inner}",
