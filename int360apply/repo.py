@@ -75,7 +75,7 @@ class Repo:
             # scandir: the entries' types come with the listing (no stat per file, which
             # at 10,000 billers cost 65 ms of every run's fingerprint).
             with os.scandir(top) as entries:
-                listed = [(e.name, e.is_dir(), e.is_symlink()) for e in entries]
+                listed = [(e.name, _is_dir(e), e.is_symlink()) for e in entries]
             for name, is_dir, is_link in listed:
                 if name.startswith("."):
                     continue  # editors' and our own temporary files
@@ -128,6 +128,15 @@ class Repo:
 def printable(name: str) -> str:
     """A file name as it can be printed: bytes that are not UTF-8 as ``\\xNN``."""
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """``entry`` is a folder or a link to one; False where ``Path.is_dir`` says so too (a
+    link loop, a dangling link)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _utf8(name: str) -> bool:
