@@ -6,11 +6,10 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .desired import DesiredState, default_settings
+from .desired import DesiredState
 from .model import Biller, Document, Location, Partner, Path_, Problem
 from .repo import Repo
 from .schemas import Schemas
@@ -36,11 +35,6 @@ class Config:
     def biller_paths(self) -> dict[int, list[str]]:
         """The repo-relative paths of the files of each bid (several: a duplicate)."""
         return {bid: [doc.path for doc in docs] for bid, docs in self.biller_docs.items()}
-
-    @property
-    def default_settings(self) -> Mapping[str, Any]:
-        """The settings of ``partners/_defaults.yaml`` (empty when it is missing or broken)."""
-        return default_settings(self.defaults)
 
     @functools.cached_property
     def state(self) -> DesiredState:

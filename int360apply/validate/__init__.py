@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..config import Config
 from ..model import Problem
 from .billers import biller_problems, billers_problems
-from .crossfile import cross_file_problems, merge_has
+from .crossfile import cross_file_problems
 from .files import check_file, stray_problems
 from .registry import RULES
 
@@ -18,7 +18,6 @@ __all__ = [
     "billers_problems",
     "check_file",
     "cross_file_problems",
-    "merge_has",
     "stray_problems",
     "validate",
 ]

@@ -178,7 +178,6 @@ def test_an_app_that_fails_outside_flask_gets_a_json_500_and_a_closed_connection
     finally:
         server.shutdown()
         server.server_close()
-        server.close_connections()
         thread.join(timeout=5)
     assert "error on GET /anything" in caplog.text
 

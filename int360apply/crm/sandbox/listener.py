@@ -110,10 +110,6 @@ class Listener:
             self._close_connections()
             self._waitress.trigger.close()
 
-    def close_connections(self) -> None:
-        """Kept for callers of the former server: connections end with ``server_close``."""
-
-
 class _Buffered:
     """The app run to completion with its body buffered (the sandbox's answers are
     small), so every response has a ``Content-Length``; an injected drop closes the

@@ -78,7 +78,6 @@ class SandboxServer:
             self._thread.join(timeout=10)
             self._thread = None
         self._server.server_close()
-        self._server.close_connections()
         self.store.close()
 
     def __enter__(self) -> SandboxServer:
