@@ -1,4 +1,5 @@
-"""JSON values as the CRM stores them: one type-strict equality for the whole package.
+"""JSON values as the CRM stores them: one type-strict equality for the whole package,
+and one answer to "does the CRM already hold this secret?".
 
 Python says ``True == 1`` and ``[False, 0] == [False, False]``; JSON does not.
 Plan, diff, import, adopt and the CRM client all decide "is this already so?"
@@ -27,3 +28,10 @@ def json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and bool(a == b)
+
+
+def secret_holds(name: str, live: Any) -> bool:
+    """Whether ``live`` (a secret field as the CRM reads it, ``{secret, set}``) holds a
+    secret of ``name`` that is set: the value itself can never be read back, so this
+    is all "already so" can mean for a secret."""
+    return isinstance(live, Mapping) and live.get("secret") == name and live.get("set") is True

@@ -14,7 +14,7 @@ from typing import Any
 from . import __version__
 from .errors import Int360Error
 from .guard import GuardLimits, GuardRefused, raise_if_unsafe
-from .jsonvalue import json_equal
+from .jsonvalue import json_equal, secret_holds
 from .model import Path_, attributes, dotted, is_mapping
 
 # 2: a plan records its scope, the digest of its inputs and the int360 version.
@@ -229,12 +229,8 @@ def _secret_name(value: Any) -> str | None:
 
 
 def _secret_same(desired: Any, live: Any) -> bool:
-    return (
-        _secret_name(desired) is not None
-        and _secret_name(desired) == _secret_name(live)
-        and isinstance(live, Mapping)
-        and live.get("set") is True
-    )
+    name = _secret_name(desired)
+    return name is not None and secret_holds(name, live)
 
 
 Sources = Mapping[Path_, str]

@@ -10,7 +10,6 @@ from typing import Any
 from .config import Biller, Config
 from .crm import Profile
 from .crm.port import CrmPort
-from .model import dotted
 from .plan import BillerError, BillerPlan, Plan, diff_settings
 from .scope import Scope
 
@@ -155,4 +154,4 @@ def build_plan(
     return Plan(crm=crm, commit=commit, billers=billers, fanout=fanout, scope=scope.as_dict())
 
 
-__all__ = ["build_plan", "dotted", "plan_biller", "profile_errors"]
+__all__ = ["build_plan", "plan_biller", "profile_errors"]

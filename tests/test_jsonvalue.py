@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from int360apply.crm.reconcile import patch_holds
-from int360apply.jsonvalue import json_equal
+from int360apply.jsonvalue import json_equal, secret_holds
 from int360apply.merge import diff_patch, merge_patch
 from int360apply.plan import diff_settings
 
@@ -71,3 +71,11 @@ def test_plan_diff_and_client_agree(live: Any, desired: Any) -> None:
     changes = diff_settings(desired_doc, live_doc, frozenset())
     assert (changes == []) == same
     assert json_equal(merge_patch(live_doc, patch), desired_doc)
+
+
+def test_a_secret_holds_only_when_the_crm_reads_it_set_under_the_same_name() -> None:
+    assert secret_holds("K", {"secret": "K", "set": True})
+    assert not secret_holds("K", {"secret": "K", "set": False})
+    assert not secret_holds("K", {"secret": "K", "set": 1})  # JSON true, not a truthy number
+    assert not secret_holds("K", {"secret": "L", "set": True})
+    assert not secret_holds("K", None) and not secret_holds("K", "K")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from int360apply.jsonvalue import json_equal
+from int360apply.jsonvalue import json_equal, secret_holds
 
 
 def _is_secret_write(value: Any) -> bool:
@@ -17,11 +17,7 @@ def patch_holds(live: Any, patch: Any) -> bool:
     A secret write holds when the live secret has the same name and is set.
     """
     if _is_secret_write(patch):
-        return (
-            isinstance(live, dict)
-            and live.get("secret") == patch["secret"]
-            and live.get("set") is True
-        )
+        return secret_holds(patch["secret"], live)
     if not isinstance(patch, dict):
         return json_equal(live, patch)
     if not isinstance(live, dict):

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..jsonvalue import secret_holds
 from ..merge import get_path
 from ..model import Path_, attributes, dotted
 from ..render.summary import with_summary
@@ -122,11 +123,7 @@ def count_set_in_crm(
             if not is_reference(want):
                 continue
             have = get_path(current, path) if current is not None else None
-            same = (
-                isinstance(have, Mapping)
-                and have.get("secret") == want["secret"]
-                and have.get("set") is True
-            )
+            same = secret_holds(want["secret"], have)
             holds[want["secret"]] = holds.get(want["secret"], True) and same
         for name, is_set in holds.items():
             if is_set:

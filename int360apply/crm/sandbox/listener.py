@@ -110,6 +110,7 @@ class Listener:
             self._close_connections()
             self._waitress.trigger.close()
 
+
 class _Buffered:
     """The app run to completion with its body buffered (the sandbox's answers are
     small), so every response has a ``Content-Length``; an injected drop closes the
