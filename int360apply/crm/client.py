@@ -30,7 +30,7 @@ from urllib.parse import urlencode, urlsplit
 from int360apply.crm import AUDIT_NOTE_HEADER, AUDIT_NOTE_ID_HEADER, AuditNote, Note, Profile
 from int360apply.crm.answers import _etag, _list, _note, _object, _profile, bulk_page, json_body
 from int360apply.crm.audit import audit_note_header, confirmed_note_id, conforming_note
-from int360apply.crm.environment import ENV_TOKEN, ENV_URL, is_loopback
+from int360apply.crm.environment import is_loopback
 from int360apply.crm.errors import CrmConfigError, CrmProtocolError, PreconditionFailed
 from int360apply.crm.exchange import Exchange
 from int360apply.crm.port import PatchRequest
@@ -38,7 +38,7 @@ from int360apply.crm.reconcile import patch_holds
 from int360apply.crm.results import BulkSettings, PatchResult, Versioned
 from int360apply.crm.retry import Backoff, RetryPolicy, _Transient
 from int360apply.crm.scrub import Scrubber
-from int360apply.crm.settings import checked, redact_url
+from int360apply.crm.settings import ENV_TOKEN, ENV_URL, checked, redact_url
 from int360apply.crm.transport import Transport
 
 MAX_BULK = 500  # the contract's limit of BIDs per bulk read

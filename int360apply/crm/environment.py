@@ -27,9 +27,8 @@ from urllib.parse import urlsplit
 from requests.utils import get_environ_proxies, select_proxy
 
 from int360apply.crm.errors import CrmConfigError
+from int360apply.crm.settings import ENV_TOKEN, ENV_URL, checked
 
-ENV_URL = "INT360_CRM_URL"
-ENV_TOKEN = "INT360_CRM_TOKEN"
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
@@ -46,8 +45,6 @@ def crm_config_from_env(env: Mapping[str, str] | None = None) -> CrmConfig:
     A value with a control character (a pasted trailing newline) raises
     ``CrmConfigError`` naming the variable, never the value.
     """
-    from int360apply.crm.settings import checked
-
     env = os.environ if env is None else env
     url = env.get(ENV_URL) or None
     token = env.get(ENV_TOKEN) or None

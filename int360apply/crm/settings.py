@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from int360apply.crm.errors import CrmConfigError
 
-ENV_URL = "INT360_CRM_URL"  # as in ``environment``, which reads them
+ENV_URL = "INT360_CRM_URL"  # read by ``environment``
 ENV_TOKEN = "INT360_CRM_TOKEN"
 REDACTED = "***"
 

@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from int360apply.crm.answers import _error_body
-from int360apply.crm.environment import ENV_TOKEN, ENV_URL
 from int360apply.crm.errors import (
     CrmError,
     CrmProtocolError,
@@ -25,6 +24,7 @@ from int360apply.crm.errors import (
     PreconditionFailed,
     Unauthorized,
 )
+from int360apply.crm.settings import ENV_TOKEN, ENV_URL
 from int360apply.crm.transport import Answer
 
 
