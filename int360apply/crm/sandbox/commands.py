@@ -15,6 +15,7 @@ from typing import Any
 
 from int360apply.crm import PROFILE_STATUSES
 from int360apply.crm.sandbox.options import DEFAULT_DB
+from int360apply.crm.sandbox.records import MAX_ID
 
 SET_EPILOG = """examples:
   int360 sandbox set 104233 data_pump.schedule='0 7 * * 1-5'
@@ -38,7 +39,7 @@ exit codes: 0 done, 1 error, 64 usage error"""
 
 
 def _bid(raw: str) -> int:
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 2**53 - 1:
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
         raise argparse.ArgumentTypeError(f"not a BID: {raw[:40]!r} (a positive whole number)")
     return int(raw)
 

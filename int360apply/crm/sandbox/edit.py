@@ -19,13 +19,12 @@ from int360apply import yamlio
 from int360apply.crm import PROFILE_STATUSES, Profile
 from int360apply.crm.sandbox.etags import etag_of
 from int360apply.crm.sandbox.patching import InvalidPatch, SettingsPatcher
-from int360apply.crm.sandbox.records import NewNote
+from int360apply.crm.sandbox.records import MAX_ID, NewNote
 from int360apply.crm.sandbox.seeding import PLACEHOLDER
 from int360apply.crm.sandbox.store import Store
 from int360apply.schemas import Schemas
 
 AUTHOR = "sandbox edit"
-MAX_BID = 2**53 - 1
 _PATH = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
 
 
@@ -137,9 +136,9 @@ def put_profile(
     A new profile needs ``integrator_id``; its name is ``name``, else
     ``default_name`` (the biller file's), else ``Biller BID``.
     """
-    if not 1 <= bid <= MAX_BID:
+    if not 1 <= bid <= MAX_ID:
         raise EditError(f"BID {bid}: a positive whole number", 64)
-    if integrator_id is not None and not 1 <= integrator_id <= MAX_BID:
+    if integrator_id is not None and not 1 <= integrator_id <= MAX_ID:
         raise EditError(f"--integrator-id {integrator_id}: a positive whole number", 64)
     if status is not None and status not in PROFILE_STATUSES:
         raise EditError(f"--status {status}: one of {', '.join(PROFILE_STATUSES)}", 64)

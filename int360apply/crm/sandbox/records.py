@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+MAX_ID = 2**53 - 1  # the largest BID or integrator ID: every JSON parser reads it exactly
+
 
 class UnknownBiller(LookupError):
     """No profile with this BID."""

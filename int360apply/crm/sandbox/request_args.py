@@ -13,8 +13,8 @@ from typing import Any
 from flask import request
 
 from int360apply.crm.sandbox.api_error import ApiError, not_found
+from int360apply.crm.sandbox.records import MAX_ID
 
-MAX_ID = 2**53 - 1  # the largest integer every JSON parser reads exactly
 _DIGITS = re.compile(r"[0-9]{1,16}")
 
 

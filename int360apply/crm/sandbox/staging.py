@@ -12,7 +12,8 @@ from flask import Flask, Response, jsonify, request
 from int360apply.crm import PROFILE_STATUSES, Profile
 from int360apply.crm.sandbox.api_error import ApiError, not_found
 from int360apply.crm.sandbox.patching import FieldError
-from int360apply.crm.sandbox.request_args import MAX_ID, bid_arg, json_body
+from int360apply.crm.sandbox.records import MAX_ID
+from int360apply.crm.sandbox.request_args import bid_arg, json_body
 from int360apply.crm.sandbox.store import Store
 
 PATH = "/_sandbox/billers/<bid>"
