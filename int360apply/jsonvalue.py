@@ -1,5 +1,6 @@
 """JSON values as the CRM stores them: one type-strict equality for the whole package,
-and one answer to "does the CRM already hold this secret?".
+one answer to "does the CRM already hold this secret?", and a reader that refuses
+what is not JSON (``NaN``, ``Infinity``).
 
 Python says ``True == 1`` and ``[False, 0] == [False, False]``; JSON does not.
 Plan, diff, import, adopt and the CRM client all decide "is this already so?"
@@ -8,6 +9,7 @@ with :func:`json_equal`, so they can never disagree about a change.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,3 +37,13 @@ def secret_holds(name: str, live: Any) -> bool:
     secret of ``name`` that is set: the value itself can never be read back, so this
     is all "already so" can mean for a secret."""
     return isinstance(live, Mapping) and live.get("secret") == name and live.get("set") is True
+
+
+def loads(text: str | bytes, **options: Any) -> Any:
+    """``json.loads`` of JSON as the standard has it: ``NaN`` and ``Infinity``, which
+    Python's reader takes, are a ``ValueError`` (``options`` go to ``json.loads``)."""
+    return json.loads(text, parse_constant=_not_a_number, **options)
+
+
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

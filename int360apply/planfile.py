@@ -22,7 +22,7 @@ from typing import Any
 from .config import Config
 from .digest import inputs_digest
 from .errors import Failure
-from .jsonvalue import json_equal
+from .jsonvalue import json_equal, loads
 from .model import is_mapping
 from .plan import FORMAT_VERSION, BillerPlan, Change, Plan, plan_from_dict
 from .repo import RepoError, git
@@ -42,7 +42,7 @@ class PlanFileError(Failure):
 def parse_plan(text: str, name: str, schema_dir: Path) -> Plan:
     """The plan in ``text`` (the file ``name``), checked against the plan schema."""
     try:
-        data = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+        data = loads(text, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise PlanFileError(
             f"{name}: not JSON (line {exc.lineno}, column {exc.colno}); "
@@ -74,10 +74,6 @@ def _finite(text: str) -> float:
     if value in (float("inf"), float("-inf")):  # 1e999: no CRM value can be that
         raise ValueError(f"the number {text[:20]} is out of range")
     return value
-
-
-def _no_constant(text: str) -> float:
-    raise ValueError(f"{text} is not a JSON number")
 
 
 def _schema_problem(data: Any, schema_dir: Path) -> str | None:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from int360apply.crm.reconcile import patch_holds
-from int360apply.jsonvalue import json_equal, secret_holds
+from int360apply.jsonvalue import json_equal, loads, secret_holds
 from int360apply.merge import diff_patch, merge_patch
 from int360apply.plan import diff_settings
 
@@ -79,3 +79,10 @@ def test_a_secret_holds_only_when_the_crm_reads_it_set_under_the_same_name() -> 
     assert not secret_holds("K", {"secret": "K", "set": 1})  # JSON true, not a truthy number
     assert not secret_holds("K", {"secret": "L", "set": True})
     assert not secret_holds("K", None) and not secret_holds("K", "K")
+
+
+def test_the_reader_refuses_what_python_takes_but_json_does_not() -> None:
+    for text in ('{"a": NaN}', "[Infinity]", "-Infinity"):
+        with pytest.raises(ValueError, match="is not a JSON number"):
+            loads(text)
+    assert loads('{"a": 1.5, "b": [true, null]}') == {"a": 1.5, "b": [True, None]}

@@ -3,19 +3,19 @@ notes, ETags and error bodies. Anything else is a ``CrmProtocolError``."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from int360apply.crm import Note, Profile
 from int360apply.crm.errors import CrmProtocolError, FieldProblem
 from int360apply.crm.results import Versioned
 from int360apply.crm.transport import Answer
+from int360apply.jsonvalue import loads
 
 
 def json_body(method: str, path: str, resp: Answer) -> Any:
     """The JSON value of a response body (no NaN, no absurd nesting)."""
     try:
-        return json.loads(resp.body, parse_constant=_no_constant)
+        return loads(resp.body)
     except (ValueError, RecursionError):
         ctype = resp.headers.get("Content-Type") or "no content type"
         raise CrmProtocolError(
@@ -103,16 +103,11 @@ def _etag(resp: Answer, method: str, path: str) -> str:
     return etag
 
 
-def _no_constant(name: str) -> Any:
-    """NaN and Infinity are not JSON; the contract has no use for them."""
-    raise ValueError(f"{name} is not a JSON value")
-
-
 def _error_body(resp: Answer) -> tuple[str | None, str, list[FieldProblem]]:
     """Code, message and details of a contract error body; a fallback for anything else."""
     fallback = resp.reason or "error"
     try:
-        error = json.loads(resp.body, parse_constant=_no_constant)["error"]
+        error = loads(resp.body)["error"]
         code = error.get("code")
         message = error.get("message")
         raw_details = error.get("details") or []

@@ -4,7 +4,6 @@ header) and as its answers show them; 422 listing every problem of a note.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -20,7 +19,7 @@ from int360apply.crm import (
 from int360apply.crm.sandbox.api_error import ApiError
 from int360apply.crm.sandbox.patching import FieldError
 from int360apply.crm.sandbox.records import NewNote
-from int360apply.crm.sandbox.request_args import reject_constant
+from int360apply.jsonvalue import loads
 
 _COMMIT = re.compile(r"[0-9a-f]{7,64}")
 
@@ -31,7 +30,7 @@ def audit_note_header(*, default_author: str) -> NewNote | None:
     if raw is None:
         return None
     try:
-        body = json.loads(raw, parse_constant=reject_constant)
+        body = loads(raw)
     except (ValueError, RecursionError):
         raise ApiError(
             422,

@@ -14,6 +14,7 @@ from flask import request
 
 from int360apply.crm.sandbox.api_error import ApiError, not_found
 from int360apply.crm.sandbox.records import MAX_ID
+from int360apply.jsonvalue import loads
 
 _DIGITS = re.compile(r"[0-9]{1,16}")
 
@@ -64,15 +65,10 @@ def cursor_arg(kind: str) -> int:
     return int(after)
 
 
-def reject_constant(name: str) -> Any:
-    """``parse_constant`` for ``json.loads``: NaN and Infinity are not JSON."""
-    raise ValueError(f"{name} is not JSON")
-
-
 def json_body() -> Any:
     """The request body as JSON; 400 when it is not."""
     raw = request.get_data(cache=False)
     try:
-        return json.loads(raw, parse_constant=reject_constant)
+        return loads(raw)
     except (ValueError, RecursionError):
         raise ApiError(400, "bad_request", "the body is not valid JSON") from None
