@@ -35,10 +35,12 @@ def profiles(config: Config) -> Iterator[Profile]:
             yield Profile(biller.bid, biller.name, iid)
 
 
-def seed_billers(config: Config) -> list[Profile | SeedBiller]:
+def seed_billers(config: Config) -> Iterator[Profile | SeedBiller]:
     """What a new sandbox database is seeded with (SPEC §6): a profile per biller file
     (empty settings) and a few CRM-only billers per partner, with settings made from
-    one of the partner's billers (its merged settings), else the partner's template."""
+    one of the partner's billers (its merged settings), else the partner's template.
+
+    Worked out only when read: a database seeded before reads none of it."""
     samples = []
     for slug, partner in sorted(config.partners.items()):
         own = sorted(b.bid for b in config.billers.values() if b.partner == slug)
@@ -46,7 +48,8 @@ def seed_billers(config: Config) -> list[Profile | SeedBiller]:
             config.desired(config.billers[own[0]]) if own else dict(config.partner_base(slug))
         )
         samples.append(PartnerSample(slug, partner.integrator_ids, settings))
-    return [*profiles(config), *crm_only_billers(samples, set(config.billers))]
+    yield from profiles(config)
+    yield from crm_only_billers(samples, set(config.billers))
 
 
 @contextmanager

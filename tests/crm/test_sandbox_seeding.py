@@ -5,7 +5,9 @@ later meets the CRM's "unknown biller", whose message names the sandbox command.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -132,3 +134,20 @@ def test_no_seed_leaves_a_new_database_empty(repo: Repo) -> None:
     db = repo.root / SANDBOX_DB
     with start_background(db, seed_billers(config), schemas=config.schemas, seed=False) as s:
         assert _profiles(s.url) == []
+
+
+def test_a_database_seeded_before_reads_none_of_the_seed(repo: Repo) -> None:
+    db = repo.root / SANDBOX_DB
+    config = load_config(repo)
+    with start_background(db, seed_billers(config), schemas=config.schemas):
+        pass
+    read: list[object] = []
+
+    def watched() -> Iterator[Any]:
+        for item in seed_billers(config):
+            read.append(item)
+            yield item
+
+    with start_background(db, watched(), schemas=config.schemas) as again:
+        assert _profiles(again.url)
+    assert read == [], "the seed was worked out for a database that needs none"
