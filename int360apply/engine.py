@@ -62,6 +62,12 @@ def commit_of(repo: Repo) -> str | None:
         return None
 
 
+def note_uncommitted(made: Plan, repo: Repo) -> None:
+    """Mark ``made`` as made from uncommitted files, for the pull-request comment that
+    names the commit (a ``git status``: only the Markdown format asks)."""
+    made.uncommitted = made.commit is not None and uncommitted(repo)
+
+
 def uncommitted(repo: Repo) -> bool:
     """Whether the files that decide desired settings differ from ``HEAD``: a plan made
     now is not the commit's (its comment must not say it is)."""
@@ -115,7 +121,6 @@ def plan(
         on_entry=on_entry,
         embedded_sandbox=crm.embedded,
     )
-    made.uncommitted = commit is not None and uncommitted(config.repo)
     return made
 
 

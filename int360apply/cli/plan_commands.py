@@ -35,6 +35,8 @@ def cmd_plan(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     if args.out or args.format == "json":
         engine.bind(plan, config)  # a saved plan records the digest of its inputs
         _write_json(plan, to_stdout=args.format == "json", path=args.out)
+    if args.format == "markdown":
+        engine.note_uncommitted(plan, repo)
     if args.format != "json":
         out(render_plan(plan, args.format, args.verbose))
     return plan_exit(plan)
@@ -171,6 +173,8 @@ def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     with connect(config) as crm:
         announce(crm.label, args.format)
         plan = engine.drift(config, crm, commit=engine.commit_of(repo))
+        if args.format == "markdown":
+            engine.note_uncommitted(plan, repo)
         hand, merged = pending.split(plan, waiting)
         if since and args.format == "json":
             out(jsontext.dumps(pending.as_dict(plan, waiting), ensure_ascii=False) + "\n")
