@@ -44,3 +44,25 @@ def test_an_out_file_that_cannot_be_written_is_one_line_and_no_plan(ws: Workspac
     )
     assert "Traceback" not in run.err
     assert blocker.read_text(encoding="utf-8") == "a file\n"
+
+
+def test_an_out_or_report_that_names_a_folder_or_a_missing_one_is_a_usage_error(
+    ws: Workspace,
+) -> None:
+    missing = ws.tmp / "no-such-folder" / "plan.json"
+    cases = [
+        (("plan", "--out", str(ws.tmp)), f"--out {ws.tmp}: is a directory; name a file"),
+        (("apply", "--yes", "--report", str(ws.tmp)), f"--report {ws.tmp}: is a directory"),
+        (
+            ("plan", "--out", str(missing)),
+            f"--out {missing}: the folder {missing.parent} does not exist",
+        ),
+    ]
+    for args, expected in cases:
+        run = ws.run(*args)
+        assert run.code == 64, run
+        assert (
+            run.err.strip().splitlines()[-1] == f"int360: error: {expected}" or expected in run.err
+        )
+        assert "Traceback" not in run.err
+    assert not missing.parent.exists()

@@ -159,6 +159,24 @@ def _wrong_summary(doc: dict[str, Any]) -> None:
     doc["summary"]["change"] = 0
 
 
+def _other_int360(doc: dict[str, Any]) -> None:
+    doc["int360"] = "0.0.9"
+
+
+def _no_commit(doc: dict[str, Any]) -> None:
+    doc["commit"] = None
+
+
+def _removed_but_present(doc: dict[str, Any]) -> None:
+    entry = by_bid(doc)[500219]
+    entry["status"], entry["changes"] = "removed", []
+    doc["summary"] = {"change": 2, "unchanged": 11, "error": 0, "removed": 1}
+
+
+def _edited_live_value(doc: dict[str, Any]) -> None:
+    change_of(doc, 104233, "ftp.username")["before"] = "someone-else"
+
+
 FORGERIES: list[tuple[Forgery, tuple[str, ...]]] = [
     (_extra_change, ("biller 104233, ftp.outbound_dir:", AGAIN)),
     (_edited_value, ("biller 104233, ftp.username:", "differs", AGAIN)),
@@ -178,6 +196,10 @@ FORGERIES: list[tuple[Forgery, tuple[str, ...]]] = [
     (_missing_digest, ("not a plan of plan.schema.json", "inputs_digest")),
     (_duplicate_biller, ("biller 104233 is listed twice",)),
     (_wrong_summary, ("summary",)),
+    (_other_int360, ('made by int360 "0.0.9", this is int360', AGAIN)),
+    (_no_commit, ("records no commit, but this repository has one", AGAIN)),
+    (_removed_but_present, ("biller 500219 is listed as removed, but billers/", AGAIN)),
+    (_edited_live_value, ("ftp.username: the saved live value differs from the CRM's", AGAIN)),
 ]
 
 

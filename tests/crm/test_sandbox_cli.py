@@ -93,3 +93,18 @@ def test_sandbox_edit_errors(root: Path, args: list[str], code: int, message: st
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_exit_1(root: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = _int360(
+            root, "sandbox", "serve", "--db", str(tmp_path / "s.sqlite"), "--port", str(port)
+        )
+    assert run.returncode == 1, run
+    assert f"int360 sandbox: cannot serve on 127.0.0.1:{port}:" in run.stderr
+    assert "Traceback" not in run.stderr

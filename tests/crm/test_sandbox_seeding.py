@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import requests
 
+from int360apply.crm import Profile
 from int360apply.crm.sandbox.edit import open_store, put_profile
-from int360apply.crm.sandbox.seeding import PER_PARTNER
-from int360apply.crm.sandbox.server import start_background
+from int360apply.crm.sandbox.seeding import PER_PARTNER, SeedBiller
+from int360apply.crm.sandbox.server import InvalidSeed, start_background
 from int360apply.crmconn import SANDBOX_DB, connect, seed_billers
 from int360apply.load import load_config
 from int360apply.planner import build_plan
@@ -151,3 +152,15 @@ def test_a_database_seeded_before_reads_none_of_the_seed(repo: Repo) -> None:
     with start_background(db, watched(), schemas=config.schemas) as again:
         assert _profiles(again.url)
     assert read == [], "the seed was worked out for a database that needs none"
+
+
+def test_seed_settings_the_crm_would_refuse_stop_the_start_with_a_clear_error(
+    repo: Repo,
+) -> None:
+    config = load_config(repo)
+    bad = SeedBiller(Profile(990001, "Broken Seed", 93), {"ftp": {"port": "twenty-two"}})
+    with pytest.raises(InvalidSeed) as refused:
+        start_background(repo.root / "new.sqlite", [bad], schemas=config.schemas)
+    message = str(refused.value)
+    assert message.startswith("cannot seed the sandbox: the settings of biller 990001 ")
+    assert "ftp.port" in message and refused.value.exit_code == 1

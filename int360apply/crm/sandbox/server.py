@@ -24,6 +24,7 @@ from int360apply.crm.sandbox.options import Token
 from int360apply.crm.sandbox.patching import InvalidPatch, SettingsPatcher
 from int360apply.crm.sandbox.seeding import SeedBiller, split
 from int360apply.crm.sandbox.store import Store
+from int360apply.errors import Failure
 from int360apply.schemas import Schemas, SchemaSetupError, schemas_for
 
 log = logging.getLogger("int360apply.crm.sandbox")
@@ -126,6 +127,11 @@ def build_server(
     return SandboxServer(server, store, app.extensions["int360_faults"])
 
 
+class InvalidSeed(Failure):
+    """A biller's merged settings, meant to seed a new sandbox, break the CRM's rules
+    (``sandbox serve`` loads files it has not validated); exit 1, nothing served."""
+
+
 def _seed(store: Store, schemas: Schemas, items: list[ProfileLike]) -> int:
     """Seed ``store`` with ``items``; their settings go through the CRM's own checks."""
     billers = split(items)
@@ -138,7 +144,10 @@ def _seed(store: Store, schemas: Schemas, items: list[ProfileLike]) -> int:
             except InvalidPatch as exc:
                 first = exc.errors[0] if exc.errors else None
                 where = f"{first.path}: {first.message}" if first else "invalid"
-                raise ValueError(f"seed settings of {biller.profile.bid}: {where}") from None
+                raise InvalidSeed(
+                    f"cannot seed the sandbox: the settings of biller {biller.profile.bid} "
+                    f"are invalid ({where}); int360 validate names the file to fix"
+                ) from None
     return store.seed([b.profile for b in billers], settings)
 
 
