@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+# ``engine`` (and with it apply, plan, the CRM port) is imported inside the commands
+# that use it: ``validate``, ``comment`` and ``--help`` start without it.
 import argparse
 
-from .. import engine, live_import
 from ..errors import EXIT_FAIL, EXIT_OK, UsageError
 from ..repo import Repo
 from ..runtime import Tuning
@@ -16,6 +17,7 @@ from .terminal import announce, err, out
 
 def cmd_import(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 import``: biller files with the minimal overrides of the live settings."""
+    from .. import engine, live_import
     from ..crmconn import connect
 
     config = engine.load(repo)
@@ -45,6 +47,7 @@ def cmd_import(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
 def cmd_secrets(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 secrets [SCOPE]``: every referenced secret, set in the CRM, available from
     the source; never a value. Exit 0 when every needed secret is available, else 1."""
+    from .. import engine
     from ..crmconn import connect
     from ..secrets.inventory import as_json, as_text
 
@@ -59,6 +62,7 @@ def cmd_secrets(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
 
 def cmd_billers(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 billers``: the CRM's profiles beside the files; exit 0."""
+    from .. import engine
     from ..crmconn import connect
     from ..fleet_view import FORMATS, Filters
     from ..onboarding import billers_view
@@ -77,6 +81,7 @@ def cmd_billers(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
 def cmd_new(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 new BID``: a biller file from its CRM profile, then what is left to fill;
     exit 0 valid, 1 still to fill (or not written)."""
+    from .. import engine
     from ..crmconn import connect
     from ..onboarding import start_biller
     from ..render.problems import text

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+# ``engine`` (and with it apply, plan, the CRM port) is imported inside the commands
+# that use it: ``validate``, ``comment`` and ``--help`` start without it.
 import argparse
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import engine, jsontext, live_import
+from .. import jsontext
 from ..errors import EXIT_FAIL, EXIT_OK, Failure, UsageError
 from ..repo import Repo
 from ..runtime import Tuning
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
 def cmd_plan(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 plan``: desired vs live per biller; exit 0 none, 2 changes, 1 error."""
+    from .. import engine
     from ..crmconn import connect
 
     output_file("--out", args.out)
@@ -82,6 +85,7 @@ def _load_plan(path: str, repo: Repo) -> Plan:
 def cmd_apply(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 apply``: make live = desired; exit 0 all applied or unchanged, 1 otherwise,
     3 refused by the guard."""
+    from .. import engine
     from ..crmconn import connect
     from ..guard import GuardLimits, GuardRefused
     from ..render.plan import text
@@ -164,7 +168,11 @@ def _write_report(path: str | None, report: Report, report_json: ReportJson) -> 
 def cmd_drift(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 drift``: plan of every biller; exit 0 none, 2 drift, 1 error. With
     ``--pending-since``, billers changed since are pending apply: apart, never adopted."""
-    from .. import pending
+    from .. import (
+        engine,
+        live_import,
+        pending,
+    )
     from ..crmconn import connect
 
     config = engine.valid_config(repo, tuning=tuning)

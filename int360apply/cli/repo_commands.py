@@ -3,11 +3,12 @@ and ``diff`` (``render --live`` reads one biller from the CRM)."""
 
 from __future__ import annotations
 
+# ``engine`` (and with it apply, plan, the CRM port) is imported inside the commands
+# that use it: ``validate``, ``comment`` and ``--help`` start without it.
 import argparse
 import json
 from pathlib import Path
 
-from .. import engine
 from ..errors import EXIT_CHANGES, EXIT_FAIL, EXIT_OK, UsageError
 from ..repo import Repo, biller_paths
 from ..runtime import Tuning
@@ -75,6 +76,7 @@ def cmd_render(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
 
 def _render_live(args: argparse.Namespace, repo: Repo) -> int:
     """``int360 render BID --live``: the CRM's current settings, secrets by name."""
+    from .. import engine
     from ..crmconn import connect
     from ..onboarding import live_settings
     from ..render.live import live_json, live_yaml
@@ -112,6 +114,8 @@ def cmd_partners(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
 
 def cmd_diff(args: argparse.Namespace, repo: Repo, tuning: Tuning) -> int:
     """``int360 diff``: from git alone; exit 0 none, 2 differences, 1 error."""
+    from .. import engine
+
     config = engine.valid_config(repo, tuning=tuning)
     plan = engine.diff(config, args.base)
     out(render_plan(plan, args.format, args.verbose, title="Int360 diff"))
