@@ -5,15 +5,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from .config import Config
 from .crm import Profile
+from .crm.port import CrmPort
 from .errors import Failure
 from .fleet_view import Filters, FleetView, expected_ids, fleet_view, partner_of_id
+from .planner import read_profiles
 from .repo import biller_paths
 from .starter import StarterError, choose_partner, starter_text
 from .yamlwrite import write_atomic
@@ -23,20 +25,7 @@ class OnboardingError(Failure):
     """Nothing was written or shown; the message says what to do instead (exit 1)."""
 
 
-class ProfileReader(Protocol):
-    """What these commands need from the CRM client."""
-
-    def list_billers(self, integrator_id: int | None = None) -> Any: ...  # pragma: no cover
-    def get_biller(self, bid: int) -> Profile: ...  # pragma: no cover
-    def get_settings(self, bid: int) -> Any: ...  # pragma: no cover
-
-
-# Files without a listed profile looked up one by one up to this many; beyond, every
-# profile of the CRM is listed instead.
-LOOKUP_LIMIT = 100
-
-
-def billers_view(config: Config, client: ProfileReader, filters: Filters) -> FleetView:
+def billers_view(config: Config, client: CrmPort, filters: Filters) -> FleetView:
     """The CRM's profiles beside the files, filtered.
 
     A CRM holds other products' billers too: only the integrator IDs that matter
@@ -55,12 +44,8 @@ def billers_view(config: Config, client: ProfileReader, filters: Filters) -> Fle
     for iid in ids:
         seen.update((p.bid, p) for p in client.list_billers(integrator_id=iid))
     if not filters.unmanaged:
-        missing = [b for b in _files_in(config, filters) if b not in seen]
-        if len(missing) > LOOKUP_LIMIT:
-            wanted = set(missing)
-            seen.update((p.bid, p) for p in client.list_billers() if p.bid in wanted)
-        else:
-            seen.update((p.bid, p) for p in _lookup(client, missing))
+        missing = {b for b in _files_in(config, filters) if b not in seen}
+        seen.update(read_profiles(client, missing))
     return fleet_view(config, seen.values(), filters)
 
 
@@ -78,16 +63,6 @@ def _files_in(config: Config, filters: Filters) -> list[int]:
     return out
 
 
-def _lookup(client: ProfileReader, bids: list[int]) -> Iterator[Profile]:
-    from .crm.errors import NotFound
-
-    for bid in bids:
-        try:
-            yield client.get_biller(bid)
-        except NotFound:
-            continue
-
-
 @dataclass(frozen=True)
 class Started:
     """A new biller file: where, and which partner it names."""
@@ -98,7 +73,7 @@ class Started:
     profile: Profile
 
 
-def _profile(client: ProfileReader, bid: int, hint: str) -> Profile:
+def _profile(client: CrmPort, bid: int, hint: str) -> Profile:
     from .crm.errors import NotFound
 
     try:
@@ -109,7 +84,7 @@ def _profile(client: ProfileReader, bid: int, hint: str) -> Profile:
 
 def start_biller(
     config: Config,
-    client: ProfileReader,
+    client: CrmPort,
     bid: int,
     slug: str | None,
     *,
@@ -143,7 +118,7 @@ def start_biller(
     return Started(target, config.repo.rel(target), partner, profile)
 
 
-def live_settings(client: ProfileReader, bid: int) -> tuple[Mapping[str, Any], str]:
+def live_settings(client: CrmPort, bid: int) -> tuple[Mapping[str, Any], str]:
     """The CRM's current settings of ``bid`` and their ETag."""
     from .crm.errors import NotFound
 

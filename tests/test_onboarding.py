@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from int360apply import onboarding
+from int360apply import onboarding, planner
 from int360apply.config import Config
 from int360apply.crm import Profile
 from int360apply.fleet_view import Filters
@@ -73,7 +73,7 @@ def test_unmanaged_needs_no_lookup(config: Config) -> None:
 def test_many_files_without_a_listed_profile_list_everything_once(
     config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(onboarding, "LOOKUP_LIMIT", 1)
+    monkeypatch.setattr(planner, "PROFILE_LIST_THRESHOLD", 1)  # the lookup the planner uses
     fake = crm(Profile(200388, "Lakeport", 77777))
     view = onboarding.billers_view(config, fake, Filters(partner="bsa"))
     assert states(view) == {200145: "no-profile", 200388: "mismatch", 201022: "no-profile"}
