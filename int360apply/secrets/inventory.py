@@ -19,7 +19,8 @@ from ..merge import get_path
 from ..model import Path_, attributes, dotted
 from ..render.summary import with_summary
 from .literals import is_reference
-from .sources import SecretSource, SecretUnavailable, shown
+from .resolver import SharedResolver
+from .sources import SecretSource, SecretUnavailable
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -133,19 +134,15 @@ def count_set_in_crm(
 def ask_source(
     entries: Iterable[SecretEntry], source: SecretSource, *, concurrency: int = 8
 ) -> None:
-    """Fill ``available`` and ``problem`` by reading each name once; values are dropped."""
+    """Fill ``available`` and ``problem`` by reading each name once (as an apply reads
+    them, failures and all); the values go when this returns."""
+    resolver = SharedResolver(source)
 
     def one(entry: SecretEntry) -> None:
         try:
-            source.fetch(entry.name)  # the value is not kept: only whether it came
+            resolver.value(entry.name)
         except SecretUnavailable as exc:
             entry.problem = exc.message
-        except Exception as exc:
-            # An unforeseen failure of the source: its text might quote a request.
-            entry.problem = (
-                f"secret {shown(entry.name)}: not read from {source.describe()}: "
-                f"{type(exc).__name__}"
-            )
         else:
             entry.available = True
 
