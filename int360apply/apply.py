@@ -7,7 +7,6 @@ A saved plan never overwrites a biller that moved since the plan was made
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -145,6 +144,7 @@ class Applier:
         self._submitted: list[BillerPlan] = []  # in order, for a report if interrupted
         self._lock = threading.Lock()
         self._done = 0
+        self._warnings: list[str] = []  # from the worker threads, for the report
 
     def __enter__(self) -> Applier:
         return self
@@ -162,7 +162,13 @@ class Applier:
     def _one(self, entry: BillerPlan) -> Outcome:
         try:
             return _apply_one(
-                entry, self._client, self._options, self._secrets, self._commit, self._config
+                entry,
+                self._client,
+                self._options,
+                self._secrets,
+                self._commit,
+                self._config,
+                self._warn,
             )
         except Exception as exc:  # contained: one biller's bug never stops the others
             return failed_outcome(entry, "internal-error", f"{type(exc).__name__}: {exc}")
@@ -171,6 +177,10 @@ class Applier:
                 self._done += 1
                 if self._options.progress:
                     self._options.progress(self._done, len(self._running))
+
+    def _warn(self, message: str) -> None:
+        with self._lock:
+            self._warnings.append(message)
 
     def interrupted(self, crm: str, commit: str | None) -> Report:
         """After an interrupt: writes not yet started never start, those under way
@@ -204,6 +214,8 @@ class Applier:
             elif entry.status in ("error", "unchanged"):
                 outcomes.append(planned_outcome(entry))
         report = Report(plan.crm, plan.commit, outcomes, scope=plan.scope)
+        with self._lock:
+            report.warnings += sorted(self._warnings)
         if self._secrets.placeheld:
             names = sorted(self._secrets.placeheld)
             # A fleet has a secret or two per biller: name a few, count the rest.
@@ -224,6 +236,7 @@ def _apply_one(
     secrets: _Secrets,
     commit: str | None,
     config: Config | None,
+    warn: Callable[[str], None],
 ) -> Outcome:
     outcome = Outcome(entry.bid, entry.name, entry.partner, "failed", list(entry.changes))
     changes, etag = entry.changes, entry.etag
@@ -251,7 +264,7 @@ def _apply_one(
             if result.note_id is None and not result.already_applied:
                 # The CRM did not confirm the note committed with the change
                 # (too long for the header): add it on its own.
-                _add_note(client, entry.bid, note)
+                _add_note(client, entry.bid, note, warn)
             break
     except _BillerFailed as exc:
         outcome.errors.append({"code": exc.code, "message": exc.message})
@@ -283,9 +296,10 @@ def audit_note(changes: list[Change], commit: str | None, actor: str) -> AuditNo
     return AuditNote(text, author=actor, commit=commit, paths=tuple(paths))
 
 
-def _add_note(client: CrmPort, bid: int, note: AuditNote) -> None:
+def _add_note(client: CrmPort, bid: int, note: AuditNote, warn: Callable[[str], None]) -> None:
     try:
         client.add_note(bid, note)
     except CrmError as exc:
-        # The settings are written; a missing note must not turn that into a failure.
-        sys.stderr.write(f"warning: biller {bid}: audit note not written: {exc}\n")
+        # The settings are written; a missing note must not turn that into a failure,
+        # only a warning of the run, printed with its other warnings at the end.
+        warn(f"biller {bid}: audit note not written: {exc}")

@@ -118,3 +118,27 @@ def test_one_billers_unexpected_failure_is_contained_and_reported(config: Config
     (outcome,) = report.outcomes
     assert outcome.status == "failed" and outcome.errors[0]["code"] == "internal-error"
     assert "patch_settings" not in crm.calls
+
+
+def test_a_note_the_crm_refuses_after_the_write_is_a_warning_of_the_run(config: Config) -> None:
+    from int360apply.crm import AuditNote, Note
+    from int360apply.crm.errors import CrmError
+    from int360apply.crm.port import PatchRequest
+    from int360apply.crm.results import PatchResult
+
+    class NoteRefused(FakeCrm):
+        def patch_settings(self, request: PatchRequest) -> PatchResult:
+            result = super().patch_settings(request._replace(note=None))
+            return result._replace(note_id=None)  # as when the note is too long for a header
+
+        def add_note(self, bid: int, note: AuditNote) -> Note:
+            raise CrmError("POST /billers/200145/notes: HTTP 500")
+
+    crm = NoteRefused()
+    crm.__dict__.update(_drifted(config).__dict__)  # the same CRM state, notes refused
+    plan = build_plan(config, Scope({BID}), crm, crm="fake", commit="abc123")
+    report = apply_plan(plan, crm, ApplyOptions(), config)
+    assert report.ok and report.summary["applied"] == 1, "the settings were written"
+    assert report.warnings == [
+        f"biller {BID}: audit note not written: POST /billers/200145/notes: HTTP 500"
+    ]
