@@ -7,10 +7,34 @@ JSON error body.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from int360apply.crm.sandbox.patching import FieldError
+
+
+# The contract's error code of an HTTP status the framework or the server answers itself.
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    500: "internal",
+}
+
+
+def error_document(code: str, message: str, details: Sequence[FieldError] = ()) -> dict[str, Any]:
+    """The contract's JSON error body: ``{"error": {"code", "message", "details"}}``."""
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": [{"path": d.path, "message": d.message} for d in details],
+        }
+    }
 
 
 class ApiError(Exception):

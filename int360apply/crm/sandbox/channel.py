@@ -15,14 +15,14 @@ from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 from waitress.utilities import BadRequest
 
+from int360apply.crm.sandbox.api_error import HTTP_CODES, error_document
+
 log = logging.getLogger("int360apply.crm.sandbox")
 
 # After an error answered before the request was read whole (413, 431, 400), read and
 # drop up to this much more, waiting this long, before closing ("lingering close").
 LINGER_LIMIT = 16 << 20
 LINGER_TIMEOUT = 2.0
-
-_ERROR_CODES = {413: "payload_too_large", 500: "internal"}
 
 
 class JsonErrorTask(ErrorTask):  # type: ignore[misc]
@@ -31,9 +31,9 @@ class JsonErrorTask(ErrorTask):  # type: ignore[misc]
 
     def execute(self) -> None:
         error = self.request.error
-        code = _ERROR_CODES.get(error.code, str(error.code))
+        code = HTTP_CODES.get(error.code, str(error.code))
         message = "internal error" if error.code == 500 else f"{error.reason}: {error.body}"
-        body = json.dumps({"error": {"code": code, "message": message, "details": []}}).encode()
+        body = json.dumps(error_document(code, message)).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", "application/json"))
         self.set_close_on_finish()

@@ -10,19 +10,9 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from int360apply.crm.sandbox.api_error import ApiError
+from int360apply.crm.sandbox.api_error import HTTP_CODES, ApiError, error_document
 
 log = logging.getLogger("int360apply.crm.sandbox")
-
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-}
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -34,14 +24,7 @@ def register_error_handlers(app: Flask) -> None:
 
 def error_response(error: ApiError) -> Response:
     """``error`` as the contract's JSON error body, with its status and headers."""
-    body = {
-        "error": {
-            "code": error.code,
-            "message": error.message,
-            "details": [{"path": d.path, "message": d.message} for d in error.details],
-        }
-    }
-    resp = jsonify(body)
+    resp = jsonify(error_document(error.code, error.message, error.details))
     resp.status_code = error.status
     resp.headers.update(error.headers)
     return resp
@@ -54,7 +37,7 @@ def _http_error(exc: HTTPException) -> Response:
         headers["Allow"] = ", ".join(exc.valid_methods)
     message = exc.description or exc.name
     return error_response(
-        ApiError(status, _HTTP_CODES.get(status, "error"), message, headers=headers)
+        ApiError(status, HTTP_CODES.get(status, "error"), message, headers=headers)
     )
 
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
+from int360apply.crm.sandbox.api_error import error_document
 from int360apply.crm.sandbox.wsgi_run import run_app
 
 if TYPE_CHECKING:
@@ -129,15 +130,8 @@ class FaultInjector:
 def _error(
     start_response: StartResponse, status: str, code: str, config: FaultConfig
 ) -> list[bytes]:
-    body = json.dumps(
-        {
-            "error": {
-                "code": code,
-                "message": f"injected fault: {code}; retry after {config.retry_after} s",
-                "details": [],
-            }
-        }
-    ).encode()
+    message = f"injected fault: {code}; retry after {config.retry_after} s"
+    body = json.dumps(error_document(code, message)).encode()
     start_response(
         status,
         [
