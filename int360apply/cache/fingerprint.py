@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..digest import code_digest
 from ..repo import Repo
 
 # Files changed less than this before a run are too fresh to trust a stat-keyed cache
@@ -57,7 +58,7 @@ def tree_key(
     file's identity; and the newest biller file's modification time (ns). ``stats``
     gets each biller file's ``identity``, by repo-relative path."""
     digest = hashlib.sha256()
-    digest.update(code_key(PACKAGE.rglob("*.py")).encode())
+    digest.update(code_digest().encode())  # the applier's own code, as saved plans bind it
     for folder in ("schemas", "partners"):
         for path in sorted((repo.root / folder).glob("*")):
             if path.is_file():
